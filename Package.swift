@@ -1,0 +1,55 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "Ripple",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Ripple", targets: ["Ripple"]),
+        .executable(name: "chat", targets: ["chat"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.20.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+
+        .target(name: "RippleValues"),
+        .target(name: "RippleStorage", dependencies: ["CSQLite", "RippleValues"]),
+        .target(
+            name: "RippleEngine",
+            dependencies: ["RippleStorage", "RippleValues", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(name: "RippleProtocol", dependencies: ["RippleValues"]),
+        .target(
+            name: "RippleAuth",
+            dependencies: [
+                "RippleValues",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "Ripple",
+            dependencies: [
+                "RippleEngine", "RippleValues",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(name: "ChatExample", dependencies: ["Ripple"]),
+        .executableTarget(name: "chat", dependencies: ["ChatExample", "Ripple"]),
+        .executableTarget(name: "RippleBench", dependencies: ["RippleEngine", "CSQLite"], path: "Benchmarks/RippleBench"),
+
+        .testTarget(name: "RippleValuesTests", dependencies: ["RippleValues"]),
+        .testTarget(name: "RippleProtocolTests", dependencies: ["RippleProtocol"]),
+        .testTarget(name: "RippleAuthTests", dependencies: ["RippleAuth"]),
+        .testTarget(name: "RippleStorageTests", dependencies: ["RippleStorage"]),
+        .testTarget(name: "RippleEngineTests", dependencies: ["RippleEngine", "ChatExample"]),
+    ]
+)

@@ -1,0 +1,108 @@
+/// A value that breaks a rule of the value model: a bad field name, a limit, bad encoding.
+public struct ValueError: Error, CustomStringConvertible, Sendable, Equatable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Rules for object field names (Convex's): nested fields are non-empty printable ASCII up to
+/// 1,024 characters and do not start with `$`; top-level document fields are identifiers, and
+/// those starting with `_` are reserved for system fields.
+public enum FieldName {
+    public static let maxLength = 1024
+    public static let maxTopLevelLength = 64
+
+    public static func validate(_ name: String, path: String) throws(ValueError) {
+        let at = path.isEmpty ? "." : path
+        if name.isEmpty { throw ValueError("Empty field name in object at path \(at)") }
+        if name.utf8.count > maxLength { throw ValueError("Field name at path \(at) is longer than \(maxLength) characters") }
+        if name.hasPrefix("$") { throw ValueError("Field name `\(name)` at path \(at) starts with `$`, which is reserved") }
+        for b in name.utf8 where b < 0x20 || b >= 0x7F {
+            throw ValueError("Field name `\(name)` at path \(at) must contain only printable ASCII characters")
+        }
+    }
+
+    /// Checks a top-level field of a user document being written.
+    public static func validateTopLevel(_ name: String) throws(ValueError) {
+        if name.hasPrefix("_") {
+            throw ValueError("Field name `\(name)` starts with `_`, which is reserved for system fields")
+        }
+        try validateIdentifier(name)
+    }
+
+    static func validateIdentifier(_ name: String) throws(ValueError) {
+        let bytes = Array(name.utf8)
+        guard let first = bytes.first, bytes.count <= maxTopLevelLength else {
+            throw ValueError("Field name `\(name)` must be 1 to \(maxTopLevelLength) characters")
+        }
+        func isLetter(_ b: UInt8) -> Bool { (b | 0x20) >= UInt8(ascii: "a") && (b | 0x20) <= UInt8(ascii: "z") }
+        func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
+        guard isLetter(first) || first == UInt8(ascii: "_"),
+            bytes.allSatisfy({ isLetter($0) || isDigit($0) || $0 == UInt8(ascii: "_") })
+        else {
+            throw ValueError("Field name `\(name)` must be an identifier (letters, digits, `_`; not starting with a digit)")
+        }
+    }
+}
+
+/// Per-document limits (Convex's defaults), checked on every write.
+public struct DocumentLimits: Sendable {
+    public var maxSizeBytes = 1 << 20
+    public var maxFields = 1024
+    public var maxNesting = 16
+    public var maxArrayElements = 8192
+
+    public init() {}
+
+    /// Checks `value` (a whole document) against the limits; the error names the limit.
+    public func check(_ value: Value, table: String) throws(ValueError) {
+        var fields = 0
+        let size = try walk(value, depth: 0, fields: &fields, table: table)
+        if size > maxSizeBytes {
+            throw ValueError("Document in table \"\(table)\" is too large (\(size) bytes, limit \(maxSizeBytes) bytes)")
+        }
+        if fields > maxFields {
+            throw ValueError("Document in table \"\(table)\" has too many fields (\(fields), limit \(maxFields))")
+        }
+    }
+
+    private func walk(_ value: Value, depth: Int, fields: inout Int, table: String) throws(ValueError) -> Int {
+        switch value {
+        case .array(let items):
+            if depth + 1 > maxNesting { throw nestingError(table) }
+            if items.count > maxArrayElements {
+                throw ValueError("Array in a document of table \"\(table)\" has too many elements (\(items.count), limit \(maxArrayElements))")
+            }
+            var size = 2
+            for item in items { size += try walk(item, depth: depth + 1, fields: &fields, table: table) }
+            return size
+        case .object(let o):
+            if depth + 1 > maxNesting { throw nestingError(table) }
+            fields += o.count
+            var size = 2
+            for (k, v) in o { size += k.utf8.count + 1 + (try walk(v, depth: depth + 1, fields: &fields, table: table)) }
+            return size
+        default:
+            return value.approximateSize
+        }
+    }
+
+    private func nestingError(_ table: String) -> ValueError {
+        ValueError("Document in table \"\(table)\" is nested too deeply (limit \(maxNesting) levels)")
+    }
+}
+
+extension Value {
+    /// Size in bytes as counted against read/write limits (close to the stored encoding).
+    public var approximateSize: Int {
+        switch self {
+        case .null: 1
+        case .int64, .float64: 9
+        case .boolean: 1
+        case .string(let s): s.utf8.count + 2
+        case .bytes(let b): b.count + 2
+        case .array(let a): a.reduce(2) { $0 + $1.approximateSize }
+        case .object(let o): o.reduce(2) { $0 + $1.key.utf8.count + 1 + $1.value.approximateSize }
+        }
+    }
+}
