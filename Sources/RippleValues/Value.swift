@@ -1,5 +1,7 @@
 /// A Convex value: the only data that documents, function arguments and results are made of.
 ///
+/// No `nil` literal: in `patch` a `nil` field means "remove", so null is spelled `.null`.
+///
 /// Equality and hashing follow Convex's total order (see `ValueOrder.swift`), so `NaN == NaN`
 /// and `-0.0 != 0.0`, which is what an index or a result hash needs.
 public enum Value: Sendable {
@@ -73,10 +75,9 @@ extension Value {
     }
 }
 
-extension Value: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, ExpressibleByStringLiteral,
+extension Value: ExpressibleByBooleanLiteral, ExpressibleByStringLiteral,
     ExpressibleByFloatLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral
 {
-    public init(nilLiteral: ()) { self = .null }
     public init(booleanLiteral value: Bool) { self = .boolean(value) }
     public init(stringLiteral value: String) { self = .string(value) }
     public init(floatLiteral value: Double) { self = .float64(value) }

@@ -1,0 +1,174 @@
+import Foundation
+import Logging
+import RippleStorage
+import RippleValues
+
+/// A committed mutation: its timestamp and what it wrote.
+public struct CommittedMutation: Sendable {
+    public let ts: UInt64
+    public let writes: WriteSet
+}
+
+/// What one group commit made durable, handed to commit listeners (subscriptions, replication)
+/// only after SQLite's COMMIT has returned.
+public struct CommitGroup: Sendable {
+    public let mutations: [CommittedMutation]
+    /// The node's applied timestamp after this group.
+    public let appliedTimestamp: UInt64
+}
+
+/// The writer's serial executor. One thread owns the write connection and runs mutations one
+/// after another — serializable by construction — each in its own SAVEPOINT, committing the
+/// whole group with one COMMIT (one fsync with `synchronous=FULL`). Callers get their results
+/// only after that COMMIT returns.
+final class Committer: @unchecked Sendable {
+    /// A unit of work run inside the writer's transaction.
+    struct Request {
+        let identity: Identity
+        let work: (Transaction) throws -> Value
+        let finish: @Sendable (Result<MutationResult, FunctionError>) -> Void
+    }
+
+    // The queue is guarded by `condition`; everything below it belongs to the committer thread.
+    private let condition = NSCondition()
+    private var pending: [Request] = []
+    private var stopping = false
+    private var stopped = false
+
+    private let store: Store
+    private let schema: Schema
+    private let limits: TransactionLimits
+    private let maxGroupSize: Int
+    private let logger: Logger
+    private var clock: CommitClock
+    private var appliedTimestamp: UInt64
+    private var lastDocumentNumber: Int64
+    private var random = IDRandom()
+    private var listeners: [@Sendable (CommitGroup) -> Void] = []
+
+    init(store: Store, schema: Schema, clock: CommitClock, limits: TransactionLimits, maxGroupSize: Int, logger: Logger) throws {
+        self.store = store
+        self.schema = schema
+        self.clock = clock
+        self.limits = limits
+        self.maxGroupSize = maxGroupSize
+        self.logger = logger
+        self.appliedTimestamp = try store.appliedTimestamp()
+        self.lastDocumentNumber = try store.maxDocumentNumber()
+    }
+
+    func start() {
+        let thread = Thread { [self] in run() }
+        thread.name = "ripple-committer"
+        thread.start()
+    }
+
+    /// Registers a listener for committed groups; called on the committer thread, so keep it short.
+    func addListener(_ listener: @escaping @Sendable (CommitGroup) -> Void) {
+        condition.lock()
+        listeners.append(listener)
+        condition.unlock()
+    }
+
+    func submit(_ request: Request) {
+        condition.lock()
+        if stopping {
+            condition.unlock()
+            request.finish(.failure(FunctionError(.unavailable, "The node is shutting down; retry the mutation")))
+            return
+        }
+        pending.append(request)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Finishes the queued work, then stops the thread. Later submissions are refused.
+    func stop() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        while !stopped { condition.wait() }
+        condition.unlock()
+    }
+
+    private func run() {
+        while true {
+            condition.lock()
+            while pending.isEmpty && !stopping { condition.wait() }
+            if pending.isEmpty {
+                stopped = true
+                condition.broadcast()
+                condition.unlock()
+                return
+            }
+            let count = min(pending.count, maxGroupSize)
+            let group = Array(pending.prefix(count))
+            pending.removeFirst(count)
+            let listeners = self.listeners
+            condition.unlock()
+            let committed = commitGroup(group)
+            if let committed, !committed.mutations.isEmpty {
+                for listener in listeners { listener(committed) }
+            }
+        }
+    }
+
+    private func execute(_ sql: String) throws {
+        try store.database.statement(sql).run()
+    }
+
+    /// Runs a group in one SQLite transaction and resolves every request once it is durable.
+    private func commitGroup(_ group: [Request]) -> CommitGroup? {
+        var outcomes: [Result<MutationResult, FunctionError>] = []
+        outcomes.reserveCapacity(group.count)
+        var committed: [CommittedMutation] = []
+        var lastTimestamp = appliedTimestamp
+        let firstDocumentNumber = lastDocumentNumber
+        do {
+            try execute("BEGIN IMMEDIATE")
+        } catch {
+            logger.error("cannot begin a write transaction: \(error)")
+            for request in group { request.finish(.failure(FunctionError(.unavailable, "Storage unavailable: \(error)"))) }
+            return nil
+        }
+        for request in group {
+            let ts = clock.next()
+            let write = WriteContext(ts: ts) { [self] in
+                lastDocumentNumber += 1
+                return (lastDocumentNumber, random.next())
+            }
+            let transaction = Transaction(store: store, schema: schema, identity: request.identity, limits: limits, journal: nil, write: write)
+            do {
+                try execute("SAVEPOINT mutation")
+                let value = try request.work(transaction)
+                try execute("RELEASE mutation")
+                if !transaction.logWrites.isEmpty {
+                    try store.appendLog(Commit(ts: ts, writes: transaction.logWrites))
+                    lastTimestamp = ts
+                    committed.append(CommittedMutation(ts: ts, writes: WriteSet(transaction.changes)))
+                }
+                outcomes.append(.success(MutationResult(value: value, ts: lastTimestamp)))
+            } catch {
+                try? execute("ROLLBACK TO mutation")
+                try? execute("RELEASE mutation")
+                outcomes.append(.failure(FunctionError.from(error)))
+            }
+        }
+        do {
+            if lastTimestamp != appliedTimestamp {
+                try store.setAppliedTimestamp(lastTimestamp)
+                try store.setMeta(MetaKey.maxDocumentNumber, lastDocumentNumber)
+            }
+            try execute("COMMIT")
+            appliedTimestamp = lastTimestamp
+        } catch {
+            logger.error("group commit failed, \(group.count) mutations not applied: \(error)")
+            try? execute("ROLLBACK")
+            lastDocumentNumber = firstDocumentNumber
+            for request in group { request.finish(.failure(FunctionError(.unavailable, "Commit failed: \(error)"))) }
+            return nil
+        }
+        for (request, outcome) in zip(group, outcomes) { request.finish(outcome) }
+        return CommitGroup(mutations: committed, appliedTimestamp: appliedTimestamp)
+    }
+}

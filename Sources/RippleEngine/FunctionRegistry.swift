@@ -1,0 +1,100 @@
+import RippleValues
+
+/// Whether clients may call a function, or only other functions and admins.
+public enum Visibility: Sendable {
+    case `public`
+    case `internal`
+}
+
+/// The three kinds of Convex functions.
+public enum FunctionKind: String, Sendable {
+    case query
+    case mutation
+    case action
+}
+
+/// A registered function: its path, kind, visibility, argument validators and handler.
+public struct FunctionDefinition: Sendable {
+    public enum Handler: Sendable {
+        case query(@Sendable (QueryContext, Arguments) throws -> Value)
+        case mutation(@Sendable (MutationContext, Arguments) throws -> Value)
+        case action(@Sendable (ActionContext, Arguments) async throws -> Value)
+    }
+
+    public let path: String
+    public let visibility: Visibility
+    /// `nil` accepts any arguments object.
+    public let args: [String: Validator]?
+    public let handler: Handler
+
+    public var kind: FunctionKind {
+        switch handler {
+        case .query: .query
+        case .mutation: .mutation
+        case .action: .action
+        }
+    }
+}
+
+/// The functions of an app, by Convex path (`"messages:getMessages"`).
+public struct FunctionRegistry: Sendable {
+    public private(set) var functions: [String: FunctionDefinition] = [:]
+
+    public init() {}
+
+    public mutating func query<R: ValueConvertible>(
+        _ path: String, visibility: Visibility = .public, args: [String: Validator]? = [:],
+        _ handler: @escaping @Sendable (QueryContext, Arguments) throws -> R
+    ) {
+        register(FunctionDefinition(path: path, visibility: visibility, args: args, handler: .query { try handler($0, $1).convexValue }))
+    }
+
+    public mutating func mutation<R: ValueConvertible>(
+        _ path: String, visibility: Visibility = .public, args: [String: Validator]? = [:],
+        _ handler: @escaping @Sendable (MutationContext, Arguments) throws -> R
+    ) {
+        register(FunctionDefinition(path: path, visibility: visibility, args: args, handler: .mutation { try handler($0, $1).convexValue }))
+    }
+
+    public mutating func action<R: ValueConvertible>(
+        _ path: String, visibility: Visibility = .public, args: [String: Validator]? = [:],
+        _ handler: @escaping @Sendable (ActionContext, Arguments) async throws -> R
+    ) {
+        register(FunctionDefinition(path: path, visibility: visibility, args: args, handler: .action { try await handler($0, $1).convexValue }))
+    }
+
+    public mutating func internalQuery<R: ValueConvertible>(
+        _ path: String, args: [String: Validator]? = [:], _ handler: @escaping @Sendable (QueryContext, Arguments) throws -> R
+    ) { query(path, visibility: .internal, args: args, handler) }
+
+    public mutating func internalMutation<R: ValueConvertible>(
+        _ path: String, args: [String: Validator]? = [:], _ handler: @escaping @Sendable (MutationContext, Arguments) throws -> R
+    ) { mutation(path, visibility: .internal, args: args, handler) }
+
+    public mutating func internalAction<R: ValueConvertible>(
+        _ path: String, args: [String: Validator]? = [:], _ handler: @escaping @Sendable (ActionContext, Arguments) async throws -> R
+    ) { action(path, visibility: .internal, args: args, handler) }
+
+    private mutating func register(_ definition: FunctionDefinition) {
+        let path = FunctionPath.canonical(definition.path)
+        precondition(functions[path] == nil, "function \(path) is registered twice")
+        functions[path] = FunctionDefinition(path: path, visibility: definition.visibility, args: definition.args, handler: definition.handler)
+    }
+
+    public func function(_ path: String) -> FunctionDefinition? { functions[FunctionPath.canonical(path)] }
+}
+
+/// Convex function paths: `"dir/module:name"`; `"dir/module.js:name"` is the same function and
+/// `"dir/module"` means `"dir/module:default"`.
+public enum FunctionPath {
+    public static func canonical(_ path: String) -> String {
+        var module = path
+        var name = "default"
+        if let colon = path.lastIndex(of: ":") {
+            module = String(path[..<colon])
+            name = String(path[path.index(after: colon)...])
+        }
+        if module.hasSuffix(".js") { module.removeLast(3) }
+        return "\(module):\(name)"
+    }
+}

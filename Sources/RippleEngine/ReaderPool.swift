@@ -1,0 +1,78 @@
+import Foundation
+import RippleStorage
+import Synchronization
+
+/// One read connection with the queue that is its only user.
+final class Reader: @unchecked Sendable {
+    // `store` is touched only on `queue`, which is what makes this class safe to share.
+    let store: Store
+    let queue: DispatchQueue
+
+    init(path: String, number: Int) throws {
+        store = try Store(database: Database(path: path))
+        queue = DispatchQueue(label: "ripple-reader-\(number)")
+    }
+
+    private func read<T>(_ body: (Store, UInt64) throws -> T) throws -> T {
+        try store.database.statement("BEGIN").run()
+        defer { try? store.database.statement("COMMIT").run() }
+        let ts = try store.appliedTimestamp()
+        return try body(store, ts)
+    }
+
+    /// Runs `body` inside one read transaction, so every read sees a single commit's state;
+    /// `ts` is the applied timestamp that the snapshot belongs to.
+    func snapshot<T: Sendable>(_ body: @escaping @Sendable (Store, _ ts: UInt64) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async { [self] in
+                continuation.resume(with: Result { try read(body) })
+            }
+        }
+    }
+}
+
+/// A fixed set of read connections (WAL lets them read while the writer commits). A query
+/// waits for a free one.
+final class ReaderPool: Sendable {
+    private struct State {
+        var free: [Reader]
+        var waiters: [CheckedContinuation<Reader, Never>] = []
+    }
+
+    private let state: Mutex<State>
+
+    init(path: String, count: Int) throws {
+        var readers: [Reader] = []
+        for i in 0..<count { readers.append(try Reader(path: path, number: i)) }
+        state = Mutex(State(free: readers))
+    }
+
+    func withReader<T: Sendable>(_ body: @escaping @Sendable (Store, UInt64) throws -> T) async throws -> T {
+        let reader = await acquire()
+        defer { release(reader) }
+        return try await reader.snapshot(body)
+    }
+
+    private func acquire() async -> Reader {
+        if let reader = state.withLock({ $0.free.popLast() }) { return reader }
+        return await withCheckedContinuation { continuation in
+            let reader: Reader? = state.withLock { state in
+                if let reader = state.free.popLast() { return reader }
+                state.waiters.append(continuation)
+                return nil
+            }
+            if let reader { continuation.resume(returning: reader) }
+        }
+    }
+
+    private func release(_ reader: Reader) {
+        let waiter: CheckedContinuation<Reader, Never>? = state.withLock { state in
+            if state.waiters.isEmpty {
+                state.free.append(reader)
+                return nil
+            }
+            return state.waiters.removeFirst()
+        }
+        waiter?.resume(returning: reader)
+    }
+}

@@ -1,0 +1,125 @@
+import RippleValues
+
+/// One change in a commit, as stored in the commit log and shipped to replicas. Index entries
+/// are not shipped: every node derives them from documents and its catalog.
+public enum LogWrite: Sendable, Equatable {
+    /// A document's new full value (`ValueCodec` bytes, with `_id`/`_creationTime`), or `nil` when deleted.
+    case document(tableNumber: UInt32, number: Int64, id: String, value: [UInt8]?)
+    case createTable(TableRecord)
+    case createIndex(IndexRecord)
+    case setIndexState(number: Int64, state: IndexRecord.State)
+    case dropIndex(number: Int64)
+}
+
+/// A committed transaction: its timestamp and its writes, in order.
+public struct Commit: Sendable, Equatable {
+    public let ts: UInt64
+    public let writes: [LogWrite]
+
+    public init(ts: UInt64, writes: [LogWrite]) {
+        self.ts = ts
+        self.writes = writes
+    }
+}
+
+/// The binary form of a commit's writes in the `commit_log` table.
+public enum CommitCodec {
+    enum Kind: UInt8 {
+        case putDocument = 1, deleteDocument, createTable, createIndex, setIndexState, dropIndex
+    }
+
+    public static func encode(_ writes: [LogWrite]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(64 * writes.count)
+        appendVarint(UInt64(writes.count), to: &out)
+        for write in writes {
+            switch write {
+            case .document(let table, let number, let id, let value):
+                out.append((value == nil ? Kind.deleteDocument : Kind.putDocument).rawValue)
+                appendVarint(UInt64(table), to: &out)
+                appendVarint(UInt64(bitPattern: number), to: &out)
+                appendString(id, to: &out)
+                if let value {
+                    appendVarint(UInt64(value.count), to: &out)
+                    out.append(contentsOf: value)
+                }
+            case .createTable(let table):
+                out.append(Kind.createTable.rawValue)
+                appendVarint(UInt64(table.number), to: &out)
+                appendString(table.name, to: &out)
+            case .createIndex(let index):
+                out.append(Kind.createIndex.rawValue)
+                appendVarint(UInt64(bitPattern: index.number), to: &out)
+                appendVarint(UInt64(index.tableNumber), to: &out)
+                appendString(index.name, to: &out)
+                appendVarint(UInt64(index.fields.count), to: &out)
+                for field in index.fields { appendString(field, to: &out) }
+                out.append(index.state.rawValue)
+            case .setIndexState(let number, let state):
+                out.append(Kind.setIndexState.rawValue)
+                appendVarint(UInt64(bitPattern: number), to: &out)
+                out.append(state.rawValue)
+            case .dropIndex(let number):
+                out.append(Kind.dropIndex.rawValue)
+                appendVarint(UInt64(bitPattern: number), to: &out)
+            }
+        }
+        return out
+    }
+
+    public static func decode(_ bytes: [UInt8]) throws(ValueError) -> [LogWrite] {
+        let result: Result<[LogWrite], ValueError> = bytes.withUnsafeBytes { buf in
+            do throws(ValueError) { return .success(try decode(buf)) } catch { return .failure(error) }
+        }
+        return try result.get()
+    }
+
+    public static func decode(_ buffer: UnsafeRawBufferPointer) throws(ValueError) -> [LogWrite] {
+        var r = ByteReader(buffer)
+        let count = Int(try r.varint())
+        guard count <= r.remaining else { throw ValueError("commit record count is corrupt") }
+        var writes: [LogWrite] = []
+        writes.reserveCapacity(count)
+        for _ in 0..<count {
+            guard let kind = Kind(rawValue: try r.byte()) else { throw ValueError("commit record has an unknown write kind") }
+            switch kind {
+            case .putDocument, .deleteDocument:
+                let table = UInt32(truncatingIfNeeded: try r.varint())
+                let number = Int64(bitPattern: try r.varint())
+                let id = try r.string(count: Int(try r.varint()))
+                let value = kind == .putDocument ? try r.bytes(count: Int(try r.varint())) : nil
+                writes.append(.document(tableNumber: table, number: number, id: id, value: value))
+            case .createTable:
+                let number = UInt32(truncatingIfNeeded: try r.varint())
+                let name = try r.string(count: Int(try r.varint()))
+                writes.append(.createTable(TableRecord(number: number, name: name)))
+            case .createIndex:
+                let number = Int64(bitPattern: try r.varint())
+                let table = UInt32(truncatingIfNeeded: try r.varint())
+                let name = try r.string(count: Int(try r.varint()))
+                let fieldCount = Int(try r.varint())
+                guard fieldCount <= r.remaining else { throw ValueError("commit record index is corrupt") }
+                var fields: [String] = []
+                for _ in 0..<fieldCount { fields.append(try r.string(count: Int(try r.varint()))) }
+                guard let state = IndexRecord.State(rawValue: try r.byte()) else { throw ValueError("commit record index state is corrupt") }
+                writes.append(.createIndex(IndexRecord(number: number, tableNumber: table, name: name, fields: fields, state: state)))
+            case .setIndexState:
+                let number = Int64(bitPattern: try r.varint())
+                guard let state = IndexRecord.State(rawValue: try r.byte()) else { throw ValueError("commit record index state is corrupt") }
+                writes.append(.setIndexState(number: number, state: state))
+            case .dropIndex:
+                writes.append(.dropIndex(number: Int64(bitPattern: try r.varint())))
+            }
+        }
+        guard r.isAtEnd else { throw ValueError("commit record has trailing bytes") }
+        return writes
+    }
+
+    static func appendString(_ s: String, to out: inout [UInt8]) {
+        var s = s
+        s.withUTF8 { buf in
+            appendVarint(UInt64(buf.count), to: &out)
+            out.append(contentsOf: buf)
+        }
+    }
+}

@@ -1,0 +1,349 @@
+import RippleValues
+
+/// How one write moved a document in one index: its key before and after (`nil` = absent).
+public struct IndexChange: Sendable, Equatable {
+    public let index: Int64
+    public let old: IndexKey?
+    public let new: IndexKey?
+}
+
+/// A document row as stored: the latest version of one document.
+public struct StoredDocument: Sendable {
+    public let number: Int64
+    public let tableNumber: UInt32
+    public let id: String
+    public let ts: UInt64
+    public let value: Value
+}
+
+/// Ripple's tables inside one SQLite file, and every read and write of them.
+///
+/// - `documents(number, table_number, id, ts, value)` — latest version of each document;
+///   `number` is the document number its id encodes.
+/// - `index_entries(index_number, key, document)` — one row per document per index; `key` is an
+///   `IndexKey`, so a `withIndex` range is one B-tree range scan.
+/// - `commit_log(ts, payload)` — the writes of each commit (`CommitCodec`), shipped to replicas.
+/// - `tables_catalog`, `indexes_catalog` — the catalog; `meta` — the applied timestamp etc.
+/// The applied timestamp is written in the same transaction as the commit it belongs to, so a
+/// read transaction that reads it learns exactly which commit its snapshot is.
+public final class Store {
+    public let database: Database
+    public private(set) var catalog = Catalog()
+
+    public init(database: Database) throws(DatabaseError) {
+        self.database = database
+        try migrate()
+        catalog = try loadCatalog()
+    }
+
+    func migrate() throws(DatabaseError) {
+        try database.execute(
+            """
+            CREATE TABLE IF NOT EXISTS documents(
+                number INTEGER PRIMARY KEY,
+                table_number INTEGER NOT NULL,
+                id TEXT NOT NULL,
+                ts INTEGER NOT NULL,
+                value BLOB NOT NULL);
+            CREATE TABLE IF NOT EXISTS index_entries(
+                index_number INTEGER NOT NULL,
+                key BLOB NOT NULL,
+                document INTEGER NOT NULL,
+                PRIMARY KEY(index_number, key)) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS commit_log(ts INTEGER PRIMARY KEY, payload BLOB NOT NULL);
+            CREATE TABLE IF NOT EXISTS tables_catalog(number INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+            CREATE TABLE IF NOT EXISTS indexes_catalog(
+                number INTEGER PRIMARY KEY,
+                table_number INTEGER NOT NULL,
+                name TEXT NOT NULL,
+                fields TEXT NOT NULL,
+                state INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+            """
+        )
+    }
+
+    // MARK: - Catalog
+
+    func loadCatalog() throws(DatabaseError) -> Catalog {
+        var catalog = Catalog()
+        let tables = try database.statement("SELECT number, name FROM tables_catalog")
+        while try tables.step() {
+            catalog.apply(.createTable(TableRecord(number: UInt32(tables.int64(0)), name: tables.string(1))))
+        }
+        let indexes = try database.statement("SELECT number, table_number, name, fields, state FROM indexes_catalog")
+        while try indexes.step() {
+            let fields = indexes.string(3).split(separator: "\u{1F}", omittingEmptySubsequences: true).map(String.init)
+            let record = IndexRecord(
+                number: indexes.int64(0),
+                tableNumber: UInt32(indexes.int64(1)),
+                name: indexes.string(2),
+                fields: fields,
+                state: IndexRecord.State(rawValue: UInt8(indexes.int64(4))) ?? .backfilling
+            )
+            catalog.apply(.createIndex(record))
+        }
+        return catalog
+    }
+
+    /// Applies a catalog write to SQLite and to the in-memory catalog. Creating an index on a
+    /// table that has documents leaves it `backfilling`; `backfill` fills it.
+    public func applyCatalog(_ write: LogWrite) throws(DatabaseError) {
+        switch write {
+        case .document: return
+        case .createTable(let table):
+            let s = try database.statement("INSERT OR REPLACE INTO tables_catalog(number, name) VALUES (?1, ?2)")
+            s.bind(1, Int64(table.number))
+            s.bind(2, table.name)
+            try s.run()
+        case .createIndex(let index):
+            let s = try database.statement(
+                "INSERT OR REPLACE INTO indexes_catalog(number, table_number, name, fields, state) VALUES (?1, ?2, ?3, ?4, ?5)"
+            )
+            s.bind(1, index.number)
+            s.bind(2, Int64(index.tableNumber))
+            s.bind(3, index.name)
+            s.bind(4, index.fields.joined(separator: "\u{1F}"))
+            s.bind(5, Int64(index.state.rawValue))
+            try s.run()
+        case .setIndexState(let number, let state):
+            let s = try database.statement("UPDATE indexes_catalog SET state = ?2 WHERE number = ?1")
+            s.bind(1, number)
+            s.bind(2, Int64(state.rawValue))
+            try s.run()
+        case .dropIndex(let number):
+            let s = try database.statement("DELETE FROM indexes_catalog WHERE number = ?1")
+            s.bind(1, number)
+            try s.run()
+            let entries = try database.statement("DELETE FROM index_entries WHERE index_number = ?1")
+            entries.bind(1, number)
+            try entries.run()
+        }
+        catalog.apply(write)
+    }
+
+    /// Re-reads the catalog from SQLite, after a rolled-back transaction changed it in memory.
+    public func reloadCatalog() throws(DatabaseError) {
+        catalog = try loadCatalog()
+    }
+
+    // MARK: - Documents
+
+    public func document(number: Int64) throws -> StoredDocument? {
+        let s = try database.statement("SELECT table_number, id, ts, value FROM documents WHERE number = ?1")
+        s.bind(1, number)
+        guard try s.step() else { return nil }
+        let value = try s.withBytes(3) { buf in try ValueCodec.decode(buf) }
+        let doc = StoredDocument(number: number, tableNumber: UInt32(s.int64(0)), id: s.string(1), ts: UInt64(s.int64(2)), value: value)
+        s.reset()
+        return doc
+    }
+
+    /// Writes (or deletes, when `new` is nil) one document and maintains every index of its
+    /// table. `old` is the current stored value (the caller has usually just read it).
+    /// Returns how the document moved in each index, for the commit's write set.
+    public func writeDocument(
+        tableNumber: UInt32, number: Int64, id: String, ts: UInt64, old: Value?, new: Value?, encoded: [UInt8]?
+    ) throws(DatabaseError) -> [IndexChange] {
+        if let new {
+            let s = try database.statement(
+                "INSERT OR REPLACE INTO documents(number, table_number, id, ts, value) VALUES (?1, ?2, ?3, ?4, ?5)"
+            )
+            s.bind(1, number)
+            s.bind(2, Int64(tableNumber))
+            s.bind(3, id)
+            s.bind(4, Int64(bitPattern: ts))
+            s.bind(5, encoded ?? ValueCodec.encode(new))
+            try s.run()
+        } else {
+            let s = try database.statement("DELETE FROM documents WHERE number = ?1")
+            s.bind(1, number)
+            try s.run()
+        }
+        var changes: [IndexChange] = []
+        let indexes = catalog.indexes(of: tableNumber)
+        changes.reserveCapacity(indexes.count)
+        for index in indexes {
+            let oldKey = old?.objectValue.map { IndexKey.forDocument($0, fields: index.fields) }
+            let newKey = new?.objectValue.map { IndexKey.forDocument($0, fields: index.fields) }
+            if oldKey != newKey {
+                if let oldKey { try deleteIndexEntry(index: index.number, key: oldKey) }
+                if let newKey { try insertIndexEntry(index: index.number, key: newKey, document: number) }
+            }
+            changes.append(IndexChange(index: index.number, old: oldKey, new: newKey))
+        }
+        return changes
+    }
+
+    func insertIndexEntry(index: Int64, key: IndexKey, document: Int64) throws(DatabaseError) {
+        let s = try database.statement("INSERT OR REPLACE INTO index_entries(index_number, key, document) VALUES (?1, ?2, ?3)")
+        s.bind(1, index)
+        s.bind(2, key.bytes)
+        s.bind(3, document)
+        try s.run()
+    }
+
+    func deleteIndexEntry(index: Int64, key: IndexKey) throws(DatabaseError) {
+        let s = try database.statement("DELETE FROM index_entries WHERE index_number = ?1 AND key = ?2")
+        s.bind(1, index)
+        s.bind(2, key.bytes)
+        try s.run()
+    }
+
+    /// Fills a `backfilling` index from the documents of its table, `batch` at a time, after
+    /// `afterDocument`. Returns the last document number done, or nil when the table is done.
+    public func backfill(index: IndexRecord, afterDocument: Int64, batch: Int) throws -> Int64? {
+        let s = try database.statement(
+            "SELECT number, value FROM documents WHERE table_number = ?1 AND number > ?2 ORDER BY number LIMIT ?3"
+        )
+        s.bind(1, Int64(index.tableNumber))
+        s.bind(2, afterDocument)
+        s.bind(3, Int64(batch))
+        var rows: [(Int64, Value)] = []
+        while try s.step() {
+            rows.append((s.int64(0), try s.withBytes(1) { buf in try ValueCodec.decode(buf) }))
+        }
+        for (number, value) in rows {
+            if let object = value.objectValue {
+                try insertIndexEntry(index: index.number, key: IndexKey.forDocument(object, fields: index.fields), document: number)
+            }
+        }
+        return rows.count < batch ? nil : rows.last?.0
+    }
+
+    // MARK: - Index scans
+
+    /// Streams index entries in `[lower, upper)` in key order (or reverse), at most `limit`,
+    /// handing each key and the document's stored bytes to `row`.
+    public func scan(
+        index: Int64, lower: IndexKey, upper: IndexKey, descending: Bool, limit: Int,
+        row: (IndexKey, Int64, UnsafeRawBufferPointer) throws -> Void
+    ) throws {
+        let sql =
+            descending
+            ? "SELECT e.key, e.document, d.value FROM index_entries e JOIN documents d ON d.number = e.document WHERE e.index_number = ?1 AND e.key >= ?2 AND e.key < ?3 ORDER BY e.key DESC LIMIT ?4"
+            : "SELECT e.key, e.document, d.value FROM index_entries e JOIN documents d ON d.number = e.document WHERE e.index_number = ?1 AND e.key >= ?2 AND e.key < ?3 ORDER BY e.key ASC LIMIT ?4"
+        let s = try database.statement(sql)
+        s.bind(1, index)
+        s.bind(2, lower.bytes)
+        s.bind(3, upper.bytes)
+        s.bind(4, Int64(limit))
+        defer { s.reset() }
+        while try s.step() {
+            let key = IndexKey(bytes: s.bytes(0))
+            try s.withBytes(2) { buf in try row(key, s.int64(1), buf) }
+        }
+    }
+
+    // MARK: - Applying shipped commits
+
+    /// Applies a commit produced elsewhere (a replica applying the writer's log), maintaining
+    /// indexes and recording the applied timestamp. The caller wraps it in a transaction, so the
+    /// writes and the position land together or not at all.
+    public func apply(_ commit: Commit) throws -> [DocumentChange] {
+        var changes: [DocumentChange] = []
+        for write in commit.writes {
+            switch write {
+            case .document(let table, let number, let id, let bytes):
+                let old = try document(number: number)?.value
+                let new = try bytes.map { try ValueCodec.decode($0) }
+                let indexChanges = try writeDocument(
+                    tableNumber: table, number: number, id: id, ts: commit.ts, old: old, new: new, encoded: bytes
+                )
+                changes.append(DocumentChange(tableNumber: table, number: number, id: id, indexChanges: indexChanges))
+            case .createIndex(let index):
+                try applyCatalog(write)
+                var after: Int64? = 0
+                while let position = after { after = try backfill(index: index, afterDocument: position, batch: 1000) }
+            default:
+                try applyCatalog(write)
+            }
+        }
+        try appendLog(commit)
+        try setAppliedTimestamp(commit.ts)
+        return changes
+    }
+
+    // MARK: - Commit log and metadata
+
+    public func appendLog(_ commit: Commit) throws(DatabaseError) {
+        try appendLog(ts: commit.ts, payload: CommitCodec.encode(commit.writes))
+    }
+
+    public func appendLog(ts: UInt64, payload: [UInt8]) throws(DatabaseError) {
+        let s = try database.statement("INSERT INTO commit_log(ts, payload) VALUES (?1, ?2)")
+        s.bind(1, Int64(bitPattern: ts))
+        s.bind(2, payload)
+        try s.run()
+    }
+
+    /// Commits after `ts`, oldest first, at most `limit`.
+    public func commits(after ts: UInt64, limit: Int) throws -> [Commit] {
+        let s = try database.statement("SELECT ts, payload FROM commit_log WHERE ts > ?1 ORDER BY ts LIMIT ?2")
+        s.bind(1, Int64(bitPattern: ts))
+        s.bind(2, Int64(limit))
+        var out: [Commit] = []
+        while try s.step() {
+            out.append(Commit(ts: UInt64(s.int64(0)), writes: try s.withBytes(1) { buf in try CommitCodec.decode(buf) }))
+        }
+        return out
+    }
+
+    public func meta(_ key: String) throws(DatabaseError) -> Int64? {
+        let s = try database.statement("SELECT value FROM meta WHERE key = ?1")
+        s.bind(1, key)
+        guard try s.step() else { return nil }
+        defer { s.reset() }
+        return s.int64(0)
+    }
+
+    public func setMeta(_ key: String, _ value: Int64) throws(DatabaseError) {
+        let s = try database.statement("INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)")
+        s.bind(1, key)
+        s.bind(2, value)
+        try s.run()
+    }
+
+    /// The timestamp of the last commit applied to this database (0 when empty).
+    public func appliedTimestamp() throws(DatabaseError) -> UInt64 {
+        UInt64(bitPattern: try meta(MetaKey.appliedTimestamp) ?? 0)
+    }
+
+    public func setAppliedTimestamp(_ ts: UInt64) throws(DatabaseError) {
+        try setMeta(MetaKey.appliedTimestamp, Int64(bitPattern: ts))
+    }
+
+    /// The highest document number in use, so new documents continue after it.
+    public func maxDocumentNumber() throws(DatabaseError) -> Int64 {
+        let s = try database.statement("SELECT COALESCE(MAX(number), 0) FROM documents")
+        guard try s.step() else { return 0 }
+        defer { s.reset() }
+        return max(s.int64(0), try meta(MetaKey.maxDocumentNumber) ?? 0)
+    }
+}
+
+@available(*, unavailable)
+extension Store: Sendable {}
+
+/// Keys of the `meta` table.
+public enum MetaKey {
+    public static let appliedTimestamp = "applied_ts"
+    /// Document numbers are never reused, even after the newest document is deleted.
+    public static let maxDocumentNumber = "max_document_number"
+}
+
+/// One document written by a commit, with its movement in every index: the raw material of a
+/// write set.
+public struct DocumentChange: Sendable, Equatable {
+    public let tableNumber: UInt32
+    public let number: Int64
+    public let id: String
+    public let indexChanges: [IndexChange]
+
+    public init(tableNumber: UInt32, number: Int64, id: String, indexChanges: [IndexChange]) {
+        self.tableNumber = tableNumber
+        self.number = number
+        self.id = id
+        self.indexChanges = indexChanges
+    }
+}
