@@ -72,6 +72,9 @@ extension Value {
 
     private static func decodeSpecial(key: String, _ json: JSON, path: String) throws(ValueError) -> Value {
         let at = path.isEmpty ? "." : path
+        let reserved = ValueError("Field name `\(key)` at \(at) starts with `$`, which is reserved")
+        // Unknown keys first, so `{"$set": []}` is reported as a reserved name, not as bad base64.
+        guard key == "$bytes" || key == "$integer" || key == "$float" else { throw reserved }
         guard case .string(let text) = json else { throw ValueError("`\(key)` at \(at) must hold a base64 string") }
         switch key {
         case "$bytes":
@@ -88,7 +91,7 @@ extension Value {
             }
             return .float64(d)
         default:
-            throw ValueError("Field name `\(key)` at \(at) starts with `$`, which is reserved")
+            throw reserved
         }
     }
 }

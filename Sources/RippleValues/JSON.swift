@@ -302,6 +302,8 @@ struct JSONParser {
         let text = String(decoding: bytes[start..<pos], as: UTF8.self)
         if isInteger, let i = Int64(text) { return .int(i) }
         guard let d = Double(text) else { throw fail("invalid number") }
+        // `1e400` would become infinity, which JSON cannot write back; reject it as serde_json does.
+        guard d.isFinite else { throw JSONParseError(message: "number out of range", offset: start) }
         return .number(d)
     }
 

@@ -28,6 +28,7 @@ public indirect enum Validator: Sendable, Equatable, CustomStringConvertible {
         case .any: "v.any()"
         case .id(let table): "v.id(\"\(table)\")"
         case .array(let element): "v.array(\(element))"
+        case .object(let fields) where fields.isEmpty: "v.object({})"
         case .object(let fields):
             "v.object({ " + fields.keys.sorted(by: utf8Less).map { "\($0): \(fields[$0]!)" }.joined(separator: ", ") + " })"
         case .record(let k, let v): "v.record(\(k), \(v))"

@@ -68,6 +68,8 @@ public enum ValueCodec {
     }
 
     static func decodeValue(_ r: inout ByteReader, depth: Int) throws(ValueError) -> Value {
+        // Lengths are clamped, not converted with `Int(_:)`, which traps on a corrupt varint above
+        // `Int.max`; the checks against `remaining` then reject them.
         guard depth < 256 else { throw ValueError("stored value nested too deeply") }
         guard let tag = Tag(rawValue: try r.byte()) else { throw ValueError("stored value has an unknown tag") }
         switch tag {
@@ -76,22 +78,22 @@ public enum ValueCodec {
         case .float64: return .float64(Double(bitPattern: try r.fixed64()))
         case .falseValue: return .boolean(false)
         case .trueValue: return .boolean(true)
-        case .string: return .string(try r.string(count: Int(try r.varint())))
-        case .bytes: return .bytes(try r.bytes(count: Int(try r.varint())))
+        case .string: return .string(try r.string(count: Int(clamping: try r.varint())))
+        case .bytes: return .bytes(try r.bytes(count: Int(clamping: try r.varint())))
         case .array:
-            let n = Int(try r.varint())
+            let n = Int(clamping: try r.varint())
             guard n <= r.remaining else { throw ValueError("stored array count is corrupt") }
             var items: [Value] = []
             items.reserveCapacity(n)
             for _ in 0..<n { items.append(try decodeValue(&r, depth: depth + 1)) }
             return .array(items)
         case .object:
-            let n = Int(try r.varint())
+            let n = Int(clamping: try r.varint())
             guard n <= r.remaining else { throw ValueError("stored object count is corrupt") }
             var fields: [String: Value] = [:]
             fields.reserveCapacity(n)
             for _ in 0..<n {
-                let key = try r.string(count: Int(try r.varint()))
+                let key = try r.string(count: Int(clamping: try r.varint()))
                 fields[key] = try decodeValue(&r, depth: depth + 1)
             }
             return .object(fields)

@@ -47,26 +47,26 @@ public enum FieldName {
 
 /// Per-document limits (Convex's defaults), checked on every write.
 public struct DocumentLimits: Sendable {
+    /// Size of the whole document, as `Value.approximateSize` counts it.
     public var maxSizeBytes = 1 << 20
+    /// Fields of each object in the document (not summed over the document).
     public var maxFields = 1024
+    /// Levels of objects and arrays, the document itself being level 1.
     public var maxNesting = 16
+    /// Elements of each array.
     public var maxArrayElements = 8192
 
     public init() {}
 
     /// Checks `value` (a whole document) against the limits; the error names the limit.
     public func check(_ value: Value, table: String) throws(ValueError) {
-        var fields = 0
-        let size = try walk(value, depth: 0, fields: &fields, table: table)
+        let size = try walk(value, depth: 0, table: table)
         if size > maxSizeBytes {
             throw ValueError("Document in table \"\(table)\" is too large (\(size) bytes, limit \(maxSizeBytes) bytes)")
         }
-        if fields > maxFields {
-            throw ValueError("Document in table \"\(table)\" has too many fields (\(fields), limit \(maxFields))")
-        }
     }
 
-    private func walk(_ value: Value, depth: Int, fields: inout Int, table: String) throws(ValueError) -> Int {
+    private func walk(_ value: Value, depth: Int, table: String) throws(ValueError) -> Int {
         switch value {
         case .array(let items):
             if depth + 1 > maxNesting { throw nestingError(table) }
@@ -74,13 +74,17 @@ public struct DocumentLimits: Sendable {
                 throw ValueError("Array in a document of table \"\(table)\" has too many elements (\(items.count), limit \(maxArrayElements))")
             }
             var size = 2
-            for item in items { size += try walk(item, depth: depth + 1, fields: &fields, table: table) }
+            for item in items { size += try walk(item, depth: depth + 1, table: table) }
             return size
         case .object(let o):
             if depth + 1 > maxNesting { throw nestingError(table) }
-            fields += o.count
+            // Per object, as Convex's `MAX_OBJECT_FIELDS`, not summed over the document.
+            if o.count > maxFields {
+                let which = depth == 0 ? "Document in table \"\(table)\"" : "Object in a document of table \"\(table)\""
+                throw ValueError("\(which) has too many fields (\(o.count), limit \(maxFields))")
+            }
             var size = 2
-            for (k, v) in o { size += k.utf8.count + 1 + (try walk(v, depth: depth + 1, fields: &fields, table: table)) }
+            for (k, v) in o { size += k.utf8.count + 1 + (try walk(v, depth: depth + 1, table: table)) }
             return size
         default:
             return value.approximateSize

@@ -30,9 +30,7 @@ extension Value: Comparable, Hashable {
             let ky = totalOrderKey(y)
             return kx < ky ? -1 : (kx == ky ? 0 : 1)
         case (.boolean(let x), .boolean(let y)): return x == y ? 0 : (x ? 1 : -1)
-        case (.string(let x), .string(let y)):
-            if x == y { return 0 }
-            return utf8Less(x, y) ? -1 : 1
+        case (.string(let x), .string(let y)): return compareUTF8(x, y)
         case (.bytes(let x), .bytes(let y)): return compareBytes(x, y)
         case (.array(let x), .array(let y)):
             for (ex, ey) in zip(x, y) {
@@ -44,7 +42,8 @@ extension Value: Comparable, Hashable {
             let kx = x.keys.sorted(by: utf8Less)
             let ky = y.keys.sorted(by: utf8Less)
             for (fx, fy) in zip(kx, ky) {
-                if fx != fy { return utf8Less(fx, fy) ? -1 : 1 }
+                let k = compareUTF8(fx, fy)
+                if k != 0 { return k }
                 let c = compare(x[fx]!, y[fy]!)
                 if c != 0 { return c }
             }
@@ -85,6 +84,23 @@ extension Value: Comparable, Hashable {
             }
             hasher.combine(o.count)
             hasher.combine(acc)
+        }
+    }
+}
+
+/// Byte-wise, not Swift's `==`: that treats canonically equivalent strings ("é", "e\u{301}")
+/// as equal, while their index keys differ.
+func compareUTF8(_ x: String, _ y: String) -> Int {
+    var x = x
+    var y = y
+    return x.withUTF8 { px in
+        y.withUTF8 { py in
+            let n = min(px.count, py.count)
+            if n > 0 {
+                let c = memcmpBytes(px.baseAddress!, py.baseAddress!, n)
+                if c != 0 { return c }
+            }
+            return px.count < py.count ? -1 : (px.count == py.count ? 0 : 1)
         }
     }
 }
