@@ -44,12 +44,12 @@ let package = Package(
         ),
         .target(name: "ChatExample", dependencies: ["Ripple"]),
         .executableTarget(name: "chat", dependencies: ["ChatExample", "Ripple"]),
-        .executableTarget(name: "RippleBench", dependencies: ["RippleEngine", "CSQLite"], path: "Benchmarks/RippleBench"),
+        .executableTarget(name: "RippleBench", dependencies: ["RippleEngine", "RippleValues", "CSQLite"], path: "Benchmarks/RippleBench"),
 
         .testTarget(name: "RippleValuesTests", dependencies: ["RippleValues"]),
         .testTarget(name: "RippleProtocolTests", dependencies: ["RippleProtocol"]),
         .testTarget(name: "RippleAuthTests", dependencies: ["RippleAuth"]),
         .testTarget(name: "RippleStorageTests", dependencies: ["RippleStorage"]),
-        .testTarget(name: "RippleEngineTests", dependencies: ["RippleEngine", "ChatExample"]),
+        .testTarget(name: "RippleEngineTests", dependencies: ["RippleEngine", "RippleStorage", "ChatExample", "RippleBench"]),
     ]
 )

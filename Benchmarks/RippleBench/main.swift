@@ -1,1 +1,24 @@
-print("bench")
+import Foundation
+import RippleEngine
+import RippleValues
+
+// Ripple's benchmarks and test drivers. `scripts/bench` runs these in release mode:
+//   RippleBench mutations [seconds] [callers]   group-commit throughput vs raw SQLite
+//   RippleBench crash-writer DIR [START]               acknowledged-writes stream for the crash test
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+switch arguments.first {
+case "mutations":
+    let seconds = arguments.count > 1 ? Double(arguments[1]) ?? 10 : 10
+    let callers = arguments.count > 2 ? Int(arguments[2]) ?? 64 : 64
+    try await MutationBenchmark(seconds: seconds, callers: callers).run()
+case "crash-writer":
+    guard arguments.count > 1 else {
+        FileHandle.standardError.write("usage: RippleBench crash-writer DIR\n".data(using: .utf8)!)
+        exit(2)
+    }
+    try await CrashWriter(directory: arguments[1], start: arguments.count > 2 ? Int(arguments[2]) ?? 0 : 0).run()
+default:
+    FileHandle.standardError.write("usage: RippleBench mutations [seconds] [callers] | crash-writer DIR\n".data(using: .utf8)!)
+    exit(2)
+}

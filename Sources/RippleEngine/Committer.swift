@@ -106,10 +106,7 @@ final class Committer: @unchecked Sendable {
             pending.removeFirst(count)
             let listeners = self.listeners
             condition.unlock()
-            let committed = commitGroup(group)
-            if let committed, !committed.mutations.isEmpty {
-                for listener in listeners { listener(committed) }
-            }
+            commitGroup(group, listeners: listeners)
         }
     }
 
@@ -117,8 +114,9 @@ final class Committer: @unchecked Sendable {
         try store.database.statement(sql).run()
     }
 
-    /// Runs a group in one SQLite transaction and resolves every request once it is durable.
-    private func commitGroup(_ group: [Request]) -> CommitGroup? {
+    /// Runs a group in one SQLite transaction; once it is durable, tells the listeners (so that
+    /// subscriptions learn of a write before its author hears back) and resolves every request.
+    private func commitGroup(_ group: [Request], listeners: [@Sendable (CommitGroup) -> Void]) {
         var outcomes: [Result<MutationResult, FunctionError>] = []
         outcomes.reserveCapacity(group.count)
         var committed: [CommittedMutation] = []
@@ -129,7 +127,7 @@ final class Committer: @unchecked Sendable {
         } catch {
             logger.error("cannot begin a write transaction: \(error)")
             for request in group { request.finish(.failure(FunctionError(.unavailable, "Storage unavailable: \(error)"))) }
-            return nil
+            return
         }
         for request in group {
             let ts = clock.next()
@@ -166,9 +164,12 @@ final class Committer: @unchecked Sendable {
             try? execute("ROLLBACK")
             lastDocumentNumber = firstDocumentNumber
             for request in group { request.finish(.failure(FunctionError(.unavailable, "Commit failed: \(error)"))) }
-            return nil
+            return
+        }
+        if !committed.isEmpty {
+            let durable = CommitGroup(mutations: committed, appliedTimestamp: appliedTimestamp)
+            for listener in listeners { listener(durable) }
         }
         for (request, outcome) in zip(group, outcomes) { request.finish(outcome) }
-        return CommitGroup(mutations: committed, appliedTimestamp: appliedTimestamp)
     }
 }

@@ -45,12 +45,17 @@ extension DatabaseReader: Sendable {}
 public struct QueryContext {
     public let db: DatabaseReader
     public let auth: Auth
+    /// Milliseconds since the epoch when the query started (Convex's frozen `Date.now()`).
+    public let now: Double
 }
 
 /// The context of a mutation function.
 public struct MutationContext {
     public let db: DatabaseWriter
     public let auth: Auth
+    /// The mutation's commit timestamp in milliseconds: `Date.now()` for a mutation, and the
+    /// `_creationTime` of the documents it inserts.
+    public let now: Double
 }
 
 /// The context of an action: no database; it calls queries, mutations and other actions,

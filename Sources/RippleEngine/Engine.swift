@@ -141,10 +141,79 @@ public final class Engine: Sendable {
         do {
             return try await readers.withReader { store, ts in
                 let transaction = Transaction(store: store, schema: schema, identity: identity, limits: limits, journal: journal, write: nil)
-                let context = QueryContext(db: DatabaseReader(transaction: transaction), auth: Auth(identity: identity))
+                let context = QueryContext(
+                    db: DatabaseReader(transaction: transaction), auth: Auth(identity: identity), now: Double(CommitClock.wallClock()) / 1_000_000
+                )
                 let value = try handler(context, Arguments(args))
                 return QueryResult(value: value, ts: ts, readSet: transaction.readSet, journal: transaction.journal)
             }
+        } catch {
+            throw FunctionError.from(error)
+        }
+    }
+
+    /// One query of a batch run at a single snapshot.
+    public struct QueryRequest: Sendable {
+        public let path: String
+        public let args: [String: Value]
+        public let identity: Identity
+        public let journal: String?
+
+        public init(path: String, args: [String: Value], identity: Identity, journal: String?) {
+            self.path = path
+            self.args = args
+            self.identity = identity
+            self.journal = journal
+        }
+    }
+
+    /// Runs several queries in one read transaction, so all results belong to one commit
+    /// timestamp (what a Transition needs). Each query fails or succeeds on its own.
+    public func querySnapshot(_ requests: [QueryRequest]) async throws(FunctionError) -> (ts: UInt64, results: [Result<QueryResult, FunctionError>]) {
+        var prepared: [Result<(FunctionDefinition, QueryRequest), FunctionError>] = []
+        for request in requests {
+            do throws(FunctionError) {
+                let function = try resolve(request.path, kind: .query, identity: request.identity, caller: .client)
+                try validate(request.args, for: function)
+                prepared.append(.success((function, request)))
+            } catch {
+                prepared.append(.failure(error))
+            }
+        }
+        let schema = app.schema
+        let limits = self.limits
+        let work = prepared
+        do {
+            return try await readers.withReader { store, ts in
+                let results = work.map { item -> Result<QueryResult, FunctionError> in
+                    item.flatMap { function, request in
+                        guard case .query(let handler) = function.handler else { preconditionFailure("resolved by kind") }
+                        let transaction = Transaction(
+                            store: store, schema: schema, identity: request.identity, limits: limits, journal: request.journal, write: nil
+                        )
+                        let context = QueryContext(
+                            db: DatabaseReader(transaction: transaction), auth: Auth(identity: request.identity),
+                            now: Double(CommitClock.wallClock()) / 1_000_000
+                        )
+                        do {
+                            let value = try handler(context, Arguments(request.args))
+                            return .success(QueryResult(value: value, ts: ts, readSet: transaction.readSet, journal: transaction.journal))
+                        } catch {
+                            return .failure(FunctionError.from(error))
+                        }
+                    }
+                }
+                return (ts, results)
+            }
+        } catch {
+            throw FunctionError.from(error)
+        }
+    }
+
+    /// The timestamp of the latest committed state.
+    public func latestTimestamp() async throws(FunctionError) -> UInt64 {
+        do {
+            return try await readers.withReader { _, ts in ts }
         } catch {
             throw FunctionError.from(error)
         }
@@ -159,7 +228,8 @@ public final class Engine: Sendable {
         guard case .mutation(let handler) = function.handler else { preconditionFailure("resolved by kind") }
         let arguments = Arguments(args)
         return try await runInWriter(identity: identity) { transaction in
-            let context = MutationContext(db: DatabaseWriter(transaction: transaction), auth: Auth(identity: identity))
+            let now = Double(transaction.write!.ts) / 1_000_000
+            let context = MutationContext(db: DatabaseWriter(transaction: transaction), auth: Auth(identity: identity), now: now)
             return try handler(context, arguments)
         }
     }

@@ -162,6 +162,7 @@ final class Transaction {
                 }
                 continue
             }
+            try FieldName.validateTopLevel(key)
             document[key] = value
         }
         try validateUserFields(document.filter { !$0.key.hasPrefix("_") }, table: table.name)

@@ -1,1 +1,4 @@
-print("chat")
+import ChatExample
+import Ripple
+
+await RippleMain.run(ChatApp.app)

@@ -1,0 +1,36 @@
+import Ripple
+
+/// The seed's chat schema: users (from Clerk), channels, messages, AI conversations.
+public let chatSchema = Schema([
+    TableDefinition("users", [
+        "clerkId": v.string(),
+        "email": v.string(),
+        "name": v.string(),
+        "imageUrl": v.optional(v.string()),
+        "createdAt": v.number(),
+    ]).index("by_clerk_id", ["clerkId"]),
+    TableDefinition("channels", [
+        "name": v.string(),
+        "description": v.optional(v.string()),
+        "isPrivate": v.boolean(),
+        "ownerId": v.id("users"),
+        "memberCount": v.number(),
+        "lastActivityAt": v.number(),
+    ]).index("by_last_activity", ["lastActivityAt"]),
+    TableDefinition("messages", [
+        "channelId": v.id("channels"),
+        "userId": v.id("users"),
+        "content": v.string(),
+        "timestamp": v.number(),
+        "editedAt": v.optional(v.number()),
+        "isAiGenerated": v.optional(v.boolean()),
+        "aiModel": v.optional(v.string()),
+    ])
+    .index("by_channel", ["channelId", "timestamp"])
+    .index("by_user", ["userId", "timestamp"]),
+    TableDefinition("aiConversations", [
+        "userId": v.id("users"),
+        "title": v.string(),
+        "lastMessageAt": v.number(),
+    ]).index("by_user", ["userId", "lastMessageAt"]),
+])

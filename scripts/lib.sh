@@ -1,0 +1,17 @@
+# Shared by the scripts: dependency installation and build helpers. Source it; do not run it.
+
+# Installs the Debian packages Ripple builds against, if any is missing.
+ripple_install_system_deps() {
+    local missing=()
+    for pkg in libsqlite3-dev liblz4-dev pkg-config python3-venv; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "==> installing ${missing[*]}"
+        local sudo=""
+        [ "$(id -u)" -ne 0 ] && sudo="sudo"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+    fi
+    command -v swift >/dev/null || { echo "swift is not on PATH (Swift 6.x toolchain required)" >&2; exit 1; }
+}
