@@ -13,6 +13,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.0.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.20.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.0.0"),
     ],
     targets: [
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
@@ -35,9 +37,18 @@ let package = Package(
             ]
         ),
         .target(
+            name: "RippleSync",
+            dependencies: [
+                "RippleEngine", "RippleValues", "RippleProtocol", "RippleAuth",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "Ripple",
             dependencies: [
-                "RippleEngine", "RippleValues",
+                "RippleEngine", "RippleValues", "RippleSync", "RippleAuth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -49,6 +60,14 @@ let package = Package(
         .testTarget(name: "RippleValuesTests", dependencies: ["RippleValues"]),
         .testTarget(name: "RippleProtocolTests", dependencies: ["RippleProtocol"]),
         .testTarget(name: "RippleAuthTests", dependencies: ["RippleAuth"]),
+        .testTarget(
+            name: "RippleSyncTests",
+            dependencies: [
+                "RippleSync", "RippleEngine", "RippleProtocol", "ChatExample",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HummingbirdWSTesting", package: "hummingbird-websocket"),
+            ]
+        ),
         .testTarget(name: "RippleStorageTests", dependencies: ["RippleStorage"]),
         .testTarget(name: "RippleEngineTests", dependencies: ["RippleEngine", "RippleStorage", "ChatExample", "RippleBench"]),
     ]

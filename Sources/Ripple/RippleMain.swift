@@ -1,15 +1,37 @@
 import ArgumentParser
 import Foundation
+import Hummingbird
 import Logging
+import RippleAuth
+import RippleSync
+
+/// Who may sign in: Convex's `auth.config` — providers by issuer `domain` and `applicationID`
+/// (the JWT audience). A provider whose domain is not set (e.g. an unset environment variable)
+/// is left out with a warning, so a dev node starts without an identity provider.
+public struct AuthSettings: Sendable {
+    public struct Provider: Sendable {
+        public let domain: String?
+        public let applicationID: String
+
+        public init(domain: String?, applicationID: String) {
+            self.domain = domain
+            self.applicationID = applicationID
+        }
+    }
+
+    public var providers: [Provider]
+
+    public init(providers: [Provider] = []) { self.providers = providers }
+}
 
 /// The command line of a Ripple app executable (`chat dev`, later `chat writer|replica|scheduler`).
 public enum RippleMain {
     /// Parses the process arguments and runs the chosen role with `app`.
-    public static func run(_ app: App) async {
+    public static func run(_ app: App, auth: AuthSettings = AuthSettings()) async {
         do {
             var command = try RippleCommand.parseAsRoot()
             if let dev = command as? DevCommand {
-                try await dev.run(app: app)
+                try await dev.run(app: app, auth: auth)
             } else {
                 try command.run()
             }
@@ -41,55 +63,46 @@ struct DevCommand: ParsableCommand {
         throw ValidationError("dev needs an app; run it through RippleMain.run(app)")
     }
 
-    func run(app: App) async throws {
+    func run(app: App, auth: AuthSettings) async throws {
         var logger = Logger(label: "ripple.dev")
         logger.logLevel = .info
+        let (host, port) = try parseListen(listen)
         try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
         let path = URL(fileURLWithPath: data).appendingPathComponent("ripple.sqlite3").path
         var options = EngineOptions()
         options.logger = logger
         let engine = try Engine.open(path: path, app: app, options: options)
-        logger.info("Ripple dev node: engine open on \(path) with \(app.functions.functions.count) functions")
-        print("Ripple dev node ready: database \(path); client API on \(listen) arrives with the sync server (issue 3)")
-        await waitForTermination()
-        engine.close()
+        defer { engine.close() }
+        let authenticator = try makeAuthenticator(auth, logger: logger)
+        let server = try await SyncServer.make(
+            engine: engine, authenticator: authenticator, configuration: .init(host: host, port: port), logger: logger)
+        logger.info("engine open on \(path) with \(app.functions.functions.count) functions")
+        let application = server.application { port in
+            FileHandle.standardOutput.write(Data("Ripple dev node listening on http://\(host):\(port) (database \(path))\n".utf8))
+        }
+        try await application.runService()
         logger.info("Ripple dev node stopped")
     }
 }
 
-/// Suspends until SIGINT or SIGTERM.
-func waitForTermination() async {
-    signal(SIGINT, SIG_IGN)
-    signal(SIGTERM, SIG_IGN)
-    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-        let queue = DispatchQueue(label: "ripple-signals")
-        let sources = [SIGINT, SIGTERM].map { DispatchSource.makeSignalSource(signal: $0, queue: queue) }
-        let resumed = ResumeOnce(continuation)
-        for source in sources {
-            source.setEventHandler { resumed.resume() }
-            source.resume()
+/// Splits `host:port`; the error says what was expected.
+func parseListen(_ text: String) throws -> (String, Int) {
+    guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+        throw ValidationError("--listen must be host:port, e.g. 127.0.0.1:3210 (got \"\(text)\")")
+    }
+    return (String(text[..<colon]), port)
+}
+
+/// The authenticator for the app's providers, with the admin key from `RIPPLE_ADMIN_KEY`.
+func makeAuthenticator(_ settings: AuthSettings, logger: Logger) throws -> Authenticator {
+    var providers: [AuthProvider] = []
+    for provider in settings.providers {
+        guard let domain = provider.domain, !domain.isEmpty else {
+            logger.warning("auth provider for \(provider.applicationID) has no domain set; user tokens will be refused")
+            continue
         }
-        withExtendedLifetime(sources) {}
-        SignalSources.keep(sources)
+        providers.append(AuthProvider(domain: domain, applicationID: provider.applicationID))
     }
+    return try Authenticator(config: AuthConfig(providers: providers, adminKey: AuthConfig.adminKey()), logger: logger)
 }
 
-/// Keeps signal sources alive for the life of the process.
-enum SignalSources {
-    nonisolated(unsafe) static var retained: [any DispatchSourceSignal] = []
-    static func keep(_ sources: [any DispatchSourceSignal]) { retained.append(contentsOf: sources) }
-}
-
-final class ResumeOnce: @unchecked Sendable {
-    // Guarded by `lock`.
-    private let lock = NSLock()
-    private var continuation: CheckedContinuation<Void, Never>?
-    init(_ continuation: CheckedContinuation<Void, Never>) { self.continuation = continuation }
-    func resume() {
-        lock.lock()
-        let c = continuation
-        continuation = nil
-        lock.unlock()
-        c?.resume()
-    }
-}

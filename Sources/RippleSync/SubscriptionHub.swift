@@ -1,0 +1,307 @@
+import Logging
+import RippleEngine
+import RippleProtocol
+import RippleValues
+
+/// A socket's handle in the hub.
+public typealias SessionID = UInt64
+
+/// One live query, shared by every subscription with the same path, args, identity and journal.
+struct QueryKey: Hashable, Sendable {
+    let path: String
+    let args: [String: Value]
+    let identity: Identity
+    let journal: String?
+}
+
+/// Keeps every subscribed query live and sends each socket its Transitions.
+///
+/// After a commit, the write set goes through the `SubscriptionIndex` to find the queries it
+/// invalidated (cost grows with the hits). Stale and newly added queries are re-run together in
+/// one read transaction at a snapshot `S`; once every commit up to `S` has been through
+/// invalidation, each socket whose queries are all known to be correct at `S` gets one
+/// Transition ending at `S` with the results that changed. So every Transition shows exactly
+/// the state at one commit timestamp — never a mix. Identical queries across sockets run once.
+actor SubscriptionHub {
+    /// A query's latest result and how long it is known to stay correct.
+    final class LiveQuery {
+        let key: QueryKey
+        /// The journal to re-run with: the client's, then the end cursor of the first run.
+        var journal: String?
+        var result: Result<QueryResult, FunctionError>?
+        var resultHash = 0
+        /// The snapshot the result was computed at.
+        var computedAt: UInt64 = 0
+        /// The newest commit that touched the read set; past `computedAt` means stale.
+        var lastHit: UInt64 = 0
+        var subscribers = Set<Subscriber>()
+
+        init(key: QueryKey) {
+            self.key = key
+            self.journal = key.journal
+        }
+
+        var isStale: Bool { result == nil || lastHit > computedAt }
+
+        /// Whether the result is the query's answer at snapshot `ts`.
+        func isCorrect(at ts: UInt64) -> Bool {
+            guard result != nil, computedAt <= ts else { return false }
+            return computedAt == ts || lastHit <= computedAt
+        }
+    }
+
+    struct Subscriber: Hashable {
+        let session: SessionID
+        let queryId: UInt32
+    }
+
+    /// What the hub knows of one socket.
+    struct Session {
+        let send: @Sendable (ServerMessage) -> Void
+        /// The version the client is at (the end of the last Transition sent).
+        var sent = StateVersion.initial
+        var querySetVersion: UInt32 = 0
+        var identityVersion: UInt32 = 0
+        var identity: Identity = .anonymous
+        var queries: [UInt32: QueryKey] = [:]
+        /// The hash of the result last sent for each query.
+        var sentHashes: [UInt32: Int] = [:]
+        var removed: [UInt32] = []
+        /// A Transition reaching at least `owedTimestamp` is owed: clients finish a mutation
+        /// call on the first Transition after its response, even when nothing changed.
+        var owesTransition = false
+        var owedTimestamp: UInt64 = 0
+        /// Server clock skew to report, from Connect.
+        var clientClockSkew: Int64?
+    }
+
+    let engine: Engine
+    let logger: Logger
+    private var queries: [QueryKey: LiveQuery] = [:]
+    private var index = SubscriptionIndex<QueryKey>()
+    private var sessions: [SessionID: Session] = [:]
+    private var nextSession: SessionID = 1
+    /// Every commit up to here has been through invalidation.
+    private var processedTimestamp: UInt64
+    private var processedWaiters: [(UInt64, CheckedContinuation<Void, Never>)] = []
+    private var updating = false
+    private var updateRequested = false
+    /// Re-runs done, for tests and metrics.
+    private(set) var rerunCount = 0
+
+    init(engine: Engine, startTimestamp: UInt64, logger: Logger) {
+        self.engine = engine
+        self.processedTimestamp = startTimestamp
+        self.logger = logger
+    }
+
+    // MARK: - Commits
+
+    /// Takes a durable commit group through invalidation. Called in commit order.
+    func ingest(_ group: CommitGroup) {
+        for mutation in group.mutations {
+            for key in index.invalidated(by: mutation.writes) {
+                guard let live = queries[key] else { continue }
+                live.lastHit = max(live.lastHit, mutation.ts)
+            }
+        }
+        processedTimestamp = max(processedTimestamp, group.appliedTimestamp)
+        let ready = processedWaiters.filter { $0.0 <= processedTimestamp }
+        processedWaiters.removeAll { $0.0 <= processedTimestamp }
+        for (_, waiter) in ready { waiter.resume() }
+        requestUpdate()
+    }
+
+    private func waitUntilProcessed(_ ts: UInt64) async {
+        if processedTimestamp >= ts { return }
+        await withCheckedContinuation { processedWaiters.append((ts, $0)) }
+    }
+
+    // MARK: - Sessions
+
+    func openSession(send: @escaping @Sendable (ServerMessage) -> Void) -> SessionID {
+        let id = nextSession
+        nextSession += 1
+        sessions[id] = Session(send: send)
+        return id
+    }
+
+    func closeSession(_ id: SessionID) {
+        guard let session = sessions.removeValue(forKey: id) else { return }
+        for (queryId, key) in session.queries { unsubscribe(Subscriber(session: id, queryId: queryId), from: key) }
+    }
+
+    func setClockSkew(_ id: SessionID, _ skew: Int64?) {
+        sessions[id]?.clientClockSkew = skew
+    }
+
+    /// Applies a validated ModifyQuerySet. The new results go out in the next Transition.
+    func modifyQuerySet(_ id: SessionID, newVersion: UInt32, modifications: [QuerySetModification]) {
+        guard var session = sessions[id] else { return }
+        for modification in modifications {
+            switch modification {
+            case .add(let queryId, let path, let args, let journal, _):
+                let key = QueryKey(path: path, args: args.objectValue ?? [:], identity: session.identity, journal: journal)
+                session.queries[queryId] = key
+                session.removed.removeAll { $0 == queryId }
+                subscribe(Subscriber(session: id, queryId: queryId), to: key)
+            case .remove(let queryId):
+                if let key = session.queries.removeValue(forKey: queryId) {
+                    unsubscribe(Subscriber(session: id, queryId: queryId), from: key)
+                }
+                session.sentHashes[queryId] = nil
+                session.removed.append(queryId)
+            }
+        }
+        session.querySetVersion = newVersion
+        sessions[id] = session
+        requestUpdate()
+    }
+
+    /// A new identity for the socket: every query is re-keyed (results may depend on who asks).
+    func setIdentity(_ id: SessionID, _ identity: Identity, version: UInt32) {
+        guard var session = sessions[id] else { return }
+        session.identity = identity
+        session.identityVersion = version
+        for (queryId, old) in session.queries {
+            let subscriber = Subscriber(session: id, queryId: queryId)
+            unsubscribe(subscriber, from: old)
+            let key = QueryKey(path: old.path, args: old.args, identity: identity, journal: queries[old]?.journal ?? old.journal)
+            session.queries[queryId] = key
+            subscribe(subscriber, to: key)
+        }
+        sessions[id] = session
+        requestUpdate()
+    }
+
+    /// The client needs a Transition reaching `ts` (a mutation it made committed at `ts`).
+    func owe(_ id: SessionID, timestamp ts: UInt64) {
+        guard sessions[id] != nil else { return }
+        sessions[id]!.owedTimestamp = max(sessions[id]!.owedTimestamp, ts)
+        sessions[id]!.owesTransition = true
+        requestUpdate()
+    }
+
+    private func subscribe(_ subscriber: Subscriber, to key: QueryKey) {
+        let live = queries[key] ?? LiveQuery(key: key)
+        queries[key] = live
+        live.subscribers.insert(subscriber)
+    }
+
+    private func unsubscribe(_ subscriber: Subscriber, from key: QueryKey) {
+        guard let live = queries[key] else { return }
+        live.subscribers.remove(subscriber)
+        if live.subscribers.isEmpty {
+            queries[key] = nil
+            index.remove(key)
+        }
+    }
+
+    // MARK: - Updates
+
+    private func requestUpdate() {
+        updateRequested = true
+        guard !updating else { return }
+        updating = true
+        Task { await self.runUpdates() }
+    }
+
+    private func runUpdates() async {
+        while updateRequested {
+            updateRequested = false
+            await updateRound()
+        }
+        updating = false
+    }
+
+    /// Re-runs what is stale at one snapshot, then sends every socket that can be answered
+    /// at that snapshot its Transition. Sockets with a query made stale by a commit after the
+    /// snapshot wait for the next round.
+    private func updateRound() async {
+        let stale = queries.values.filter(\.isStale)
+        let owed = sessions.values.contains { needsTransition($0) }
+        guard !stale.isEmpty || owed else { return }
+        let requests = stale.map { Engine.QueryRequest(path: $0.key.path, args: $0.key.args, identity: $0.key.identity, journal: $0.journal) }
+        let snapshot: (ts: UInt64, results: [Result<QueryResult, FunctionError>])
+        do {
+            snapshot = try await engine.querySnapshot(requests)
+        } catch {
+            logger.error("subscription re-run failed: \(error)")
+            updateRequested = true
+            try? await Task.sleep(for: .milliseconds(100))
+            return
+        }
+        await waitUntilProcessed(snapshot.ts)
+        rerunCount += stale.count
+        for (live, result) in zip(stale, snapshot.results) where queries[live.key] === live {
+            live.result = result
+            live.computedAt = snapshot.ts
+            if case .success(let value) = result {
+                live.journal = value.journal ?? live.journal
+                index.insert(live.key, readSet: value.readSet)
+            } else {
+                index.remove(live.key)
+            }
+            live.resultHash = Self.hash(result)
+        }
+        for id in sessions.keys { sendTransition(id, at: snapshot.ts) }
+        if queries.values.contains(where: \.isStale) || sessions.values.contains(where: needsTransition) {
+            updateRequested = true
+        }
+    }
+
+    private func needsTransition(_ session: Session) -> Bool {
+        session.sent.querySet != session.querySetVersion || session.sent.identity != session.identityVersion
+            || session.owesTransition || !session.removed.isEmpty
+            || session.queries.contains { queryId, key in queries[key].map { $0.resultHash != session.sentHashes[queryId] } ?? false }
+    }
+
+    private func sendTransition(_ id: SessionID, at ts: UInt64) {
+        guard var session = sessions[id], ts >= session.sent.ts, ts >= session.owedTimestamp, needsTransition(session) else { return }
+        var modifications: [StateModification] = session.removed.map { .queryRemoved(queryId: $0) }
+        var hashes = session.sentHashes
+        for (queryId, key) in session.queries.sorted(by: { $0.key < $1.key }) {
+            guard let live = queries[key], live.isCorrect(at: ts), let result = live.result else { return }
+            guard hashes[queryId] != live.resultHash else { continue }
+            hashes[queryId] = live.resultHash
+            switch result {
+            case .success(let value):
+                modifications.append(.queryUpdated(queryId: queryId, value: value.value, logLines: [], journal: value.journal))
+            case .failure(let error):
+                modifications.append(
+                    .queryFailed(queryId: queryId, errorMessage: error.message, logLines: [], journal: live.journal, errorData: error.data)
+                )
+            }
+        }
+        let end = StateVersion(querySet: session.querySetVersion, identity: session.identityVersion, ts: ts)
+        session.send(
+            .transition(
+                Transition(
+                    startVersion: session.sent, endVersion: end, modifications: modifications,
+                    clientClockSkew: session.clientClockSkew, serverTs: Int64(clamping: ts)
+                )))
+        session.sent = end
+        session.sentHashes = hashes
+        session.removed = []
+        session.owesTransition = false
+        sessions[id] = session
+    }
+
+    static func hash(_ result: Result<QueryResult, FunctionError>) -> Int {
+        var hasher = Hasher()
+        switch result {
+        case .success(let value):
+            hasher.combine(0)
+            hasher.combine(value.value)
+            hasher.combine(value.journal)
+        case .failure(let error):
+            hasher.combine(1)
+            hasher.combine(error.message)
+            hasher.combine(error.data)
+        }
+        return hasher.finalize()
+    }
+
+    /// Live queries right now (shared ones count once).
+    var liveQueryCount: Int { queries.count }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import RippleAuth
+import RippleEngine
+import RippleProtocol
+import RippleValues
+
+/// A node's client-facing server: the Convex sync WebSocket at `/api/sync` (and
+/// `/api/{version}/sync`), the HTTP API, and health/version endpoints.
+public struct SyncServer: Sendable {
+    public struct Configuration: Sendable {
+        public var host: String
+        public var port: Int
+        /// Largest WebSocket message accepted; bigger ones close that socket.
+        public var maxMessageSize = 16 << 20
+        /// Silence after which a JSON `Ping` is sent (clients give up after 30–60 s).
+        public var pingInterval: Duration = .seconds(15)
+        public var version = "ripple-0.1.0"
+
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+    }
+
+    let engine: Engine
+    let authenticator: Authenticator
+    let configuration: Configuration
+    let logger: Logger
+    let hub: SubscriptionHub
+    let dedup = MutationDedup()
+
+    /// Wires the server to an engine: commits flow to the subscription hub in commit order.
+    public static func make(engine: Engine, authenticator: Authenticator, configuration: Configuration, logger: Logger) async throws -> SyncServer {
+        let start = try await engine.latestTimestamp()
+        let hub = SubscriptionHub(engine: engine, startTimestamp: start, logger: logger)
+        let (commits, continuation) = AsyncStream<CommitGroup>.makeStream()
+        engine.onCommit { continuation.yield($0) }
+        Task {
+            for await group in commits { await hub.ingest(group) }
+        }
+        return SyncServer(engine: engine, authenticator: authenticator, configuration: configuration, logger: logger, hub: hub)
+    }
+
+    /// The Hummingbird application; `runService()` serves until SIGINT/SIGTERM.
+    public func application(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+        let router = Router()
+        router.add(middleware: CORSMiddleware(allowOrigin: .originBased, allowHeaders: [.contentType, .authorization, .init("Convex-Client")!],
+                                              allowMethods: [.get, .post, .options], allowCredentials: true))
+        router.get("/") { _, _ in "This Ripple deployment is running.\n" }
+        router.get("/version") { _, _ in configuration.version }
+        router.get("/instance_version") { _, _ in configuration.version }
+        router.get("/instance_name") { _, _ in "ripple" }
+        router.get("/health") { _, _ in
+            let ts = try await engine.latestTimestamp()
+            return HTTPAPI.json(.ok, .object([("status", .string("ok")), ("ts", .string(WireTimestamp.encode(ts)))]))
+        }
+        router.post("/echo") { request, _ in
+            Response(status: .ok, body: ResponseBody(asyncSequence: request.body))
+        }
+        HTTPAPI(engine: engine, authenticator: authenticator).register(on: router)
+
+        let sockets = Router(context: BasicWebSocketRequestContext.self)
+        for path in ["/api/sync", "/api/:version/sync"] {
+            sockets.ws(RouterPath(path)) { _, _ in .upgrade([:]) } onUpgrade: { inbound, outbound, context in
+                await serve(inbound: inbound, outbound: outbound)
+            }
+        }
+        var server = ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: configuration.version)
+        server.serverName = configuration.version
+        return Application(
+            router: router,
+            server: .http1WebSocketUpgrade(
+                webSocketRouter: sockets,
+                configuration: .init(ws: .init(maxFrameSize: configuration.maxMessageSize, autoPing: .enabled(timePeriod: .seconds(5))))
+            ),
+            configuration: server,
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
+            logger: logger
+        )
+    }
+
+    /// One sync socket: a reader feeding the session in order, a writer draining its outbox,
+    /// and a JSON ping whenever the socket has been quiet for `pingInterval`.
+    func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
+        let (outbox, post) = AsyncStream<ServerMessage>.makeStream()
+        let id = await hub.openSession { post.yield($0) }
+        let session = SyncSession(id: id, hub: hub, engine: engine, authenticator: authenticator, dedup: dedup, logger: logger) {
+            post.yield($0)
+        }
+        let pingInterval = configuration.pingInterval
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await message in outbox {
+                    do { try await outbound.write(.text(message.serialized())) } catch { break }
+                }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: pingInterval)
+                    if Task.isCancelled { break }
+                    post.yield(.ping)
+                }
+            }
+            do {
+                for try await message in inbound.messages(maxSize: configuration.maxMessageSize) {
+                    guard case .text(let text) = message else {
+                        throw SessionEnd(message: .fatalError(error: "Binary frames are not part of the sync protocol"), reason: "binary frame")
+                    }
+                    let parsed: ClientMessage
+                    do throws(ProtocolError) {
+                        parsed = try ClientMessage.parse(text)
+                    } catch {
+                        throw SessionEnd(message: .fatalError(error: error.description), reason: "malformed message")
+                    }
+                    try await session.handle(parsed)
+                }
+            } catch let end as SessionEnd {
+                logger.info("closing sync socket: \(end.reason)")
+                if let message = end.message { post.yield(message) }
+            } catch {
+                logger.info("sync socket ended: \(error)")
+            }
+            post.finish()
+            await session.close()
+            // Let the writer flush the final message, then stop the pinger.
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Re-runs so far (shared queries count once), for tests and metrics.
+    public func rerunCount() async -> Int { await hub.rerunCount }
+}

@@ -1,0 +1,230 @@
+import Foundation
+import Logging
+import RippleAuth
+import RippleEngine
+import RippleProtocol
+import RippleValues
+
+/// How a socket must end after a protocol violation.
+struct SessionEnd: Error {
+    /// Sent before closing, if any (FatalError or AuthError).
+    let message: ServerMessage?
+    let reason: String
+}
+
+/// The protocol state of one WebSocket (protocol.md §10): versions, identity, the serial
+/// mutation lane. Every socket is a fresh session; only mutation dedup outlives it.
+actor SyncSession {
+    let id: SessionID
+    let hub: SubscriptionHub
+    let engine: Engine
+    let authenticator: Authenticator
+    let dedup: MutationDedup
+    let logger: Logger
+    private let send: @Sendable (ServerMessage) -> Void
+
+    private var connected = false
+    private var clientSessionID = ""
+    private var querySetVersion: UInt32 = 0
+    private var queryIds = Set<UInt32>()
+    private var authenticateCount: UInt32 = 0
+    private var identity: Identity = .anonymous
+    private var identityExpiry: Date?
+    private var actions: [Task<Void, Never>] = []
+
+    init(
+        id: SessionID, hub: SubscriptionHub, engine: Engine, authenticator: Authenticator, dedup: MutationDedup, logger: Logger,
+        send: @escaping @Sendable (ServerMessage) -> Void
+    ) {
+        self.id = id
+        self.hub = hub
+        self.engine = engine
+        self.authenticator = authenticator
+        self.dedup = dedup
+        self.logger = logger
+        self.send = send
+    }
+
+    /// Handles one client message in arrival order. Throws `SessionEnd` when the socket must close.
+    func handle(_ message: ClientMessage) async throws(SessionEnd) {
+        if case .connect(let connect) = message {
+            guard !connected else { throw fatal("Connect was sent twice on one socket") }
+            connected = true
+            clientSessionID = connect.sessionId
+            if let clientTs = connect.clientTs, clientTs > 0 {
+                await hub.setClockSkew(id, Int64(Date().timeIntervalSince1970 * 1000) - clientTs)
+            }
+            return
+        }
+        guard connected else { throw fatal("The first message on a socket must be Connect, got \(message.typeName)") }
+        switch message {
+        case .connect: break
+        case .modifyQuerySet(let base, let new, let modifications):
+            try await modifyQuerySet(base: base, new: new, modifications: modifications)
+        case .authenticate(let base, let token):
+            try await authenticate(base: base, token: token)
+        case .mutation(let requestId, let path, let args, _):
+            try checkIdentityFresh()
+            await runMutation(requestId: requestId, path: path, args: args.objectValue ?? [:])
+        case .action(let requestId, let path, let args, _):
+            try checkIdentityFresh()
+            startAction(requestId: requestId, path: path, args: args.objectValue ?? [:])
+        case .event:
+            break
+        }
+    }
+
+    /// Ends the session: unsubscribes everything and cancels running actions.
+    func close() async {
+        for action in actions { action.cancel() }
+        await hub.closeSession(id)
+    }
+
+    private func fatal(_ text: String) -> SessionEnd {
+        SessionEnd(message: .fatalError(error: text), reason: text)
+    }
+
+    // MARK: - Query set
+
+    private func modifyQuerySet(base: UInt32, new: UInt32, modifications: [QuerySetModification]) async throws(SessionEnd) {
+        guard base == querySetVersion else {
+            throw fatal("BaseVersionMismatch: ModifyQuerySet baseVersion \(base) does not match the current query set version \(querySetVersion)")
+        }
+        guard new > base else { throw fatal("ModifyQuerySet newVersion \(new) must be greater than baseVersion \(base)") }
+        var ids = queryIds
+        for modification in modifications {
+            switch modification {
+            case .add(let queryId, _, _, _, _):
+                guard ids.insert(queryId).inserted else { throw fatal("Duplicate query ID: \(queryId)") }
+            case .remove(let queryId):
+                guard ids.remove(queryId) != nil else { throw fatal("Remove of unknown query ID: \(queryId)") }
+            }
+        }
+        queryIds = ids
+        querySetVersion = new
+        await hub.modifyQuerySet(id, newVersion: new, modifications: modifications)
+    }
+
+    // MARK: - Auth
+
+    private func authenticate(base: UInt32, token: AuthenticationToken) async throws(SessionEnd) {
+        guard base == authenticateCount else {
+            throw fatal("Authenticate baseVersion \(base) does not match the identity version \(authenticateCount)")
+        }
+        let newIdentity: Identity
+        var expiry: Date?
+        switch token {
+        case .none:
+            newIdentity = .anonymous
+        case .user(let jwt):
+            do {
+                let verified = try await authenticator.verify(userToken: jwt)
+                newIdentity = .user(Self.engineIdentity(verified))
+                expiry = verified.expiresAt
+            } catch {
+                throw SessionEnd(message: .authError(error: error.description, baseVersion: base, authUpdateAttempted: true), reason: "auth failed")
+            }
+        case .admin(let key, let impersonating):
+            guard authenticator.isAdminKey(key) else {
+                throw SessionEnd(
+                    message: .authError(error: "The admin key is not valid for this deployment", baseVersion: base, authUpdateAttempted: true),
+                    reason: "bad admin key")
+            }
+            newIdentity = .admin(actingAs: impersonating.flatMap(Self.actingAs))
+        }
+        authenticateCount += 1
+        identity = newIdentity
+        identityExpiry = expiry
+        await hub.setIdentity(id, newIdentity, version: authenticateCount)
+    }
+
+    private func checkIdentityFresh() throws(SessionEnd) {
+        if let expiry = identityExpiry, expiry < Date() {
+            throw SessionEnd(
+                message: .authError(error: "Token expired; authenticate again", baseVersion: authenticateCount, authUpdateAttempted: false),
+                reason: "token expired")
+        }
+    }
+
+    /// The engine's view of a verified user: the Convex `UserIdentity` fields.
+    static func engineIdentity(_ verified: RippleAuth.UserIdentity) -> RippleEngine.UserIdentity {
+        RippleEngine.UserIdentity(subject: verified.subject, issuer: verified.issuer, claims: verified.asValue.objectValue ?? [:])
+    }
+
+    /// Admin "acting as" attributes (`UserIdentityAttributes`) as an engine identity.
+    static func actingAs(_ attributes: JSON) -> RippleEngine.UserIdentity? {
+        guard let value = try? Value(convexJSON: attributes), case .object(let fields) = value else { return nil }
+        let subject = fields["subject"]?.stringValue ?? ""
+        let issuer = fields["issuer"]?.stringValue ?? ""
+        return RippleEngine.UserIdentity(subject: subject, issuer: issuer, claims: fields)
+    }
+
+    // MARK: - Mutations and actions
+
+    private func runMutation(requestId: UInt32, path: String, args: [String: Value]) async {
+        let identity = self.identity
+        let engine = self.engine
+        let outcome = await dedup.run(session: clientSessionID, requestId: requestId) {
+            do throws(FunctionError) {
+                return .success(try await engine.mutation(path, args, identity: identity))
+            } catch {
+                return .failure(error)
+            }
+        }
+        switch outcome {
+        case .success(let result):
+            send(.mutationResponse(.success(requestId: requestId, result: result.value, ts: result.ts, logLines: [])))
+            await hub.owe(id, timestamp: result.ts)
+        case .failure(let error):
+            send(.mutationResponse(.failure(requestId: requestId, message: error.message, errorData: error.data, logLines: [])))
+            // A failed mutation still gets a Transition, so clients waiting on one are released.
+            await hub.owe(id, timestamp: 0)
+        }
+    }
+
+    private func startAction(requestId: UInt32, path: String, args: [String: Value]) {
+        let identity = self.identity
+        let engine = self.engine
+        let send = self.send
+        actions.removeAll { $0.isCancelled }
+        actions.append(
+            Task {
+                do throws(FunctionError) {
+                    let value = try await engine.action(path, args, identity: identity)
+                    send(.actionResponse(.success(requestId: requestId, result: value, logLines: [])))
+                } catch {
+                    send(.actionResponse(.failure(requestId: requestId, message: error.message, errorData: error.data, logLines: [])))
+                }
+            })
+    }
+}
+
+/// Remembers recent mutation outcomes by (client sessionId, requestId), so a mutation that a
+/// reconnecting client sends again is answered with its first outcome instead of running twice.
+/// Holds the newest `capacity` entries; JS keeps its sessionId across sockets, so this covers
+/// its resends. (Rust/Python pick a new sessionId per socket and cannot be deduplicated.)
+actor MutationDedup {
+    typealias Outcome = Result<MutationResult, FunctionError>
+
+    private var entries: [String: Task<Outcome, Never>] = [:]
+    private var order: [String] = []
+    private let capacity: Int
+
+    init(capacity: Int = 10_000) { self.capacity = capacity }
+
+    func run(session: String, requestId: UInt32, _ body: @escaping @Sendable () async -> Outcome) async -> Outcome {
+        let key = "\(session)#\(requestId)"
+        if let existing = entries[key] { return await existing.value }
+        let task = Task { await body() }
+        entries[key] = task
+        order.append(key)
+        if order.count > capacity {
+            entries[order.removeFirst()] = nil
+        }
+        let outcome = await task.value
+        if case .failure(let error) = outcome, error.kind == .unavailable {
+            entries[key] = nil  // not applied; a retry must really run
+        }
+        return outcome
+    }
+}
