@@ -304,4 +304,6 @@ actor SubscriptionHub {
 
     /// Live queries right now (shared ones count once).
     var liveQueryCount: Int { queries.count }
+
+    var sessionCount: Int { sessions.count }
 }

@@ -57,6 +57,28 @@ public struct SyncServer: Sendable {
             let ts = try await engine.latestTimestamp()
             return HTTPAPI.json(.ok, .object([("status", .string("ok")), ("ts", .string(WireTimestamp.encode(ts)))]))
         }
+        router.get("/metrics") { _, _ in
+            let reruns = await hub.rerunCount
+            let live = await hub.liveQueryCount
+            let sessions = await hub.sessionCount
+            let ts = try await engine.latestTimestamp()
+            let text = """
+                # HELP ripple_subscription_reruns_total Query executions done to keep subscriptions live (shared queries count once).
+                # TYPE ripple_subscription_reruns_total counter
+                ripple_subscription_reruns_total \(reruns)
+                # HELP ripple_live_queries Distinct live queries.
+                # TYPE ripple_live_queries gauge
+                ripple_live_queries \(live)
+                # HELP ripple_sync_sessions Open sync WebSockets.
+                # TYPE ripple_sync_sessions gauge
+                ripple_sync_sessions \(sessions)
+                # HELP ripple_applied_timestamp_nanoseconds Commit timestamp of the latest applied state.
+                # TYPE ripple_applied_timestamp_nanoseconds gauge
+                ripple_applied_timestamp_nanoseconds \(ts)
+
+                """
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+        }
         router.post("/echo") { request, _ in
             Response(status: .ok, body: ResponseBody(asyncSequence: request.body))
         }
