@@ -65,7 +65,7 @@ let package = Package(
             dependencies: [
                 "RippleSync", "RippleEngine", "RippleProtocol", "ChatExample",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
-                .product(name: "HummingbirdWSTesting", package: "hummingbird-websocket"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ]
         ),
         .testTarget(name: "RippleStorageTests", dependencies: ["RippleStorage"]),

@@ -1,0 +1,98 @@
+import ChatExample
+import Foundation
+import Hummingbird
+import HummingbirdWSClient
+import Logging
+import RippleAuth
+import RippleEngine
+import RippleProtocol
+@testable import RippleSync
+import RippleValues
+
+/// A chat node served in-process on a free loopback port.
+final class TestNode: Sendable {
+    let directory: String
+    let engine: Engine
+    let server: SyncServer
+    let port: Int
+    let task: Task<Void, any Error>
+
+    static func start() async throws -> TestNode {
+        let directory = NSTemporaryDirectory() + "ripple-sync-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let engine = try Engine.open(path: directory + "/ripple.sqlite3", app: ChatApp.app)
+        var logger = Logger(label: "test")
+        logger.logLevel = .warning
+        let authenticator = try Authenticator(config: AuthConfig(providers: [], adminKey: "test-admin-key"))
+        let server = try await SyncServer.make(
+            engine: engine, authenticator: authenticator, configuration: .init(host: "127.0.0.1", port: 0), logger: logger)
+        let (ports, portSink) = AsyncStream<Int>.makeStream()
+        let application = server.application { portSink.yield($0) }
+        let task = Task { try await application.runService(gracefulShutdownSignals: []) }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw UserError("server did not start") }
+        return TestNode(directory: directory, engine: engine, server: server, port: port, task: task)
+    }
+
+    private init(directory: String, engine: Engine, server: SyncServer, port: Int, task: Task<Void, any Error>) {
+        self.directory = directory
+        self.engine = engine
+        self.server = server
+        self.port = port
+        self.task = task
+    }
+
+    func stop() async {
+        task.cancel()
+        _ = await task.result
+        engine.close()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// Opens a sync socket, sends `frames`, and collects the server's text messages until the
+    /// server closes the socket or `until` is satisfied (then the client closes).
+    func exchange(
+        _ frames: [WebSocketOutboundWriter.OutboundFrame], path: String = "/api/sync",
+        until done: @escaping @Sendable ([String]) -> Bool = { _ in false }
+    ) async throws -> (messages: [String], serverClosed: Bool) {
+        let collected = Collected()
+        var configuration = WebSocketClientConfiguration()
+        configuration.maxFrameSize = 32 << 20
+        let closeFrame = try await WebSocketClient.connect(
+            url: "ws://127.0.0.1:\(port)\(path)", configuration: configuration, logger: Logger(label: "test-client")
+        ) { inbound, outbound, _ in
+            for frame in frames { try await outbound.write(frame) }
+            for try await message in inbound.messages(maxSize: 32 << 20) {
+                if case .text(let text) = message { await collected.append(text) }
+                if done(await collected.messages) {
+                    await collected.markClientClosed()
+                    try await outbound.close(.normalClosure, reason: nil)
+                    return
+                }
+            }
+        }
+        _ = closeFrame
+        let messages = await collected.messages
+        return (messages, !(await collected.clientClosed))
+    }
+}
+
+actor Collected {
+    var messages: [String] = []
+    var clientClosed = false
+    func append(_ text: String) { messages.append(text) }
+    func markClientClosed() { clientClosed = true }
+}
+
+/// Frames of a minimal healthy session: Connect, then one subscription to `diagnostics:echo`.
+func healthySessionFrames() -> [WebSocketOutboundWriter.OutboundFrame] {
+    [
+        .text(#"{"type":"Connect","sessionId":"0b7e4a5e-6f1c-2a57-9f3e-2b8c1d4e5f60","connectionCount":0,"lastCloseReason":"InitialConnect"}"#),
+        .text(#"{"type":"ModifyQuerySet","baseVersion":0,"newVersion":1,"modifications":[{"type":"Add","queryId":0,"udfPath":"diagnostics:echo","args":[{"value":"alive"}]}]}"#),
+    ]
+}
+
+/// True once a Transition carrying a QueryUpdated has arrived.
+@Sendable func hasQueryUpdate(_ messages: [String]) -> Bool {
+    messages.contains { $0.contains(#""type":"Transition""#) && $0.contains("QueryUpdated") }
+}
