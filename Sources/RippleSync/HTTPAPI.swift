@@ -135,12 +135,18 @@ struct HTTPAPI: Sendable {
             }
         }
         if header.lowercased().hasPrefix("convex ") {
-            let key = String(header.dropFirst(7))
-            let adminKey = key.split(separator: ":", maxSplits: 1).first.map(String.init) ?? key
-            guard authenticator.isAdminKey(adminKey) else {
+            // `Convex <key>` or, acting as a user, `Convex <key>:<base64 JSON UserIdentityAttributes>`.
+            let parts = header.dropFirst(7).split(separator: ":", maxSplits: 1).map(String.init)
+            guard let adminKey = parts.first, authenticator.isAdminKey(adminKey) else {
                 throw RequestError(status: .unauthorized, code: "Unauthenticated", message: "The admin key is not valid for this deployment")
             }
-            return .admin(actingAs: nil)
+            guard parts.count == 2 else { return .admin(actingAs: nil) }
+            guard let data = Data(base64Encoded: parts[1]), let attributes = try? JSON.parse([UInt8](data)),
+                let user = SyncSession.actingAs(attributes)
+            else {
+                throw RequestError(status: .badRequest, code: "BadAuthHeader", message: "The acting-as identity is not base64 JSON")
+            }
+            return .admin(actingAs: user)
         }
         throw RequestError(status: .unauthorized, code: "Unauthenticated", message: "Authorization header must be `Bearer <token>` or `Convex <admin key>`")
     }

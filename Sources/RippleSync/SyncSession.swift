@@ -54,6 +54,7 @@ actor SyncSession {
             if let clientTs = connect.clientTs, clientTs > 0 {
                 await hub.setClockSkew(id, Int64(Date().timeIntervalSince1970 * 1000) - clientTs)
             }
+            if let observed = connect.maxObservedTimestamp { await waitUntilApplied(observed) }
             return
         }
         guard connected else { throw fatal("The first message on a socket must be Connect, got \(message.typeName)") }
@@ -71,6 +72,20 @@ actor SyncSession {
             startAction(requestId: requestId, path: path, args: args.objectValue ?? [:])
         case .event:
             break
+        }
+    }
+
+    /// A client that has seen state up to `ts` must never be shown older state: hold its
+    /// session until this node has applied `ts`. A single node is never behind its own clients
+    /// unless its data was rolled back; after `patience` it serves what it has and says so.
+    private func waitUntilApplied(_ ts: UInt64, patience: Duration = .seconds(10)) async {
+        let deadline = ContinuousClock.now + patience
+        while let latest = try? await engine.latestTimestamp(), latest < ts {
+            guard ContinuousClock.now < deadline else {
+                logger.warning("client has seen ts \(ts) but this node is at \(latest); serving anyway")
+                return
+            }
+            try? await Task.sleep(for: .milliseconds(10))
         }
     }
 
