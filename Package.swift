@@ -14,6 +14,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.0.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.20.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.60.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.0.0"..<"5.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.0.0"),
     ],
     targets: [
@@ -27,6 +29,16 @@ let package = Package(
             dependencies: ["RippleStorage", "RippleValues", .product(name: "Logging", package: "swift-log")]
         ),
         .target(name: "RippleProtocol", dependencies: ["RippleValues"]),
+        .target(
+            name: "RippleReplication",
+            dependencies: [
+                "RippleStorage", "RippleValues", "CLZ4",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "RippleAuth",
             dependencies: [
@@ -60,6 +72,14 @@ let package = Package(
         .testTarget(name: "RippleValuesTests", dependencies: ["RippleValues"]),
         .testTarget(name: "RippleProtocolTests", dependencies: ["RippleProtocol"]),
         .testTarget(name: "RippleAuthTests", dependencies: ["RippleAuth"]),
+        .testTarget(
+            name: "RippleReplicationTests",
+            dependencies: [
+                "RippleReplication", "RippleStorage",
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "RippleSyncTests",
             dependencies: [
