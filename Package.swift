@@ -26,7 +26,10 @@ let package = Package(
         .target(name: "RippleStorage", dependencies: ["CSQLite", "RippleValues"]),
         .target(
             name: "RippleEngine",
-            dependencies: ["RippleStorage", "RippleValues", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "RippleStorage", "RippleValues", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         .target(name: "RippleProtocol", dependencies: ["RippleValues"]),
         .target(

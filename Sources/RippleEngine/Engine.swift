@@ -1,3 +1,4 @@
+import Crypto
 import Logging
 import RippleStorage
 import RippleValues
@@ -45,18 +46,38 @@ public struct EngineOptions: Sendable {
     /// The wall clock, in nanoseconds; tests inject one that steps back.
     public var clock: @Sendable () -> UInt64 = CommitClock.wallClock
     public var logger = Logger(label: "ripple.engine")
+    /// Writer (runs mutations) or replica (applies the writer's log, forwards mutations).
+    public var role: EngineRole = .writer
 
     public init() {}
+}
+
+/// What a node does with writes.
+public enum EngineRole: Sendable {
+    /// Runs mutations itself and owns the commit log.
+    case writer
+    /// Applies the writer's commit log; sends mutations to the writer through `forwarder`.
+    case replica(forwarder: any MutationForwarder)
+}
+
+/// How a replica gets a mutation run on the writer.
+public protocol MutationForwarder: Sendable {
+    /// Runs `call` on the writer; a link failure is `.unavailable` (retryable), never a silent loss.
+    func forward(_ call: ForwardedCall) async -> ForwardedOutcome
 }
 
 /// Ripple's single-node engine: runs queries at consistent snapshots on a pool of readers,
 /// and mutations on the serial group-committing writer, against one SQLite file.
 public final class Engine: Sendable {
     public let app: App
-    let committer: Committer
+    /// The writer's executor; nil on a replica.
+    let committer: Committer?
+    /// The replica's log applier; nil on the writer.
+    let applier: Applier?
+    let forwarder: (any MutationForwarder)?
     let readers: ReaderPool
     let limits: TransactionLimits
-    /// Resolves `v.id("table")` in argument validators; the catalog is fixed once the schema is synced.
+    /// Resolves `v.id("table")` in argument validators.
     let tableNumbers: TableNumberLookup
 
     /// Opens (or creates) the database at `path`, syncs the schema (backfilling new indexes)
@@ -64,25 +85,42 @@ public final class Engine: Sendable {
     public static func open(path: String, app: App, options: EngineOptions = EngineOptions()) throws -> Engine {
         do { try app.schema.check() } catch { throw error }
         let store = try Store(database: Database(path: path))
-        let last = max(try store.appliedTimestamp(), try maxLoggedTimestamp(store))
-        var sync = SchemaSync(store: store, logger: options.logger, clock: CommitClock(last: last, now: options.clock))
-        try sync.run(app.schema)
-        let committer = try Committer(
-            store: store, schema: app.schema, clock: sync.clock, limits: options.limits,
-            maxGroupSize: options.maxGroupSize, logger: options.logger
-        )
         let readers = try ReaderPool(path: path, count: options.readerCount)
-        let engine = Engine(app: app, committer: committer, readers: readers, limits: options.limits, catalog: store.catalog)
-        committer.start()
-        return engine
+        switch options.role {
+        case .writer:
+            let last = max(try store.appliedTimestamp(), try maxLoggedTimestamp(store))
+            var sync = SchemaSync(store: store, logger: options.logger, clock: CommitClock(last: last, now: options.clock))
+            try sync.run(app.schema)
+            let committer = try Committer(
+                store: store, schema: app.schema, clock: sync.clock, limits: options.limits,
+                maxGroupSize: options.maxGroupSize, logger: options.logger
+            )
+            let catalog = store.catalog
+            let engine = Engine(
+                app: app, committer: committer, applier: nil, forwarder: nil, readers: readers, limits: options.limits,
+                tableNumbers: { catalog.table(named: $0)?.number })
+            committer.start()
+            return engine
+        case .replica(let forwarder):
+            // The catalog comes from the writer's log; ids are validated against the latest one.
+            let applier = try Applier(store: store, logger: options.logger)
+            return Engine(
+                app: app, committer: nil, applier: applier, forwarder: forwarder, readers: readers, limits: options.limits,
+                tableNumbers: { applier.catalog.table(named: $0)?.number })
+        }
     }
 
-    private init(app: App, committer: Committer, readers: ReaderPool, limits: TransactionLimits, catalog: Catalog) {
+    private init(
+        app: App, committer: Committer?, applier: Applier?, forwarder: (any MutationForwarder)?, readers: ReaderPool,
+        limits: TransactionLimits, tableNumbers: @escaping TableNumberLookup
+    ) {
         self.app = app
         self.committer = committer
+        self.applier = applier
+        self.forwarder = forwarder
         self.readers = readers
         self.limits = limits
-        self.tableNumbers = { catalog.table(named: $0)?.number }
+        self.tableNumbers = tableNumbers
     }
 
     private static func maxLoggedTimestamp(_ store: Store) throws -> UInt64 {
@@ -93,13 +131,18 @@ public final class Engine: Sendable {
 
     /// Stops the writer after the mutations already queued; later calls fail as unavailable.
     public func close() {
-        committer.stop()
+        committer?.stop()
     }
 
-    /// Calls `listener` after every group commit that wrote something (on the writer thread).
+    /// Calls `listener` after every durable group that wrote something — committed here (writer)
+    /// or applied from the log (replica) — before the writers of that group hear back.
     public func onCommit(_ listener: @escaping @Sendable (CommitGroup) -> Void) {
-        committer.addListener(listener)
+        committer?.addListener(listener)
+        applier?.addListener(listener)
     }
+
+    /// Whether this node runs mutations itself.
+    public var isWriter: Bool { committer != nil }
 
     // MARK: - Calling functions
 
@@ -221,11 +264,22 @@ public final class Engine: Sendable {
 
     /// Runs a mutation on the writer; returns once its group commit is durable.
     public func mutation(
-        _ path: String, _ args: [String: Value] = [:], identity: Identity = .anonymous, caller: Caller = .client
+        _ path: String, _ args: [String: Value] = [:], identity: Identity = .anonymous, caller: Caller = .client,
+        dedupKey: String? = nil
     ) async throws(FunctionError) -> MutationResult {
         let function = try resolve(path, kind: .mutation, identity: identity, caller: caller)
         try validate(args, for: function)
         guard case .mutation(let handler) = function.handler else { preconditionFailure("resolved by kind") }
+        if let forwarder, let applier {
+            // Read-your-writes from any node: answer only once this replica has applied the commit.
+            switch await forwarder.forward(ForwardedCall(path: function.path, args: args, identity: identity, dedupKey: dedupKey)) {
+            case .committed(let result):
+                await applier.waitUntilApplied(result.ts)
+                return result
+            case .failed(let error):
+                throw error
+            }
+        }
         let arguments = Arguments(args)
         return try await runInWriter(identity: identity) { transaction in
             let now = Double(transaction.write!.ts) / 1_000_000
@@ -237,6 +291,7 @@ public final class Engine: Sendable {
     /// Runs `work` as one mutation on the writer, for server-side work that is not a user
     /// function (scheduler bookkeeping, tests).
     func runInWriter(identity: Identity, _ work: @escaping (Transaction) throws -> Value) async throws(FunctionError) -> MutationResult {
+        guard let committer else { throw FunctionError(.unavailable, "This node is a replica; writes go to the writer") }
         let result: Result<MutationResult, FunctionError> = await withCheckedContinuation { continuation in
             committer.submit(Committer.Request(identity: identity, work: work) { continuation.resume(returning: $0) })
         }
@@ -254,6 +309,63 @@ public final class Engine: Sendable {
             return try await handler(ActionContext(auth: Auth(identity: identity), engine: self), Arguments(args))
         } catch {
             throw FunctionError.from(error)
+        }
+    }
+}
+
+// MARK: - Replication
+
+extension Engine {
+    /// The timestamp of the last commit this node has made durable (writer) or applied (replica).
+    public func appliedTimestamp() async throws(FunctionError) -> UInt64 {
+        if let applier { return applier.appliedTimestamp }
+        return try await latestTimestamp()
+    }
+
+    /// Applies commits from the writer's log (replica only), durably and in order.
+    public func apply(_ commits: [Commit]) async throws {
+        guard let applier else { throw FunctionError(.invalidUse, "Only a replica applies shipped commits") }
+        try await applier.apply(commits)
+    }
+
+    /// Suspends until this replica has applied `ts`; returns at once on the writer.
+    public func waitUntilApplied(_ ts: UInt64) async {
+        await applier?.waitUntilApplied(ts)
+    }
+
+    /// Commits after `ts` from the commit log, oldest first (what the writer ships).
+    public func commits(after ts: UInt64, limit: Int) async throws -> [Commit] {
+        try await readers.withReader { store, _ in try store.commits(after: ts, limit: limit) }
+    }
+}
+
+// MARK: - State hash
+
+extension Engine {
+    /// SHA-256 over every document (user and system tables, in document-number order) and the
+    /// catalog, read in one snapshot — `nil` if this node's snapshot is not exactly at `ts`.
+    /// Equal hashes at equal timestamps mean two nodes hold the same state.
+    public func stateHash(at ts: UInt64) async throws -> String? {
+        try await readers.withReader { store, snapshot in
+            guard snapshot == ts else { return nil }
+            var hasher = SHA256()
+            let documents = try store.database.statement("SELECT number, table_number, id, value FROM documents ORDER BY number")
+            while try documents.step() {
+                var row: [UInt8] = []
+                appendVarint(UInt64(bitPattern: documents.int64(0)), to: &row)
+                appendVarint(UInt64(documents.int64(1)), to: &row)
+                row.append(contentsOf: Array(documents.string(2).utf8))
+                row.append(0)
+                row.append(contentsOf: documents.bytes(3))
+                hasher.update(data: row)
+            }
+            for table in store.catalog.tablesByNumber.values.sorted(by: { $0.number < $1.number }) {
+                hasher.update(data: Array("table \(table.number) \(table.name)\n".utf8))
+                for index in store.catalog.indexes(of: table.number).sorted(by: { $0.number < $1.number }) {
+                    hasher.update(data: Array("index \(index.number) \(index.name) \(index.fields) \(index.state)\n".utf8))
+                }
+            }
+            return hasher.finalize().map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
         }
     }
 }

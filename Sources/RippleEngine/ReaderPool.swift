@@ -17,6 +17,7 @@ final class Reader: @unchecked Sendable {
         try store.database.statement("BEGIN").run()
         defer { try? store.database.statement("COMMIT").run() }
         let ts = try store.appliedTimestamp()
+        try store.refreshCatalogIfChanged()
         return try body(store, ts)
     }
 

@@ -120,6 +120,21 @@ public final class Store {
             try entries.run()
         }
         catalog.apply(write)
+        try setMeta(MetaKey.catalogVersion, (try meta(MetaKey.catalogVersion) ?? 0) + 1)
+        loadedCatalogVersion = try meta(MetaKey.catalogVersion) ?? 0
+    }
+
+    /// The catalog version this store's in-memory catalog was loaded at.
+    private var loadedCatalogVersion: Int64 = -1
+
+    /// Reloads the catalog if another connection changed it; call inside a read transaction, so
+    /// the catalog matches the snapshot being read (replicas change it as they apply the log).
+    public func refreshCatalogIfChanged() throws(DatabaseError) {
+        let version = try meta(MetaKey.catalogVersion) ?? 0
+        if version != loadedCatalogVersion {
+            catalog = try loadCatalog()
+            loadedCatalogVersion = version
+        }
     }
 
     /// Re-reads the catalog from SQLite, after a rolled-back transaction changed it in memory.
@@ -330,6 +345,8 @@ public enum MetaKey {
     public static let appliedTimestamp = "applied_ts"
     /// Document numbers are never reused, even after the newest document is deleted.
     public static let maxDocumentNumber = "max_document_number"
+    /// Bumped by every catalog change, so readers know to reload theirs.
+    public static let catalogVersion = "catalog_version"
 }
 
 /// One document written by a commit, with its movement in every index: the raw material of a

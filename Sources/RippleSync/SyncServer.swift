@@ -18,6 +18,11 @@ public struct SyncServer: Sendable {
         /// Silence after which a JSON `Ping` is sent (clients give up after 30–60 s).
         public var pingInterval: Duration = .seconds(15)
         public var version = "ripple-0.1.0"
+        /// `dev`, `writer`, `replica` or `scheduler`, reported by `/health`.
+        public var role = "dev"
+        public var nodeID = "dev"
+        /// Extra `/health` fields from the replication layer (replica lag, connected replicas).
+        public var replicationStatus: @Sendable () async -> [(String, JSON)] = { [] }
 
         public init(host: String, port: Int) {
             self.host = host
@@ -54,14 +59,39 @@ public struct SyncServer: Sendable {
         router.get("/instance_version") { _, _ in configuration.version }
         router.get("/instance_name") { _, _ in "ripple" }
         router.get("/health") { _, _ in
-            let ts = try await engine.latestTimestamp()
-            return HTTPAPI.json(.ok, .object([("status", .string("ok")), ("ts", .string(WireTimestamp.encode(ts)))]))
+            let ts = try await engine.appliedTimestamp()
+            var fields: [(String, JSON)] = [
+                ("status", .string("ok")), ("role", .string(configuration.role)), ("nodeId", .string(configuration.nodeID)),
+                ("appliedTs", .string(String(ts))), ("ts", .string(WireTimestamp.encode(ts))),
+            ]
+            fields += await configuration.replicationStatus()
+            return HTTPAPI.json(.ok, .object(fields))
+        }
+        router.get("/admin/hash") { request, _ in
+            guard let header = request.headers[.authorization], header.lowercased().hasPrefix("convex "),
+                authenticator.isAdminKey(String(header.dropFirst(7)))
+            else {
+                return HTTPAPI.json(.unauthorized, .object([("code", .string("Unauthenticated")), ("message", .string("admin key required"))]))
+            }
+            guard let ts = request.uri.queryParameters["ts"].flatMap({ UInt64(String($0)) }) else {
+                return HTTPAPI.json(.badRequest, .object([("code", .string("BadRequest")), ("message", .string("?ts=<nanoseconds> required"))]))
+            }
+            // Wait (bounded) until this node has applied `ts`; the hash is only defined exactly there.
+            let deadline = ContinuousClock.now + .seconds(30)
+            while try await engine.appliedTimestamp() < ts, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            guard let hash = try await engine.stateHash(at: ts) else {
+                let at = try await engine.appliedTimestamp()
+                return HTTPAPI.json(.conflict, .object([("code", .string("NotAtTimestamp")), ("message", .string("this node is at \(at), not \(ts)"))]))
+            }
+            return Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(string: hash + "\n")))
         }
         router.get("/metrics") { _, _ in
             let reruns = await hub.rerunCount
             let live = await hub.liveQueryCount
             let sessions = await hub.sessionCount
-            let ts = try await engine.latestTimestamp()
+            let ts = try await engine.appliedTimestamp()
             let text = """
                 # HELP ripple_subscription_reruns_total Query executions done to keep subscriptions live (shared queries count once).
                 # TYPE ripple_subscription_reruns_total counter

@@ -179,9 +179,10 @@ actor SyncSession {
     private func runMutation(requestId: UInt32, path: String, args: [String: Value]) async {
         let identity = self.identity
         let engine = self.engine
+        let dedupKey = clientSessionID.isEmpty ? nil : "\(clientSessionID)#\(requestId)"
         let outcome = await dedup.run(session: clientSessionID, requestId: requestId) {
             do throws(FunctionError) {
-                return .success(try await engine.mutation(path, args, identity: identity))
+                return .success(try await engine.mutation(path, args, identity: identity, dedupKey: dedupKey))
             } catch {
                 return .failure(error)
             }
@@ -218,17 +219,21 @@ actor SyncSession {
 /// reconnecting client sends again is answered with its first outcome instead of running twice.
 /// Holds the newest `capacity` entries; JS keeps its sessionId across sockets, so this covers
 /// its resends. (Rust/Python pick a new sessionId per socket and cannot be deduplicated.)
-actor MutationDedup {
-    typealias Outcome = Result<MutationResult, FunctionError>
+public actor MutationDedup {
+    public typealias Outcome = Result<MutationResult, FunctionError>
 
     private var entries: [String: Task<Outcome, Never>] = [:]
     private var order: [String] = []
     private let capacity: Int
 
-    init(capacity: Int = 10_000) { self.capacity = capacity }
+    public init(capacity: Int = 10_000) { self.capacity = capacity }
 
     func run(session: String, requestId: UInt32, _ body: @escaping @Sendable () async -> Outcome) async -> Outcome {
-        let key = "\(session)#\(requestId)"
+        await run(key: "\(session)#\(requestId)", body)
+    }
+
+    /// Runs `body` once per `key`; later calls with the key get the first outcome.
+    public func run(key: String, _ body: @escaping @Sendable () async -> Outcome) async -> Outcome {
         if let existing = entries[key] { return await existing.value }
         let task = Task { await body() }
         entries[key] = task
