@@ -35,6 +35,7 @@ struct MutationBenchmark {
         let completed = Counter()
         let deadline = Date().addingTimeInterval(seconds)
         let start = Date()
+        let cpuStart = Self.processCPUSeconds()
         let callers = self.callers
         try await withThrowingTaskGroup(of: Void.self) { group in
             for caller in 0..<callers {
@@ -51,10 +52,26 @@ struct MutationBenchmark {
         }
         let elapsed = Date().timeIntervalSince(start)
         engine.close()
-        let rate = Double(completed.value.load(ordering: .relaxed)) / elapsed
+        let cpu = Self.processCPUSeconds() - cpuStart
+        let count = Double(completed.value.load(ordering: .relaxed))
+        let rate = count / elapsed
         print(String(format: "Ripple mutations, %d concurrent callers:          %10.0f mutations/s (%.1f s)", callers, rate, elapsed))
+        print(String(format: "Ripple CPU time, all threads:                     %10.1f us per mutation", cpu / count * 1e6))
         print(String(format: "ratio vs per-row COMMIT:      %6.1fx (target >= 20x)", rate / perRow))
         print(String(format: "ratio vs one transaction:     %6.2fx (target >= 0.3x)", rate / oneTransaction))
+    }
+
+    /// User plus system CPU time of the whole process so far: what a mutation costs regardless of
+    /// how much of the machine other processes take.
+    static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        #if os(Linux)
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        #else
+        getrusage(RUSAGE_SELF, &usage)
+        #endif
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
     /// Inserts rows of a similar size for about `seconds`, committing every `rowsPerCommit` rows.

@@ -45,6 +45,7 @@ final class Committer: @unchecked Sendable {
     private var lastDocumentNumber: Int64
     private var random = IDRandom()
     private var listeners: [@Sendable (CommitGroup) -> Void] = []
+    private let control: TransactionControl
 
     init(store: Store, schema: Schema, clock: CommitClock, limits: TransactionLimits, maxGroupSize: Int, logger: Logger) throws {
         self.store = store
@@ -55,6 +56,27 @@ final class Committer: @unchecked Sendable {
         self.logger = logger
         self.appliedTimestamp = try store.appliedTimestamp()
         self.lastDocumentNumber = try store.maxDocumentNumber()
+        self.control = try TransactionControl(store.database)
+    }
+
+    /// The statements that open, nest and end the group's transaction, prepared once: every
+    /// mutation runs two of them.
+    private struct TransactionControl {
+        let begin: Statement
+        let savepoint: Statement
+        let release: Statement
+        let rollbackToSavepoint: Statement
+        let commit: Statement
+        let rollback: Statement
+
+        init(_ database: Database) throws(DatabaseError) {
+            begin = try database.prepare("BEGIN IMMEDIATE")
+            savepoint = try database.prepare("SAVEPOINT mutation")
+            release = try database.prepare("RELEASE mutation")
+            rollbackToSavepoint = try database.prepare("ROLLBACK TO mutation")
+            commit = try database.prepare("COMMIT")
+            rollback = try database.prepare("ROLLBACK")
+        }
     }
 
     func start() {
@@ -110,10 +132,6 @@ final class Committer: @unchecked Sendable {
         }
     }
 
-    private func execute(_ sql: String) throws {
-        try store.database.statement(sql).run()
-    }
-
     /// Runs a group in one SQLite transaction; once it is durable, tells the listeners (so that
     /// subscriptions learn of a write before its author hears back) and resolves every request.
     private func commitGroup(_ group: [Request], listeners: [@Sendable (CommitGroup) -> Void]) {
@@ -123,7 +141,7 @@ final class Committer: @unchecked Sendable {
         var lastTimestamp = appliedTimestamp
         let firstDocumentNumber = lastDocumentNumber
         do {
-            try execute("BEGIN IMMEDIATE")
+            try control.begin.run()
         } catch {
             logger.error("cannot begin a write transaction: \(error)")
             for request in group { request.finish(.failure(FunctionError(.unavailable, "Storage unavailable: \(error)"))) }
@@ -137,9 +155,9 @@ final class Committer: @unchecked Sendable {
             }
             let transaction = Transaction(store: store, schema: schema, identity: request.identity, limits: limits, journal: nil, write: write)
             do {
-                try execute("SAVEPOINT mutation")
+                try control.savepoint.run()
                 let value = try request.work(transaction)
-                try execute("RELEASE mutation")
+                try control.release.run()
                 if !transaction.logWrites.isEmpty {
                     try store.appendLog(Commit(ts: ts, writes: transaction.logWrites))
                     lastTimestamp = ts
@@ -147,8 +165,8 @@ final class Committer: @unchecked Sendable {
                 }
                 outcomes.append(.success(MutationResult(value: value, ts: lastTimestamp)))
             } catch {
-                try? execute("ROLLBACK TO mutation")
-                try? execute("RELEASE mutation")
+                try? control.rollbackToSavepoint.run()
+                try? control.release.run()
                 outcomes.append(.failure(FunctionError.from(error)))
             }
         }
@@ -157,11 +175,11 @@ final class Committer: @unchecked Sendable {
                 try store.setAppliedTimestamp(lastTimestamp)
                 try store.setMeta(MetaKey.maxDocumentNumber, lastDocumentNumber)
             }
-            try execute("COMMIT")
+            try control.commit.run()
             appliedTimestamp = lastTimestamp
         } catch {
             logger.error("group commit failed, \(group.count) mutations not applied: \(error)")
-            try? execute("ROLLBACK")
+            try? control.rollback.run()
             lastDocumentNumber = firstDocumentNumber
             for request in group { request.finish(.failure(FunctionError(.unavailable, "Commit failed: \(error)"))) }
             return

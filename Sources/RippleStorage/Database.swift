@@ -67,6 +67,12 @@ public final class Database {
         return statement
     }
 
+    /// A prepared statement owned by the caller, for hot paths that keep it in a stored property
+    /// instead of looking it up by its SQL text on every use.
+    public func prepare(_ sql: String) throws(DatabaseError) -> Statement {
+        try Statement(database: self, sql: sql)
+    }
+
     /// Runs `body` in a transaction: COMMIT if it returns, ROLLBACK (and rethrow) if it throws.
     public func transaction<T>(_ kind: String = "DEFERRED", _ body: () throws -> T) throws -> T {
         try execute("BEGIN \(kind)")

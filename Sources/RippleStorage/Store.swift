@@ -29,14 +29,42 @@ public struct StoredDocument: Sendable {
 public final class Store {
     public let database: Database
     public private(set) var catalog = Catalog()
+    private let statements: WriteStatements
 
     public init(database: Database) throws(DatabaseError) {
         self.database = database
-        try migrate()
+        try Self.migrate(database)
+        statements = try WriteStatements(database)
         catalog = try loadCatalog()
     }
 
-    func migrate() throws(DatabaseError) {
+    /// The statements of every document write, prepared once: a write runs several of them,
+    /// and looking each up by its SQL text cost more than running it.
+    private struct WriteStatements {
+        let selectDocument: Statement
+        let insertDocument: Statement
+        let replaceDocument: Statement
+        let deleteDocument: Statement
+        let insertIndexEntry: Statement
+        let deleteIndexEntry: Statement
+        let insertLog: Statement
+        let setMeta: Statement
+
+        init(_ database: Database) throws(DatabaseError) {
+            selectDocument = try database.prepare("SELECT table_number, id, ts, value FROM documents WHERE number = ?1")
+            insertDocument = try database.prepare("INSERT INTO documents(number, table_number, id, ts, value) VALUES (?1, ?2, ?3, ?4, ?5)")
+            replaceDocument = try database.prepare(
+                "INSERT OR REPLACE INTO documents(number, table_number, id, ts, value) VALUES (?1, ?2, ?3, ?4, ?5)"
+            )
+            deleteDocument = try database.prepare("DELETE FROM documents WHERE number = ?1")
+            insertIndexEntry = try database.prepare("INSERT OR REPLACE INTO index_entries(index_number, key, document) VALUES (?1, ?2, ?3)")
+            deleteIndexEntry = try database.prepare("DELETE FROM index_entries WHERE index_number = ?1 AND key = ?2")
+            insertLog = try database.prepare("INSERT INTO commit_log(ts, payload) VALUES (?1, ?2)")
+            setMeta = try database.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)")
+        }
+    }
+
+    static func migrate(_ database: Database) throws(DatabaseError) {
         try database.execute(
             """
             CREATE TABLE IF NOT EXISTS documents(
@@ -145,13 +173,15 @@ public final class Store {
     // MARK: - Documents
 
     public func document(number: Int64) throws -> StoredDocument? {
-        let s = try database.statement("SELECT table_number, id, ts, value FROM documents WHERE number = ?1")
+        let s = statements.selectDocument
         s.bind(1, number)
-        guard try s.step() else { return nil }
+        guard try s.step() else {
+            s.reset()
+            return nil
+        }
+        defer { s.reset() }
         let value = try s.withBytes(3) { buf in try ValueCodec.decode(buf) }
-        let doc = StoredDocument(number: number, tableNumber: UInt32(s.int64(0)), id: s.string(1), ts: UInt64(s.int64(2)), value: value)
-        s.reset()
-        return doc
+        return StoredDocument(number: number, tableNumber: UInt32(s.int64(0)), id: s.string(1), ts: UInt64(s.int64(2)), value: value)
     }
 
     /// Writes (or deletes, when `new` is nil) one document and maintains every index of its
@@ -161,9 +191,8 @@ public final class Store {
         tableNumber: UInt32, number: Int64, id: String, ts: UInt64, old: Value?, new: Value?, encoded: [UInt8]?
     ) throws(DatabaseError) -> [IndexChange] {
         if let new {
-            let s = try database.statement(
-                "INSERT OR REPLACE INTO documents(number, table_number, id, ts, value) VALUES (?1, ?2, ?3, ?4, ?5)"
-            )
+            // A new document cannot collide with a row: a plain INSERT skips REPLACE's conflict handling.
+            let s = old == nil ? statements.insertDocument : statements.replaceDocument
             s.bind(1, number)
             s.bind(2, Int64(tableNumber))
             s.bind(3, id)
@@ -171,7 +200,7 @@ public final class Store {
             s.bind(5, encoded ?? ValueCodec.encode(new))
             try s.run()
         } else {
-            let s = try database.statement("DELETE FROM documents WHERE number = ?1")
+            let s = statements.deleteDocument
             s.bind(1, number)
             try s.run()
         }
@@ -191,7 +220,7 @@ public final class Store {
     }
 
     func insertIndexEntry(index: Int64, key: IndexKey, document: Int64) throws(DatabaseError) {
-        let s = try database.statement("INSERT OR REPLACE INTO index_entries(index_number, key, document) VALUES (?1, ?2, ?3)")
+        let s = statements.insertIndexEntry
         s.bind(1, index)
         s.bind(2, key.bytes)
         s.bind(3, document)
@@ -199,7 +228,7 @@ public final class Store {
     }
 
     func deleteIndexEntry(index: Int64, key: IndexKey) throws(DatabaseError) {
-        let s = try database.statement("DELETE FROM index_entries WHERE index_number = ?1 AND key = ?2")
+        let s = statements.deleteIndexEntry
         s.bind(1, index)
         s.bind(2, key.bytes)
         try s.run()
@@ -286,7 +315,7 @@ public final class Store {
     }
 
     public func appendLog(ts: UInt64, payload: [UInt8]) throws(DatabaseError) {
-        let s = try database.statement("INSERT INTO commit_log(ts, payload) VALUES (?1, ?2)")
+        let s = statements.insertLog
         s.bind(1, Int64(bitPattern: ts))
         s.bind(2, payload)
         try s.run()
@@ -313,7 +342,7 @@ public final class Store {
     }
 
     public func setMeta(_ key: String, _ value: Int64) throws(DatabaseError) {
-        let s = try database.statement("INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)")
+        let s = statements.setMeta
         s.bind(1, key)
         s.bind(2, value)
         try s.run()
