@@ -1,0 +1,247 @@
+import Logging
+import NIOCore
+import NIOPosix
+
+/// A replica's end of replication: connects to the writer, proves it knows the cluster secret,
+/// applies the commits the writer streams through its `CommitSink`, and forwards requests to the
+/// writer over the same link. Reconnects with backoff whenever the link fails, resuming from the
+/// sink's durable position.
+public actor ReplicationClient {
+    /// Tuning for the client; the defaults suit production.
+    public struct Configuration: Sendable {
+        /// Frame limits and read timeout, shared with the writer.
+        public var link: ReplicationLinkConfiguration
+        /// The first pause before reconnecting; it doubles after each failure...
+        public var initialBackoff: Duration
+        /// ...up to this.
+        public var maxBackoff: Duration
+        /// How long a TCP connect may take.
+        public var connectTimeout: TimeAmount
+
+        public init(
+            link: ReplicationLinkConfiguration = .init(),
+            initialBackoff: Duration = .milliseconds(100),
+            maxBackoff: Duration = .seconds(5),
+            connectTimeout: TimeAmount = .seconds(5)
+        ) {
+            self.link = link
+            self.initialBackoff = initialBackoff
+            self.maxBackoff = maxBackoff
+            self.connectTimeout = connectTimeout
+        }
+    }
+
+    typealias Connection = NIOAsyncChannel<ReplicationMessage, ReplicationMessage>
+
+    /// The accepted link forwards go out on.
+    private struct Link {
+        let id: Int
+        let outbox: AsyncStream<ReplicationMessage>.Continuation
+    }
+
+    private struct PendingForward {
+        let linkID: Int
+        let continuation: CheckedContinuation<[UInt8], any Error>
+    }
+
+    private let writerHost: String
+    private let writerPort: Int
+    private let clusterID: String
+    private let nodeID: String
+    private let secret: [UInt8]
+    private let sink: any CommitSink
+    private let logger: Logger
+    private let configuration: Configuration
+    private let eventLoopGroup: any EventLoopGroup
+
+    private var link: Link?
+    private var nextLinkID = 0
+    private var nextRequestID: UInt64 = 1
+    private var pendingForwards: [UInt64: PendingForward] = [:]
+
+    /// The newest commit timestamp the writer has announced (in `accepted`, heartbeats and
+    /// commits); 0 before the first link.
+    public private(set) var writerLatestTimestamp: UInt64 = 0
+
+    public init(
+        writerHost: String,
+        writerPort: Int,
+        clusterID: String,
+        nodeID: String,
+        secret: [UInt8],
+        sink: any CommitSink,
+        logger: Logger,
+        configuration: Configuration = .init(),
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
+        self.writerHost = writerHost
+        self.writerPort = writerPort
+        self.clusterID = clusterID
+        self.nodeID = nodeID
+        self.secret = secret
+        self.sink = sink
+        var logger = logger
+        logger[metadataKey: "writer"] = "\(writerHost):\(writerPort)"
+        self.logger = logger
+        self.configuration = configuration
+        self.eventLoopGroup = eventLoopGroup
+    }
+
+    /// Whether a link to the writer is open (forwards can be sent).
+    public var isConnected: Bool { link != nil }
+
+    /// Follows the writer until the calling task is cancelled (then returns). Any link failure is
+    /// logged and retried with backoff; only a refusal for a wrong secret or cluster id ends it,
+    /// by throwing `ReplicationError.refused`.
+    public nonisolated func run() async throws {
+        var backoff = configuration.initialBackoff
+        while !Task.isCancelled {
+            var accepted = false
+            do {
+                try await follow(accepted: &accepted)
+                logger.info("writer closed the replication link")
+            } catch ReplicationError.refused(let reason) where HandshakeRefusal(rawValue: reason)?.isPermanent == true {
+                logger.error("writer refused this replica; not retrying", metadata: ["reason": "\(reason)"])
+                throw ReplicationError.refused(reason: reason)
+            } catch {
+                if Task.isCancelled { break }
+                logger.warning("replication link failed", metadata: ["error": "\(error)"])
+            }
+            if accepted { backoff = configuration.initialBackoff }
+            do {
+                try await Task.sleep(for: backoff)
+            } catch {
+                break
+            }
+            backoff = min(backoff * 2, configuration.maxBackoff)
+        }
+    }
+
+    /// Sends `payload` to the writer's `CommitSource.handleForward` and returns its answer.
+    /// Throws `ReplicationError.writerUnavailable` (retryable) when there is no link or it drops
+    /// before the answer arrives — the request may or may not have run on the writer.
+    public func forward(_ payload: [UInt8]) async throws -> [UInt8] {
+        guard let link else { throw ReplicationError.writerUnavailable }
+        let requestID = nextRequestID
+        nextRequestID += 1
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                guard !Task.isCancelled else { return continuation.resume(throwing: CancellationError()) }
+                pendingForwards[requestID] = PendingForward(linkID: link.id, continuation: continuation)
+                if case .terminated = link.outbox.yield(.forward(requestID: requestID, payload: payload)) {
+                    finishForward(requestID, with: .failure(ReplicationError.writerUnavailable))
+                }
+            }
+        } onCancel: {
+            Task { await self.finishForward(requestID, with: .failure(CancellationError())) }
+        }
+    }
+
+    // MARK: - One link
+
+    /// Connects, shakes hands and applies commits until the link ends. Sets `accepted` once the
+    /// writer accepted, so the caller can reset its backoff.
+    private nonisolated func follow(accepted: inout Bool) async throws {
+        let applied = try await sink.appliedTimestamp()
+        let connection = try await connect()
+        try await connection.executeThenClose { inbound, outbound in
+            var messages = inbound.makeAsyncIterator()
+            let latest = try await handshake(&messages, outbound: outbound, applied: applied)
+            accepted = true
+            logger.info("following the writer", metadata: ["applied": "\(applied)", "writerLatest": "\(latest)"])
+
+            let (outbox, outboxWriter) = AsyncStream.makeStream(of: ReplicationMessage.self)
+            let linkID = await linkOpened(outbox: outboxWriter, writerLatest: latest)
+            do {
+                try await withThrowingDiscardingTaskGroup { group in
+                    group.addTask {
+                        do {
+                            for await message in outbox { try await outbound.write(message) }
+                        } catch {
+                            connection.channel.close(promise: nil)
+                            throw error
+                        }
+                    }
+                    var stream = ReplicaStream(appliedTimestamp: applied, writerLatestTimestamp: latest)
+                    while let message = try await messages.next() {
+                        switch try stream.receive(message) {
+                        case .apply(let commits):
+                            try await sink.apply(commits)
+                            outboxWriter.yield(stream.applied(through: commits[commits.count - 1].ts))
+                            await writerAnnounced(stream.writerLatestTimestamp)
+                        case .send(let reply):
+                            outboxWriter.yield(reply)
+                            await writerAnnounced(stream.writerLatestTimestamp)
+                        case .deliverForwardResult(let requestID, let payload):
+                            await finishForward(requestID, with: .success(payload))
+                        }
+                    }
+                    outboxWriter.finish()
+                }
+            } catch {
+                outboxWriter.finish()
+                await linkClosed(linkID)
+                throw error
+            }
+            await linkClosed(linkID)
+        }
+    }
+
+    private nonisolated func connect() async throws -> Connection {
+        let link = configuration.link
+        let logger = logger
+        return try await ClientBootstrap(group: eventLoopGroup)
+            .connectTimeout(configuration.connectTimeout)
+            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .connect(host: writerHost, port: writerPort) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addReplicationHandlers(configuration: link, logger: logger)
+                    return try Connection(wrappingChannelSynchronously: channel)
+                }
+            }
+    }
+
+    /// Runs the handshake; returns the writer's latest timestamp once accepted.
+    private nonisolated func handshake(
+        _ messages: inout NIOAsyncChannelInboundStream<ReplicationMessage>.AsyncIterator,
+        outbound: NIOAsyncChannelOutboundWriter<ReplicationMessage>,
+        applied: UInt64
+    ) async throws -> UInt64 {
+        var handshake = ReplicaHandshake(clusterID: clusterID, nodeID: nodeID, secret: secret, appliedTimestamp: applied)
+        try await outbound.write(handshake.start())
+        while let message = try await messages.next() {
+            switch handshake.receive(message) {
+            case .send(let reply): try await outbound.write(reply)
+            case .accepted(let latest): return latest
+            case .refused(let reason, _): throw ReplicationError.refused(reason: reason)
+            case .fail(let error): throw error
+            }
+        }
+        throw ReplicationError.writerUnavailable
+    }
+
+    // MARK: - State
+
+    private func linkOpened(outbox: AsyncStream<ReplicationMessage>.Continuation, writerLatest: UInt64) -> Int {
+        nextLinkID += 1
+        link = Link(id: nextLinkID, outbox: outbox)
+        writerAnnounced(writerLatest)
+        return nextLinkID
+    }
+
+    private func linkClosed(_ linkID: Int) {
+        if link?.id == linkID { link = nil }
+        for (requestID, pending) in pendingForwards where pending.linkID == linkID {
+            pendingForwards[requestID] = nil
+            pending.continuation.resume(throwing: ReplicationError.writerUnavailable)
+        }
+    }
+
+    private func writerAnnounced(_ latest: UInt64) {
+        writerLatestTimestamp = max(writerLatestTimestamp, latest)
+    }
+
+    private func finishForward(_ requestID: UInt64, with result: Result<[UInt8], any Error>) {
+        pendingForwards.removeValue(forKey: requestID)?.continuation.resume(with: result)
+    }
+}

@@ -1,0 +1,58 @@
+import RippleStorage
+
+/// Everything the writer and a replica say to each other. Each case travels as one `LogFrame`
+/// of the matching `LogFrame.Kind`; the byte layout is in `ReplicationMessage+Wire.swift`.
+///
+/// Conversation: replica `hello` → writer `challenge` → replica `proof` → writer `accepted` or
+/// `refused`; then the writer streams `commits` (and `heartbeat` when idle, snapshots when the
+/// replica is too far behind), the replica answers with `ack`, and either side of an accepted
+/// link may carry `forward` (replica → writer) / `forwardResult` (writer → replica).
+public enum ReplicationMessage: Sendable, Equatable {
+    /// Replica → writer, first: who it is and the last commit it applied durably.
+    case hello(clusterID: String, nodeID: String, appliedTimestamp: UInt64)
+    /// Writer → replica: a fresh random nonce to prove knowledge of the cluster secret over.
+    case challenge(nonce: [UInt8])
+    /// Replica → writer: `HMAC-SHA256(secret, nonce || clusterID || nodeID)` (see `HandshakeProof`).
+    case proof(hmac: [UInt8])
+    /// Writer → replica: the link is open; streaming starts after the replica's applied timestamp.
+    case accepted(latestTimestamp: UInt64)
+    /// Writer → replica, then close: why the replica may not follow (a `HandshakeRefusal` text).
+    case refused(reason: String)
+    /// Writer → replica: consecutive commits in timestamp order. `previousTimestamp` is the commit
+    /// right before the first one (or the replica's applied timestamp for the first batch), so
+    /// the replica can tell a gap, which timestamps alone cannot show since they are not dense.
+    case commits(previousTimestamp: UInt64, commits: [Commit])
+    /// Writer → replica when idle: the newest commit timestamp, so the replica knows it is current.
+    case heartbeat(latestTimestamp: UInt64)
+    /// Replica → writer: everything up to this timestamp is applied durably.
+    case ack(appliedTimestamp: UInt64)
+    /// Writer → replica: a snapshot of the database at `ts` follows, `totalBytes` long.
+    case snapshotBegin(ts: UInt64, totalBytes: UInt64)
+    /// Writer → replica: snapshot bytes starting at `offset`.
+    case snapshotChunk(offset: UInt64, bytes: [UInt8])
+    /// Writer → replica: the snapshot is complete; its bytes hash to `sha256`.
+    case snapshotEnd(sha256: [UInt8])
+    /// Replica → writer: an opaque request (a forwarded mutation call) for the engine.
+    case forward(requestID: UInt64, payload: [UInt8])
+    /// Writer → replica: the engine's opaque answer to the `forward` with the same id.
+    case forwardResult(requestID: UInt64, payload: [UInt8])
+
+    /// The frame kind this message travels as.
+    public var kind: LogFrame.Kind {
+        switch self {
+        case .hello: .hello
+        case .challenge: .challenge
+        case .proof: .proof
+        case .accepted: .accepted
+        case .refused: .refused
+        case .commits: .commits
+        case .heartbeat: .heartbeat
+        case .ack: .ack
+        case .snapshotBegin: .snapshotBegin
+        case .snapshotChunk: .snapshotChunk
+        case .snapshotEnd: .snapshotEnd
+        case .forward: .forward
+        case .forwardResult: .forwardResult
+        }
+    }
+}

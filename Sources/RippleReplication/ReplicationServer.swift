@@ -1,0 +1,245 @@
+import Logging
+import NIOCore
+import NIOPosix
+
+/// The writer's end of replication: accepts replicas on the cluster port, checks their proof of
+/// the cluster secret, then streams them the commit log — catch-up in batches, live tail after,
+/// heartbeats when idle — and answers the requests they forward.
+public actor ReplicationServer {
+    /// Tuning for the server; the defaults suit production.
+    public struct Configuration: Sendable {
+        /// Frame limits and read timeout, shared with the replicas.
+        public var link: ReplicationLinkConfiguration
+        /// At most this many commits per `commits` message.
+        public var maxBatchCommits: Int
+        /// A `commits` message is closed once it holds about this many bytes.
+        public var maxBatchBytes: Int
+        /// Challenge nonces; replaceable in tests.
+        public var nonceSource: @Sendable () -> [UInt8]
+
+        public init(
+            link: ReplicationLinkConfiguration = .init(),
+            maxBatchCommits: Int = 1_000,
+            maxBatchBytes: Int = 4 << 20,
+            nonceSource: @escaping @Sendable () -> [UInt8] = HandshakeProof.randomNonce
+        ) {
+            self.link = link
+            self.maxBatchCommits = maxBatchCommits
+            self.maxBatchBytes = maxBatchBytes
+            self.nonceSource = nonceSource
+        }
+    }
+
+    typealias Connection = NIOAsyncChannel<ReplicationMessage, ReplicationMessage>
+
+    private enum State {
+        case idle
+        case listening(port: Int)
+        case stopped((any Error)?)
+    }
+
+    private let host: String
+    private let port: Int
+    private let clusterID: String
+    private let secret: [UInt8]
+    private let source: any CommitSource
+    private let logger: Logger
+    private let configuration: Configuration
+    private let eventLoopGroup: any EventLoopGroup
+    private var state = State.idle
+    private var boundWaiters: [CheckedContinuation<Int, any Error>] = []
+
+    /// - Parameters:
+    ///   - port: the port to listen on; 0 picks a free one (see `boundPort`).
+    ///   - secret: the cluster secret replicas must prove they know.
+    public init(
+        host: String,
+        port: Int,
+        clusterID: String,
+        secret: [UInt8],
+        source: any CommitSource,
+        logger: Logger,
+        configuration: Configuration = .init(),
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
+        self.host = host
+        self.port = port
+        self.clusterID = clusterID
+        self.secret = secret
+        self.source = source
+        self.logger = logger
+        self.configuration = configuration
+        self.eventLoopGroup = eventLoopGroup
+    }
+
+    /// The port the server listens on, once `run()` has bound it; nil before and after.
+    public var boundPort: Int? {
+        if case .listening(let port) = state { return port }
+        return nil
+    }
+
+    /// Waits until `run()` has bound its port and returns it; throws if `run()` ended first (its
+    /// bind error, or `CancellationError` when it was stopped).
+    public func waitUntilBound() async throws -> Int {
+        switch state {
+        case .listening(let port): return port
+        case .stopped(let error): throw error ?? CancellationError()
+        case .idle: return try await withCheckedThrowingContinuation { boundWaiters.append($0) }
+        }
+    }
+
+    /// Binds and serves replicas until the calling task is cancelled, then closes every link and
+    /// returns. Throws if the port cannot be bound.
+    public nonisolated func run() async throws {
+        let listener: NIOAsyncChannel<Connection, Never>
+        do {
+            listener = try await bind()
+        } catch {
+            await stopped(error)
+            throw error
+        }
+        let port = listener.channel.localAddress?.port ?? port
+        await listening(on: port)
+        logger.info("replication server listening", metadata: ["host": "\(host)", "port": "\(port)"])
+        do {
+            try await listener.executeThenClose { inbound in
+                try await withThrowingDiscardingTaskGroup { group in
+                    for try await connection in inbound {
+                        group.addTask { await self.serve(connection) }
+                    }
+                }
+            }
+        } catch  where Task.isCancelled {
+            // Cancellation is how the server is stopped.
+        } catch {
+            await stopped(error)
+            throw error
+        }
+        await stopped(nil)
+        logger.info("replication server stopped", metadata: ["port": "\(port)"])
+    }
+
+    // MARK: - Listening
+
+    private nonisolated func bind() async throws -> NIOAsyncChannel<Connection, Never> {
+        let link = configuration.link
+        let logger = logger
+        return try await ServerBootstrap(group: eventLoopGroup)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .bind(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addReplicationHandlers(configuration: link, logger: logger)
+                    return try Connection(wrappingChannelSynchronously: channel)
+                }
+            }
+    }
+
+    private func listening(on port: Int) {
+        state = .listening(port: port)
+        for waiter in boundWaiters { waiter.resume(returning: port) }
+        boundWaiters = []
+    }
+
+    private func stopped(_ error: (any Error)?) {
+        state = .stopped(error)
+        for waiter in boundWaiters { waiter.resume(throwing: error ?? CancellationError()) }
+        boundWaiters = []
+    }
+
+    // MARK: - One replica
+
+    private nonisolated func serve(_ connection: Connection) async {
+        var logger = logger
+        logger[metadataKey: "replica"] = "\(connection.channel.remoteAddress.map { "\($0)" } ?? "?")"
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                var messages = inbound.makeAsyncIterator()
+                guard let (nodeID, applied) = try await handshake(&messages, outbound: outbound, logger: logger) else { return }
+                logger[metadataKey: "node"] = "\(nodeID)"
+                logger.info("replica connected", metadata: ["applied": "\(applied)"])
+                try await withThrowingDiscardingTaskGroup { group in
+                    group.addTask {
+                        do {
+                            try await self.streamCommits(after: applied, to: outbound)
+                        } catch {
+                            // Wakes the receive loop below, which is waiting on the socket.
+                            connection.channel.close(promise: nil)
+                            throw error
+                        }
+                    }
+                    while let message = try await messages.next() {
+                        switch try WriterStream.interpret(message) {
+                        case .acknowledged(let ts):
+                            source.replicaAcknowledged(nodeID: nodeID, appliedTimestamp: ts)
+                        case .forward(let requestID, let payload):
+                            group.addTask {
+                                let result = await self.source.handleForward(payload)
+                                try await outbound.write(.forwardResult(requestID: requestID, payload: result))
+                            }
+                        }
+                    }
+                    group.cancelAll()
+                }
+            }
+            logger.info("replica disconnected")
+        } catch is CancellationError {
+            logger.info("replica link closed: server stopping")
+        } catch {
+            logger.info("replica link closed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Runs the handshake; returns the replica's node id and applied timestamp once accepted, or
+    /// nil when it was refused or left.
+    private nonisolated func handshake(
+        _ messages: inout NIOAsyncChannelInboundStream<ReplicationMessage>.AsyncIterator,
+        outbound: NIOAsyncChannelOutboundWriter<ReplicationMessage>,
+        logger: Logger
+    ) async throws -> (nodeID: String, applied: UInt64)? {
+        var handshake = WriterHandshake(clusterID: clusterID, secret: secret, nonceSource: configuration.nonceSource)
+        while let message = try await messages.next() {
+            var action = handshake.receive(message)
+            if case .lookUpLatestTimestamp = action {
+                action = handshake.latestTimestampFound(try await source.latestTimestamp())
+            }
+            switch action {
+            case .send(let reply):
+                try await outbound.write(reply)
+            case .lookUpLatestTimestamp:
+                preconditionFailure("WriterHandshake asked for the latest timestamp twice")
+            case .accept(let nodeID, let applied, let reply):
+                try await outbound.write(reply)
+                return (nodeID, applied)
+            case .refuse(let refusal, let nodeID, let reply):
+                logger.warning("refused replica", metadata: ["reason": "\(refusal.rawValue)", "node": "\(nodeID ?? "?")"])
+                try await outbound.write(reply)
+                return nil
+            }
+        }
+        return nil
+    }
+
+    /// Catch-up then live tail: sends every commit after `applied`, heartbeats when idle.
+    private nonisolated func streamCommits(after applied: UInt64, to outbound: NIOAsyncChannelOutboundWriter<ReplicationMessage>) async throws {
+        var stream = WriterStream(
+            appliedTimestamp: applied,
+            maxBatchCommits: configuration.maxBatchCommits,
+            maxBatchBytes: configuration.maxBatchBytes
+        )
+        while !Task.isCancelled {
+            let commits = try await source.commits(after: stream.sentTimestamp, limit: configuration.maxBatchCommits)
+            if commits.isEmpty {
+                await source.waitForCommit(after: stream.sentTimestamp)
+                let latest = try await source.latestTimestamp()
+                if latest <= stream.sentTimestamp, !Task.isCancelled {
+                    try await outbound.write(.heartbeat(latestTimestamp: latest))
+                }
+                continue
+            }
+            for message in try stream.messages(for: commits) {
+                try await outbound.write(message)
+            }
+        }
+    }
+}

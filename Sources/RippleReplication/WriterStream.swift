@@ -1,0 +1,66 @@
+import RippleStorage
+
+/// The writer's side of an accepted link, as pure code: cuts the commits after the replica's
+/// position into `commits` messages that chain by `previousTimestamp`, and interprets what the
+/// replica sends back. The two halves are separate because the connection sends and receives
+/// in different tasks.
+public struct WriterStream: Sendable {
+    /// What the connection must do with a message from the replica.
+    public enum Action: Sendable, Equatable {
+        /// The replica has applied everything through this timestamp.
+        case acknowledged(UInt64)
+        /// Run this forwarded request and answer with `forwardResult` under the same id.
+        case forward(requestID: UInt64, payload: [UInt8])
+    }
+
+    /// The newest commit sent (initially the replica's applied timestamp).
+    public private(set) var sentTimestamp: UInt64
+    /// At most this many commits per message.
+    public let maxBatchCommits: Int
+    /// A message is closed once its estimated payload reaches this many bytes (a single larger
+    /// commit still travels alone).
+    public let maxBatchBytes: Int
+
+    public init(appliedTimestamp: UInt64, maxBatchCommits: Int = 1_000, maxBatchBytes: Int = 4 << 20) {
+        self.sentTimestamp = appliedTimestamp
+        self.maxBatchCommits = max(1, maxBatchCommits)
+        self.maxBatchBytes = maxBatchBytes
+    }
+
+    /// The messages carrying `commits`, which must be the next commits after `sentTimestamp` in
+    /// ascending order (what `CommitSource.commits(after:limit:)` returns).
+    public mutating func messages(for commits: [Commit]) throws(ReplicationError) -> [ReplicationMessage] {
+        var messages: [ReplicationMessage] = []
+        var batch: [Commit] = []
+        var batchBytes = 0
+        var batchPrevious = sentTimestamp
+        for commit in commits {
+            guard commit.ts > sentTimestamp else { throw .outOfOrder(lastReceived: sentTimestamp, received: commit.ts) }
+            let size = commit.estimatedWireSize
+            if !batch.isEmpty, batch.count >= maxBatchCommits || batchBytes + size > maxBatchBytes {
+                messages.append(.commits(previousTimestamp: batchPrevious, commits: batch))
+                batchPrevious = batch.last!.ts
+                batch.removeAll(keepingCapacity: true)
+                batchBytes = 0
+            }
+            batch.append(commit)
+            batchBytes += size
+            sentTimestamp = commit.ts
+        }
+        if !batch.isEmpty { messages.append(.commits(previousTimestamp: batchPrevious, commits: batch)) }
+        return messages
+    }
+
+    /// What a message from the replica asks for; anything but `ack` and `forward` is an error.
+    public static func interpret(_ message: ReplicationMessage) throws(ReplicationError) -> Action {
+        switch message {
+        case .ack(let applied):
+            return .acknowledged(applied)
+        case .forward(let requestID, let payload):
+            return .forward(requestID: requestID, payload: payload)
+        case .hello, .challenge, .proof, .accepted, .refused, .commits, .heartbeat, .forwardResult,
+            .snapshotBegin, .snapshotChunk, .snapshotEnd:
+            throw .unexpectedMessage("\(message.kind) from a replica while streaming")
+        }
+    }
+}

@@ -1,0 +1,244 @@
+import Logging
+import NIOCore
+import NIOEmbedded
+import RippleReplication
+import RippleStorage
+
+/// A commit writing one document whose value is `size` bytes of a repeating pattern (so batches
+/// compress).
+func makeCommit(ts: UInt64, size: Int = 40) -> Commit {
+    Commit(
+        ts: ts,
+        writes: [.document(tableNumber: 1, number: Int64(ts), id: "doc\(ts)", value: (0..<size).map { UInt8(truncatingIfNeeded: $0 &+ Int(ts)) })]
+    )
+}
+
+/// Commits with sparse, increasing timestamps starting after `after`.
+func makeCommits(count: Int, after: UInt64, step: UInt64 = 7) -> [Commit] {
+    (1...count).map { makeCommit(ts: after + UInt64($0) * step) }
+}
+
+let testLogger: Logger = {
+    var logger = Logger(label: "ripple.replication.tests")
+    logger.logLevel = .critical
+    return logger
+}()
+
+/// An EmbeddedChannel with the full replication pipeline, active, reading `ReplicationMessage`s.
+func makeLinkChannel(configuration: ReplicationLinkConfiguration = .init(readTimeout: .hours(1))) throws -> EmbeddedChannel {
+    let channel = EmbeddedChannel()
+    try channel.pipeline.syncOperations.addReplicationHandlers(configuration: configuration, logger: testLogger)
+    try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 7100)).wait()
+    return channel
+}
+
+/// The bytes the pipeline sends for `messages`.
+func encodedBytes(_ messages: [ReplicationMessage]) throws -> [UInt8] {
+    let channel = try makeLinkChannel()
+    var bytes: [UInt8] = []
+    for message in messages {
+        try channel.writeOutbound(message)
+        while let buffer = try channel.readOutbound(as: ByteBuffer.self) {
+            bytes += buffer.readableBytesView
+        }
+    }
+    _ = try channel.finish()
+    return bytes
+}
+
+/// Feeds `chunks` into a fresh link channel and returns every message it decodes.
+func decodeMessages(_ chunks: [ArraySlice<UInt8>]) throws -> [ReplicationMessage] {
+    let channel = try makeLinkChannel()
+    var messages: [ReplicationMessage] = []
+    for chunk in chunks {
+        try channel.writeInbound(ByteBuffer(bytes: chunk))
+        while let message = try channel.readInbound(as: ReplicationMessage.self) { messages.append(message) }
+    }
+    _ = try channel.finish()
+    return messages
+}
+
+/// A raw frame with a correct checksum, for crafting frames the encoder would never send.
+func rawFrame(type: UInt8, payload: [UInt8]) -> [UInt8] {
+    var crc = CRC32C()
+    crc.update(byte: type)
+    crc.update(payload)
+    var buffer = ByteBuffer()
+    buffer.writeInteger(UInt32(5 + payload.count))
+    buffer.writeInteger(type)
+    buffer.writeInteger(crc.value)
+    buffer.writeBytes(payload)
+    return Array(buffer.readableBytesView)
+}
+
+struct TimedOut: Error {}
+
+/// Runs `operation`, failing with `TimedOut` if it takes longer than `seconds` (a guard so a
+/// broken test fails instead of hanging; nothing waits on it when things work).
+func withTimeout<T: Sendable>(seconds: Double = 30, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await operation() }
+        group.addTask {
+            try await Task.sleep(for: .seconds(seconds))
+            throw TimedOut()
+        }
+        let result = try await group.next()!
+        group.cancelAll()
+        return result
+    }
+}
+
+/// Continuations waiting for a timestamp to be reached, cancellable.
+struct TimestampWaiters {
+    private var waiters: [Int: (ts: UInt64, continuation: CheckedContinuation<Void, any Error>)] = [:]
+    private var nextID = 0
+
+    mutating func add(ts: UInt64, continuation: CheckedContinuation<Void, any Error>) -> Int {
+        nextID += 1
+        waiters[nextID] = (ts, continuation)
+        return nextID
+    }
+
+    mutating func reached(_ ts: UInt64) {
+        for (id, waiter) in waiters where waiter.ts <= ts {
+            waiters[id] = nil
+            waiter.continuation.resume()
+        }
+    }
+
+    mutating func cancel(_ id: Int) {
+        waiters.removeValue(forKey: id)?.continuation.resume(throwing: CancellationError())
+    }
+}
+
+/// The writer's log, in memory.
+actor MemoryCommitLog: CommitSource {
+    private(set) var log: [Commit] = []
+    private(set) var acknowledgements: [String: UInt64] = [:]
+    private var waiters = TimestampWaiters()
+    private var acknowledgementWaiters = TimestampWaiters()
+    let heartbeatInterval: Duration
+
+    init(commits: [Commit] = [], heartbeatInterval: Duration = .milliseconds(200)) {
+        self.log = commits
+        self.heartbeatInterval = heartbeatInterval
+    }
+
+    func append(_ commits: [Commit]) {
+        log += commits
+        waiters.reached(log.last?.ts ?? 0)
+    }
+
+    func latestTimestamp() -> UInt64 { log.last?.ts ?? 0 }
+
+    func commits(after: UInt64, limit: Int) -> [Commit] {
+        var low = 0
+        var high = log.count
+        while low < high {
+            let mid = (low + high) / 2
+            if log[mid].ts <= after { low = mid + 1 } else { high = mid }
+        }
+        return Array(log[low..<min(log.count, low + limit)])
+    }
+
+    func waitForCommit(after: UInt64) async {
+        let interval = heartbeatInterval
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await Task.sleep(for: interval) }
+            group.addTask { try? await self.waitUntilCommit(after: after) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func waitUntilCommit(after: UInt64) async throws {
+        let box = IDBox()
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                if latestTimestamp() > after { return continuation.resume() }
+                if Task.isCancelled { return continuation.resume(throwing: CancellationError()) }
+                box.id = waiters.add(ts: after + 1, continuation: continuation)
+            }
+        } onCancel: {
+            Task { await self.cancelWaiter(box) }
+        }
+    }
+
+    private func cancelWaiter(_ box: IDBox) {
+        if let id = box.id { waiters.cancel(id) }
+    }
+
+    nonisolated func handleForward(_ payload: [UInt8]) async -> [UInt8] {
+        payload.reversed()
+    }
+
+    nonisolated func replicaAcknowledged(nodeID: String, appliedTimestamp: UInt64) {
+        Task { await self.recordAcknowledgement(nodeID: nodeID, appliedTimestamp: appliedTimestamp) }
+    }
+
+    private func recordAcknowledgement(nodeID: String, appliedTimestamp: UInt64) {
+        acknowledgements[nodeID] = max(acknowledgements[nodeID] ?? 0, appliedTimestamp)
+        acknowledgementWaiters.reached(appliedTimestamp)
+    }
+
+    /// Returns once some replica acknowledged `ts`.
+    func waitForAcknowledgement(_ ts: UInt64) async throws {
+        let box = IDBox()
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                if acknowledgements.values.contains(where: { $0 >= ts }) { return continuation.resume() }
+                if Task.isCancelled { return continuation.resume(throwing: CancellationError()) }
+                box.id = acknowledgementWaiters.add(ts: ts, continuation: continuation)
+            }
+        } onCancel: {
+            Task { await self.cancelAcknowledgementWaiter(box) }
+        }
+    }
+
+    private func cancelAcknowledgementWaiter(_ box: IDBox) {
+        if let id = box.id { acknowledgementWaiters.cancel(id) }
+    }
+}
+
+/// Holds a waiter id between an actor-isolated registration and its cancellation handler.
+final class IDBox: @unchecked Sendable {
+    // Only touched on the owning actor (registration and `cancelWaiter` both run there).
+    var id: Int?
+}
+
+/// The replica's database, in memory; records anything applied twice or out of order.
+actor MemoryReplica: CommitSink {
+    private(set) var applied: [Commit] = []
+    private(set) var violations: [String] = []
+    private var current: UInt64 = 0
+    private var waiters = TimestampWaiters()
+
+    func appliedTimestamp() -> UInt64 { current }
+
+    func apply(_ commits: [Commit]) {
+        for commit in commits {
+            if commit.ts <= current { violations.append("commit \(commit.ts) applied after \(current)") }
+            applied.append(commit)
+            current = commit.ts
+        }
+        waiters.reached(current)
+    }
+
+    /// Returns once everything through `ts` is applied.
+    func waitUntilApplied(_ ts: UInt64) async throws {
+        let box = IDBox()
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                if current >= ts { return continuation.resume() }
+                if Task.isCancelled { return continuation.resume(throwing: CancellationError()) }
+                box.id = waiters.add(ts: ts, continuation: continuation)
+            }
+        } onCancel: {
+            Task { await self.cancelWaiter(box) }
+        }
+    }
+
+    private func cancelWaiter(_ box: IDBox) {
+        if let id = box.id { waiters.cancel(id) }
+    }
+}
