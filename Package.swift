@@ -63,7 +63,7 @@ let package = Package(
         .target(
             name: "Ripple",
             dependencies: [
-                "RippleEngine", "RippleValues", "RippleSync", "RippleAuth",
+                "RippleEngine", "RippleValues", "RippleSync", "RippleAuth", "RippleReplication", "RippleStorage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

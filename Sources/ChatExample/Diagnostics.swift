@@ -17,6 +17,18 @@ extension ChatApp {
             throw UserError(try args.string("message"))
         }
         functions.query("diagnostics:whoami") { ctx, _ in ctx.auth.getUserIdentity()?.value ?? .null }
+        // Moves `amount` members from one channel to another in one mutation: the sum over both
+        // is invariant, which lets cluster tests check that no node ever shows a half-applied commit.
+        functions.mutation("diagnostics:transferMembers", args: ["from": v.id("channels"), "to": v.id("channels"), "amount": v.number()]) {
+            ctx, args in
+            let amount = try args.double("amount")
+            guard let from = try ctx.db.get(try args.string("from")), let to = try ctx.db.get(try args.string("to")) else {
+                throw UserError("Both channels must exist")
+            }
+            try ctx.db.patch(from.id, ["memberCount": .float64((from["memberCount"]?.doubleValue ?? 0) - amount)])
+            try ctx.db.patch(to.id, ["memberCount": .float64((to["memberCount"]?.doubleValue ?? 0) + amount)])
+            return Value.null
+        }
         functions.internalQuery("diagnostics:internalEcho", args: ["value": v.any()]) { _, args in args["value"]! }
     }
 }

@@ -32,6 +32,10 @@ public enum RippleMain {
             var command = try RippleCommand.parseAsRoot()
             if let dev = command as? DevCommand {
                 try await dev.run(app: app, auth: auth)
+            } else if let writer = command as? WriterCommand {
+                try await writer.run(app: app, auth: auth)
+            } else if let replica = command as? ReplicaCommand {
+                try await replica.run(app: app, auth: auth)
             } else {
                 try command.run()
             }
@@ -45,7 +49,7 @@ struct RippleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: CommandLine.arguments.first.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "ripple",
         abstract: "A Ripple node: a reactive backend that the Convex clients talk to.",
-        subcommands: [DevCommand.self]
+        subcommands: [DevCommand.self, WriterCommand.self, ReplicaCommand.self]
     )
 }
 

@@ -272,7 +272,9 @@ public final class Engine: Sendable {
         guard case .mutation(let handler) = function.handler else { preconditionFailure("resolved by kind") }
         if let forwarder, let applier {
             // Read-your-writes from any node: answer only once this replica has applied the commit.
-            switch await forwarder.forward(ForwardedCall(path: function.path, args: args, identity: identity, dedupKey: dedupKey)) {
+            switch await forwarder.forward(
+                ForwardedCall(path: function.path, args: args, identity: identity, dedupKey: dedupKey, fromServer: caller == .server))
+            {
             case .committed(let result):
                 await applier.waitUntilApplied(result.ts)
                 return result
@@ -331,6 +333,16 @@ extension Engine {
     /// Suspends until this replica has applied `ts`; returns at once on the writer.
     public func waitUntilApplied(_ ts: UInt64) async {
         await applier?.waitUntilApplied(ts)
+    }
+
+    /// How many commits the log holds after `ts` (a replica's lag in commits).
+    public func commitCount(after ts: UInt64) async throws -> Int {
+        try await readers.withReader { store, _ in
+            let s = try store.database.statement("SELECT COUNT(*) FROM commit_log WHERE ts > ?1")
+            s.bind(1, Int64(bitPattern: ts))
+            defer { s.reset() }
+            return try s.step() ? Int(s.int64(0)) : 0
+        }
     }
 
     /// Commits after `ts` from the commit log, oldest first (what the writer ships).

@@ -8,16 +8,23 @@ public struct ForwardedCall: Sendable, Equatable {
     public let args: [String: Value]
     public let identity: Identity
     public let dedupKey: String?
+    /// Whether the call came from server code (an action), which may call internal functions.
+    public let fromServer: Bool
 
-    public init(path: String, args: [String: Value], identity: Identity, dedupKey: String?) {
+    public init(path: String, args: [String: Value], identity: Identity, dedupKey: String?, fromServer: Bool = false) {
         self.path = path
         self.args = args
         self.identity = identity
         self.dedupKey = dedupKey
+        self.fromServer = fromServer
     }
 
+    public var caller: Caller { fromServer ? .server : .client }
+
     public var encoded: [UInt8] {
-        var fields: [String: Value] = ["path": .string(path), "args": .object(args), "identity": identity.value]
+        var fields: [String: Value] = [
+            "path": .string(path), "args": .object(args), "identity": identity.value, "fromServer": .boolean(fromServer),
+        ]
         if let dedupKey { fields["dedupKey"] = .string(dedupKey) }
         return ValueCodec.encode(.object(fields))
     }
@@ -27,7 +34,9 @@ public struct ForwardedCall: Sendable, Equatable {
         guard let path = value["path"]?.stringValue, let args = value["args"]?.objectValue, let identity = value["identity"] else {
             throw ValueError("forwarded call is malformed")
         }
-        self.init(path: path, args: args, identity: try Identity(value: identity), dedupKey: value["dedupKey"]?.stringValue)
+        self.init(
+            path: path, args: args, identity: try Identity(value: identity), dedupKey: value["dedupKey"]?.stringValue,
+            fromServer: value["fromServer"] == true)
     }
 }
 

@@ -35,10 +35,14 @@ public struct SyncServer: Sendable {
     let configuration: Configuration
     let logger: Logger
     let hub: SubscriptionHub
-    let dedup = MutationDedup()
+    let dedup: MutationDedup
 
     /// Wires the server to an engine: commits flow to the subscription hub in commit order.
-    public static func make(engine: Engine, authenticator: Authenticator, configuration: Configuration, logger: Logger) async throws -> SyncServer {
+    /// `dedup` is shared with the replication server on a writer, so a mutation re-sent through
+    /// another node is still recognised.
+    public static func make(
+        engine: Engine, authenticator: Authenticator, configuration: Configuration, logger: Logger, dedup: MutationDedup = MutationDedup()
+    ) async throws -> SyncServer {
         let start = try await engine.latestTimestamp()
         let hub = SubscriptionHub(engine: engine, startTimestamp: start, logger: logger)
         let (commits, continuation) = AsyncStream<CommitGroup>.makeStream()
@@ -46,7 +50,7 @@ public struct SyncServer: Sendable {
         Task {
             for await group in commits { await hub.ingest(group) }
         }
-        return SyncServer(engine: engine, authenticator: authenticator, configuration: configuration, logger: logger, hub: hub)
+        return SyncServer(engine: engine, authenticator: authenticator, configuration: configuration, logger: logger, hub: hub, dedup: dedup)
     }
 
     /// The Hummingbird application; `runService()` serves until SIGINT/SIGTERM.

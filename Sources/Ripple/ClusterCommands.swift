@@ -1,0 +1,146 @@
+import ArgumentParser
+import Foundation
+import Logging
+import RippleAuth
+import RippleEngine
+import RippleReplication
+import RippleSync
+
+/// Options every cluster node takes; each also comes from the environment.
+struct NodeOptions: ParsableArguments {
+    @Option(name: .long, help: "Directory for the database (env RIPPLE_DATA).")
+    var data: String = ProcessInfo.processInfo.environment["RIPPLE_DATA"] ?? ".ripple"
+
+    @Option(name: .long, help: "Address to serve clients on, host:port (env RIPPLE_LISTEN).")
+    var listen: String = ProcessInfo.processInfo.environment["RIPPLE_LISTEN"] ?? "127.0.0.1:3210"
+
+    @Option(name: .long, help: "This node's name in logs and status (env RIPPLE_NODE_ID).")
+    var nodeID: String = ProcessInfo.processInfo.environment["RIPPLE_NODE_ID"] ?? ProcessInfo.processInfo.hostName
+
+    @Option(name: .long, help: "Shared secret of the cluster (env RIPPLE_CLUSTER_SECRET).")
+    var clusterSecret: String = ProcessInfo.processInfo.environment["RIPPLE_CLUSTER_SECRET"] ?? ""
+
+    @Option(name: .long, help: "Cluster id; nodes of another cluster are refused (env RIPPLE_CLUSTER_ID).")
+    var clusterID: String = ProcessInfo.processInfo.environment["RIPPLE_CLUSTER_ID"] ?? "ripple"
+
+    func validate() throws {
+        guard !clusterSecret.isEmpty else {
+            throw ValidationError("--cluster-secret (or RIPPLE_CLUSTER_SECRET) is required for cluster nodes")
+        }
+    }
+
+    var databasePath: String {
+        URL(fileURLWithPath: data).appendingPathComponent("ripple.sqlite3").path
+    }
+
+    func logger(_ role: String) -> Logger {
+        var logger = Logger(label: "ripple.\(role)")
+        logger.logLevel = .info
+        logger[metadataKey: "node"] = "\(nodeID)"
+        return logger
+    }
+}
+
+/// `writer`: runs every mutation, serves clients, and ships the commit log to replicas.
+struct WriterCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "writer", abstract: "Run the cluster's writer.")
+
+    @OptionGroup var node: NodeOptions
+
+    @Option(name: .long, help: "Address replicas connect to, host:port (env RIPPLE_REPLICATION_LISTEN).")
+    var replication: String = ProcessInfo.processInfo.environment["RIPPLE_REPLICATION_LISTEN"] ?? "127.0.0.1:7100"
+
+    func run() throws { throw ValidationError("writer needs an app; run it through RippleMain.run(app)") }
+
+    func run(app: App, auth: AuthSettings) async throws {
+        let logger = node.logger("writer")
+        let (host, port) = try parseListen(node.listen)
+        let (replicationHost, replicationPort) = try parseListen(replication)
+        try FileManager.default.createDirectory(atPath: node.data, withIntermediateDirectories: true)
+        var options = EngineOptions()
+        options.logger = logger
+        let engine = try Engine.open(path: node.databasePath, app: app, options: options)
+        defer { engine.close() }
+        let dedup = MutationDedup()
+        let source = EngineCommitSource(engine: engine, dedup: dedup)
+        let replicationServer = ReplicationServer(
+            host: replicationHost, port: replicationPort, clusterID: node.clusterID, secret: Array(node.clusterSecret.utf8),
+            source: source, logger: logger)
+        var configuration = SyncServer.Configuration(host: host, port: port)
+        configuration.role = "writer"
+        configuration.nodeID = node.nodeID
+        configuration.replicationStatus = { await source.status() }
+        let server = try await SyncServer.make(
+            engine: engine, authenticator: try makeAuthenticator(auth, logger: logger), configuration: configuration, logger: logger,
+            dedup: dedup)
+        let application = server.application { port in
+            FileHandle.standardOutput.write(Data("Ripple writer listening on http://\(host):\(port), replication on \(replicationHost):\(replicationPort)\n".utf8))
+        }
+        try await runUntilFirstExits {
+            try await application.runService()
+        } and: {
+            try await replicationServer.run()
+        }
+    }
+}
+
+/// `replica`: applies the writer's log, serves queries and subscriptions, forwards mutations.
+struct ReplicaCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "replica", abstract: "Run a read replica.")
+
+    @OptionGroup var node: NodeOptions
+
+    @Option(name: .long, help: "The writer's replication address, host:port (env RIPPLE_WRITER).")
+    var writer: String = ProcessInfo.processInfo.environment["RIPPLE_WRITER"] ?? "127.0.0.1:7100"
+
+    func run() throws { throw ValidationError("replica needs an app; run it through RippleMain.run(app)") }
+
+    func run(app: App, auth: AuthSettings) async throws {
+        let logger = node.logger("replica")
+        let (host, port) = try parseListen(node.listen)
+        let (writerHost, writerPort) = try parseListen(writer)
+        try FileManager.default.createDirectory(atPath: node.data, withIntermediateDirectories: true)
+        let forwarder = LinkForwarder()
+        var options = EngineOptions()
+        options.logger = logger
+        options.role = .replica(forwarder: forwarder)
+        let engine = try Engine.open(path: node.databasePath, app: app, options: options)
+        defer { engine.close() }
+        let client = ReplicationClient(
+            writerHost: writerHost, writerPort: writerPort, clusterID: node.clusterID, nodeID: node.nodeID,
+            secret: Array(node.clusterSecret.utf8), sink: EngineCommitSink(engine: engine), logger: logger)
+        forwarder.attach(client)
+        var configuration = SyncServer.Configuration(host: host, port: port)
+        configuration.role = "replica"
+        configuration.nodeID = node.nodeID
+        configuration.replicationStatus = {
+            let writerTs = await client.writerLatestTimestamp
+            let applied = (try? await engine.appliedTimestamp()) ?? 0
+            return [
+                ("writer", .string("\(writerHost):\(writerPort)")), ("connected", .bool(await client.isConnected)),
+                ("writerTs", .string(String(writerTs))), ("lagMs", .int(Int64(writerTs > applied ? (writerTs - applied) / 1_000_000 : 0))),
+            ]
+        }
+        let server = try await SyncServer.make(
+            engine: engine, authenticator: try makeAuthenticator(auth, logger: logger), configuration: configuration, logger: logger)
+        let application = server.application { port in
+            FileHandle.standardOutput.write(Data("Ripple replica listening on http://\(host):\(port), following \(writerHost):\(writerPort)\n".utf8))
+        }
+        try await runUntilFirstExits {
+            try await application.runService()
+        } and: {
+            try await client.run()
+        }
+    }
+}
+
+/// Runs two long-lived tasks; when either ends (SIGTERM ends the HTTP service), the other is
+/// cancelled and the first error, if any, is rethrown.
+func runUntilFirstExits(_ first: @escaping @Sendable () async throws -> Void, and second: @escaping @Sendable () async throws -> Void) async throws {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await first() }
+        group.addTask { try await second() }
+        defer { group.cancelAll() }
+        try await group.next()
+    }
+}

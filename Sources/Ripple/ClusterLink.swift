@@ -1,0 +1,146 @@
+import Foundation
+import Logging
+import RippleEngine
+import RippleReplication
+import RippleStorage
+import RippleSync
+import RippleValues
+import Synchronization
+
+/// The writer's side of replication: the commit log and the engine, as the replication server
+/// reads them, plus forwarded mutations and replica acknowledgements.
+final class EngineCommitSource: CommitSource {
+    let engine: Engine
+    let dedup: MutationDedup
+    let signal = CommitSignal()
+    /// Each replica's last acknowledged applied timestamp, by node id.
+    let acknowledged = Mutex<[String: UInt64]>([:])
+
+    init(engine: Engine, dedup: MutationDedup) {
+        self.engine = engine
+        self.dedup = dedup
+        engine.onCommit { [signal] group in signal.note(group.appliedTimestamp) }
+    }
+
+    func latestTimestamp() async throws -> UInt64 { try await engine.appliedTimestamp() }
+
+    func commits(after ts: UInt64, limit: Int) async throws -> [Commit] { try await engine.commits(after: ts, limit: limit) }
+
+    func waitForCommit(after ts: UInt64) async {
+        let latest = (try? await engine.appliedTimestamp()) ?? 0
+        signal.note(latest)
+        await signal.wait(after: ts, timeout: .seconds(1))
+    }
+
+    func handleForward(_ payload: [UInt8]) async -> [UInt8] {
+        guard let call = try? ForwardedCall(decoding: payload) else {
+            return ForwardedOutcome.failed(FunctionError(.invalidUse, "Malformed forwarded mutation")).encoded
+        }
+        let engine = self.engine
+        let run: @Sendable () async -> MutationDedup.Outcome = {
+            do throws(FunctionError) {
+                return .success(try await engine.mutation(call.path, call.args, identity: call.identity, caller: call.caller))
+            } catch {
+                return .failure(error)
+            }
+        }
+        let outcome = if let key = call.dedupKey { await dedup.run(key: key, run) } else { await run() }
+        switch outcome {
+        case .success(let result): return ForwardedOutcome.committed(result).encoded
+        case .failure(let error): return ForwardedOutcome.failed(error).encoded
+        }
+    }
+
+    func replicaAcknowledged(nodeID: String, appliedTimestamp: UInt64) {
+        acknowledged.withLock { $0[nodeID] = appliedTimestamp }
+    }
+
+    /// `/health` fields: every replica's applied ts and lag in commits.
+    func status() async -> [(String, JSON)] {
+        var replicas: [(String, JSON)] = []
+        for (node, ts) in acknowledged.withLock({ $0 }).sorted(by: { $0.key < $1.key }) {
+            let lag = (try? await engine.commitCount(after: ts)) ?? -1
+            replicas.append((node, .object([("appliedTs", .string(String(ts))), ("lagCommits", .int(Int64(lag)))])))
+        }
+        return [("replicas", .object(replicas))]
+    }
+}
+
+/// Wakes replication connections when the writer commits.
+final class CommitSignal: Sendable {
+    private struct State {
+        var latest: UInt64 = 0
+        var waiters: [UInt64: (after: UInt64, continuation: CheckedContinuation<Void, Never>)] = [:]
+        var nextWaiter: UInt64 = 0
+    }
+
+    private let state = Mutex(State())
+
+    func note(_ ts: UInt64) {
+        let ready: [CheckedContinuation<Void, Never>] = state.withLock { state in
+            state.latest = max(state.latest, ts)
+            let due = state.waiters.filter { $0.value.after < state.latest }
+            for key in due.keys { state.waiters[key] = nil }
+            return due.values.map(\.continuation)
+        }
+        for continuation in ready { continuation.resume() }
+    }
+
+    /// Returns once a commit after `ts` is known, or after `timeout`.
+    func wait(after ts: UInt64, timeout: Duration) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let id: UInt64? = state.withLock { state in
+                if state.latest > ts { return nil }
+                let id = state.nextWaiter
+                state.nextWaiter += 1
+                state.waiters[id] = (ts, continuation)
+                return id
+            }
+            guard let id else {
+                continuation.resume()
+                return
+            }
+            Task { [self] in
+                try? await Task.sleep(for: timeout)
+                expire(id)
+            }
+        }
+    }
+
+    private func expire(_ id: UInt64) {
+        let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
+        waiter?.continuation.resume()
+    }
+}
+
+/// The replica's side: shipped commits go into the engine's applier.
+struct EngineCommitSink: CommitSink {
+    let engine: Engine
+
+    func appliedTimestamp() async throws -> UInt64 { try await engine.appliedTimestamp() }
+    func apply(_ commits: [Commit]) async throws { try await engine.apply(commits) }
+}
+
+/// Sends a replica's mutations to the writer over the replication link.
+final class LinkForwarder: MutationForwarder {
+    private let client = Mutex<ReplicationClient?>(nil)
+
+    func attach(_ replicationClient: ReplicationClient) {
+        client.withLock { $0 = replicationClient }
+    }
+
+    func forward(_ call: ForwardedCall) async -> ForwardedOutcome {
+        guard let client = client.withLock({ $0 }) else {
+            return .failed(FunctionError(.unavailable, "The writer is not connected yet; retry the mutation"))
+        }
+        do {
+            return try ForwardedOutcome(decoding: try await client.forward(call.encoded))
+        } catch {
+            return .failed(
+                FunctionError(
+                    .unavailable,
+                    "The writer could not be reached or the link dropped before it answered (\(error)). "
+                        + "Retrying the same request is safe: the writer deduplicates it."))
+        }
+    }
+}
