@@ -46,6 +46,10 @@ final class Committer: @unchecked Sendable {
     private var random = IDRandom()
     private var listeners: [@Sendable (CommitGroup) -> Void] = []
     private let control: TransactionControl
+    /// How many requests the last group answered: about how many callers will soon be back.
+    private var expectedGroupSize = 1
+    /// A moving average of COMMIT's duration (mostly the fsync), in nanoseconds.
+    private var commitDuration: UInt64 = 0
 
     init(store: Store, schema: Schema, clock: CommitClock, limits: TransactionLimits, maxGroupSize: Int, logger: Logger) throws {
         self.store = store
@@ -114,29 +118,46 @@ final class Committer: @unchecked Sendable {
     }
 
     private func run() {
-        while true {
-            condition.lock()
-            while pending.isEmpty && !stopping { condition.wait() }
-            if pending.isEmpty {
-                stopped = true
-                condition.broadcast()
-                condition.unlock()
-                return
-            }
-            let count = min(pending.count, maxGroupSize)
-            let group = Array(pending.prefix(count))
-            pending.removeFirst(count)
-            let listeners = self.listeners
-            condition.unlock()
-            commitGroup(group, listeners: listeners)
+        while let first = take(upTo: maxGroupSize, until: nil) {
+            commitGroup(startingWith: first)
         }
+    }
+
+    /// Takes up to `limit` queued requests. With a `deadline`, waits until then for the first one
+    /// (returning none if it passes); without one, waits as long as it takes and returns `nil`
+    /// only once stopping with nothing queued, which stops the thread.
+    private func take(upTo limit: Int, until deadline: Date?) -> [Request]? {
+        condition.lock()
+        defer { condition.unlock() }
+        while pending.isEmpty && !stopping {
+            if let deadline {
+                if !condition.wait(until: deadline) { break }
+            } else {
+                condition.wait()
+            }
+        }
+        if pending.isEmpty {
+            if deadline != nil { return [] }
+            stopped = true
+            condition.broadcast()
+            return nil
+        }
+        let count = min(pending.count, limit)
+        let taken = Array(pending.prefix(count))
+        pending.removeFirst(count)
+        return taken
     }
 
     /// Runs a group in one SQLite transaction; once it is durable, tells the listeners (so that
     /// subscriptions learn of a write before its author hears back) and resolves every request.
-    private func commitGroup(_ group: [Request], listeners: [@Sendable (CommitGroup) -> Void]) {
+    ///
+    /// The group grows while it runs: requests that arrive meanwhile join it. When the queue runs
+    /// dry before as many requests have joined as the previous group answered — those callers
+    /// are probably about to come back — it waits for them, for at most half of a recent COMMIT's
+    /// duration: committing early would make them wait for a whole extra COMMIT and fsync.
+    private func commitGroup(startingWith first: [Request]) {
+        var group: [Request] = []
         var outcomes: [Result<MutationResult, FunctionError>] = []
-        outcomes.reserveCapacity(group.count)
         var committed: [CommittedMutation] = []
         var lastTimestamp = appliedTimestamp
         let firstDocumentNumber = lastDocumentNumber
@@ -144,32 +165,22 @@ final class Committer: @unchecked Sendable {
             try control.begin.run()
         } catch {
             logger.error("cannot begin a write transaction: \(error)")
-            for request in group { request.finish(.failure(FunctionError(.unavailable, "Storage unavailable: \(error)"))) }
+            for request in first { request.finish(.failure(FunctionError(.unavailable, "Storage unavailable: \(error)"))) }
             return
         }
-        for request in group {
-            let ts = clock.next()
-            let write = WriteContext(ts: ts) { [self] in
-                lastDocumentNumber += 1
-                return (lastDocumentNumber, random.next())
+        let lingerUntil = Date(timeIntervalSinceNow: Double(commitDuration) / 2e9)
+        var next = first
+        while true {
+            for request in next {
+                let outcome = execute(request, committed: &committed, lastTimestamp: &lastTimestamp)
+                group.append(request)
+                outcomes.append(outcome)
             }
-            let transaction = Transaction(store: store, schema: schema, identity: request.identity, limits: limits, journal: nil, write: write)
-            do {
-                try control.savepoint.run()
-                let value = try request.work(transaction)
-                try control.release.run()
-                if !transaction.logWrites.isEmpty {
-                    try store.appendLog(Commit(ts: ts, writes: transaction.logWrites))
-                    lastTimestamp = ts
-                    committed.append(CommittedMutation(ts: ts, writes: WriteSet(transaction.changes)))
-                }
-                outcomes.append(.success(MutationResult(value: value, ts: lastTimestamp)))
-            } catch {
-                try? control.rollbackToSavepoint.run()
-                try? control.release.run()
-                outcomes.append(.failure(FunctionError.from(error)))
-            }
+            if group.count >= min(maxGroupSize, expectedGroupSize) { break }
+            guard let more = take(upTo: maxGroupSize - group.count, until: lingerUntil), !more.isEmpty else { break }
+            next = more
         }
+        let commitStarted = DispatchTime.now().uptimeNanoseconds
         do {
             if lastTimestamp != appliedTimestamp {
                 try store.setAppliedTimestamp(lastTimestamp)
@@ -184,8 +195,14 @@ final class Committer: @unchecked Sendable {
             for request in group { request.finish(.failure(FunctionError(.unavailable, "Commit failed: \(error)"))) }
             return
         }
+        let took = DispatchTime.now().uptimeNanoseconds - commitStarted
+        commitDuration = (commitDuration * 7 + took) / 8
+        expectedGroupSize = group.count
         if !committed.isEmpty {
             let durable = CommitGroup(mutations: committed, appliedTimestamp: appliedTimestamp)
+            condition.lock()
+            let listeners = self.listeners
+            condition.unlock()
             for listener in listeners { listener(durable) }
         }
         // Resuming a caller wakes a thread of the concurrency pool; doing that 64 times took as
@@ -194,6 +211,34 @@ final class Committer: @unchecked Sendable {
         let replies = zip(group, outcomes).map { request, outcome in (request.finish, outcome) }
         Task.detached {
             for (finish, outcome) in replies { finish(outcome) }
+        }
+    }
+
+    /// Runs one request in its own SAVEPOINT, so that a throwing mutation leaves no trace.
+    private func execute(
+        _ request: Request, committed: inout [CommittedMutation], lastTimestamp: inout UInt64
+    ) -> Result<MutationResult, FunctionError> {
+        let ts = clock.next()
+        let write = WriteContext(ts: ts) { [self] in
+            lastDocumentNumber += 1
+            return (lastDocumentNumber, random.next())
+        }
+        let transaction = Transaction(store: store, schema: schema, identity: request.identity, limits: limits, journal: nil, write: write)
+        do {
+            try control.savepoint.run()
+            let value = try request.work(transaction)
+            // Inside the savepoint: a failed log append must undo the mutation's writes too.
+            if !transaction.logWrites.isEmpty { try store.appendLog(Commit(ts: ts, writes: transaction.logWrites)) }
+            try control.release.run()
+            if !transaction.logWrites.isEmpty {
+                lastTimestamp = ts
+                committed.append(CommittedMutation(ts: ts, writes: WriteSet(transaction.changes)))
+            }
+            return .success(MutationResult(value: value, ts: lastTimestamp))
+        } catch {
+            try? control.rollbackToSavepoint.run()
+            try? control.release.run()
+            return .failure(FunctionError.from(error))
         }
     }
 }
