@@ -88,6 +88,10 @@ public struct FunctionRegistry: Sendable {
 /// `"dir/module"` means `"dir/module:default"`.
 public enum FunctionPath {
     public static func canonical(_ path: String) -> String {
+        // Callers mostly send canonical paths already; recognise them without building strings.
+        if let colon = path.utf8.lastIndex(of: UInt8(ascii: ":")), !path[..<colon].hasSuffix(".js") {
+            return path
+        }
         var module = path
         var name = "default"
         if let colon = path.lastIndex(of: ":") {
@@ -98,3 +102,4 @@ public enum FunctionPath {
         return "\(module):\(name)"
     }
 }
+

@@ -145,6 +145,7 @@ final class Transaction {
         let (number, random) = write.allocate()
         let id = DocumentID(tableNumber: table.number, documentNumber: number, random: random).string
         var document = fields
+        document.reserveCapacity(fields.count + 2)
         document["_id"] = .string(id)
         document["_creationTime"] = .float64(Double(write.ts) / 1_000_000)
         try store(table: table, number: number, id: id, old: nil, new: document)
@@ -208,7 +209,10 @@ final class Transaction {
     private func validateUserFields(_ fields: [String: Value], table: String) throws {
         for (key, value) in fields {
             try FieldName.validateTopLevel(key)
-            try checkNestedFieldNames(value, path: ".\(key)")
+            switch value {
+            case .object, .array: try checkNestedFieldNames(value, path: ".\(key)")
+            default: break
+            }
         }
         if let definition = schema.table(named: table) {
             do {

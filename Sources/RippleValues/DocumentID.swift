@@ -15,15 +15,30 @@ public struct DocumentID: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var string: String {
-        var raw: [UInt8] = []
-        raw.reserveCapacity(21)
-        appendVarint(UInt64(tableNumber), to: &raw)
-        withUnsafeBytes(of: UInt64(bitPattern: documentNumber).bigEndian) { raw.append(contentsOf: $0) }
-        withUnsafeBytes(of: random.bigEndian) { raw.append(contentsOf: $0) }
-        let sum = fletcher16(raw)
-        raw.append(UInt8(sum >> 8))
-        raw.append(UInt8(sum & 0xFF))
-        return Base32.encode(raw)
+        // At most 5 + 8 + 8 + 2 bytes: built on the stack, encoded straight into the string.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 23) { raw in
+            var count = 0
+            var table = UInt64(tableNumber)
+            while table >= 0x80 {
+                raw[count] = UInt8(truncatingIfNeeded: table) | 0x80
+                table >>= 7
+                count += 1
+            }
+            raw[count] = UInt8(table)
+            count += 1
+            for shift in stride(from: 56, through: 0, by: -8) {
+                raw[count] = UInt8(truncatingIfNeeded: UInt64(bitPattern: documentNumber) >> UInt64(shift))
+                count += 1
+            }
+            for shift in stride(from: 56, through: 0, by: -8) {
+                raw[count] = UInt8(truncatingIfNeeded: random >> UInt64(shift))
+                count += 1
+            }
+            let sum = fletcher16(UnsafeBufferPointer(rebasing: raw[0..<count]))
+            raw[count] = UInt8(sum >> 8)
+            raw[count + 1] = UInt8(sum & 0xFF)
+            return Base32.encode(UnsafeBufferPointer(rebasing: raw[0..<count + 2]))
+        }
     }
 
     public var description: String { string }
@@ -55,6 +70,10 @@ public struct DocumentID: Hashable, Sendable, CustomStringConvertible {
 }
 
 func fletcher16(_ bytes: [UInt8]) -> UInt16 {
+    bytes.withUnsafeBufferPointer { fletcher16($0) }
+}
+
+func fletcher16(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt16 {
     var a: UInt16 = 0
     var b: UInt16 = 0
     for x in bytes {
@@ -74,20 +93,29 @@ enum Base32 {
     }()
 
     static func encode(_ bytes: [UInt8]) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity((bytes.count * 8 + 4) / 5)
-        var buffer: UInt32 = 0
-        var bits = 0
-        for b in bytes {
-            buffer = buffer << 8 | UInt32(b)
-            bits += 8
-            while bits >= 5 {
-                out.append(alphabet[Int((buffer >> UInt32(bits - 5)) & 31)])
-                bits -= 5
+        bytes.withUnsafeBufferPointer { encode($0) }
+    }
+
+    static func encode(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+        String(unsafeUninitializedCapacity: (bytes.count * 8 + 4) / 5) { out in
+            var count = 0
+            var buffer: UInt32 = 0
+            var bits = 0
+            for b in bytes {
+                buffer = buffer << 8 | UInt32(b)
+                bits += 8
+                while bits >= 5 {
+                    out[count] = alphabet[Int((buffer >> UInt32(bits - 5)) & 31)]
+                    count += 1
+                    bits -= 5
+                }
             }
+            if bits > 0 {
+                out[count] = alphabet[Int((buffer << UInt32(5 - bits)) & 31)]
+                count += 1
+            }
+            return count
         }
-        if bits > 0 { out.append(alphabet[Int((buffer << UInt32(5 - bits)) & 31)]) }
-        return String(decoding: out, as: UTF8.self)
     }
 
     static func decode(_ text: String) -> [UInt8]? {

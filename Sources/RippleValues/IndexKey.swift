@@ -58,11 +58,11 @@ public struct IndexKey: Hashable, Comparable, Sendable, CustomStringConvertible 
             out.append(0x00)
         case .object(let o):
             out.append(Tag.object.rawValue)
-            for key in o.keys.sorted(by: utf8Less) {
+            for (key, field) in o.sorted(by: { utf8Less($0.key, $1.key) }) {
                 out.append(0x01)
                 var k = key
                 k.withUTF8 { appendEscaped($0, to: &out) }
-                encode(o[key]!, into: &out)
+                encode(field, into: &out)
             }
             out.append(0x00)
         }

@@ -73,7 +73,49 @@ public typealias TableNumberLookup = @Sendable (String) -> UInt32?
 extension Validator {
     /// Checks `value`; `tables` resolves `v.id` table names to the numbers ids encode.
     public func validate(_ value: Value, tables: TableNumberLookup) throws(ValidationFailure) {
+        // Most values are valid: decide that without building paths or sorting keys, and walk
+        // again the slow way only to describe a failure.
+        if accepts(value, tables: tables) { return }
         try check(value, path: "", tables: tables)
+    }
+
+    /// Whether `check` would accept a present value; the allocation-free twin of `check` and
+    /// `matches`, which must agree with them exactly.
+    func accepts(_ value: Value, tables: TableNumberLookup) -> Bool {
+        switch (self, value) {
+        case (.optional(let inner), _): return inner.accepts(value, tables: tables)
+        case (.any, _): return true
+        case (.string, .string), (.float64, .float64), (.int64, .int64), (.boolean, .boolean),
+            (.null, .null), (.bytes, .bytes):
+            return true
+        case (.id(let table), .string(let s)):
+            guard let id = DocumentID(s), let expected = tables(table) else { return false }
+            return id.tableNumber == expected
+        case (.array(let element), .array(let items)):
+            return items.allSatisfy { element.accepts($0, tables: tables) }
+        case (.object(let fields), .object(let object)):
+            var present = 0
+            for (key, fieldValidator) in fields {
+                if let fieldValue = object[key] {
+                    guard fieldValidator.accepts(fieldValue, tables: tables) else { return false }
+                    present += 1
+                } else if case .optional = fieldValidator {
+                    continue
+                } else {
+                    return false
+                }
+            }
+            // Every object key counted above is a validator key, so equal counts mean no extra field.
+            return present == object.count
+        case (.record(let keys, let values), .object(let object)):
+            return object.allSatisfy { keys.accepts(.string($0.key), tables: tables) && values.accepts($0.value, tables: tables) }
+        case (.union(let members), _):
+            return members.contains { $0.accepts(value, tables: tables) }
+        case (.literal(let expected), _):
+            return expected == value
+        default:
+            return false
+        }
     }
 
     /// Checks a value that may be missing (`nil`), as an object field or a function's args.

@@ -42,13 +42,13 @@ public enum ValueCodec {
         case .object(let o):
             out.append(Tag.object.rawValue)
             appendVarint(UInt64(o.count), to: &out)
-            for key in o.keys.sorted(by: utf8Less) {
+            for (key, field) in o.sorted(by: { utf8Less($0.key, $1.key) }) {
                 var k = key
                 k.withUTF8 { buf in
                     appendVarint(UInt64(buf.count), to: &out)
                     out.append(contentsOf: buf)
                 }
-                encode(o[key]!, into: &out)
+                encode(field, into: &out)
             }
         }
     }

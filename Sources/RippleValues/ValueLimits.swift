@@ -31,7 +31,7 @@ public enum FieldName {
     }
 
     static func validateIdentifier(_ name: String) throws(ValueError) {
-        let bytes = Array(name.utf8)
+        let bytes = name.utf8
         guard let first = bytes.first, bytes.count <= maxTopLevelLength else {
             throw ValueError("Field name `\(name)` must be 1 to \(maxTopLevelLength) characters")
         }
