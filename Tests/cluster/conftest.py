@@ -1,0 +1,190 @@
+"""Fixtures for the Ripple cluster suite.
+
+Run:  .venv/bin/python -m pytest -q Tests/cluster      (scripts/test does, after the conformance suite)
+
+- `cluster` (session): resets `.cluster/` (node data, logs, node list; the env file with the
+  secrets stays), starts a local OIDC issuer (the conformance suite's JwksServer) and then the
+  real cluster with `scripts/cluster start`, CLERK_JWT_ISSUER_DOMAIN pointing at the issuer. It
+  waits until every replica follows the writer, and always runs `scripts/cluster stop` at the end,
+  whatever happened (a cluster that does not come up ends the run with status 4 and the
+  script output). If one of the cluster's fixed ports (3210-3213, 7100) is already in use the
+  run stops at once (exit status 3) without touching anything: another cluster is running.
+- `user` (session): a signed-in user (`sub`, `token`), users:upsertUser done on the writer.
+- `client_on(node)`, `subscribe_on(node, path, args)` (function): the official client in helper
+  processes (the conformance suite's ClientProcess / Subscription), connected to one node.
+- an autouse check after every test: each node of `.cluster/nodes` must still answer /health; a
+  node that died is restarted (so later tests still run) and the test is reported as an error.
+
+When a test fails, what every node logged during it (and the scripts/cluster output) is attached
+to its report; scripts/test also prints the tail of `.cluster/*.log` after a failed run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "conformance"))
+
+from clients import ClientProcess, Subscription  # noqa: E402  (Tests/conformance)
+from harness import JwksServer, LogSource  # noqa: E402
+
+from cluster import FIXED_PORTS, Cluster, ClusterError, port_open  # noqa: E402
+
+PORTS_BUSY_STATUS = 3
+
+
+@pytest.fixture(scope="session")
+def work_dir():
+    base = Path(tempfile.mkdtemp(prefix="ripple-cluster-suite-"))
+    yield base
+    if os.environ.get("RIPPLE_CLUSTER_SUITE_KEEP") != "1":
+        shutil.rmtree(base, ignore_errors=True)
+    else:
+        print(f"\ncluster suite: kept {base}")
+
+
+@pytest.fixture(scope="session")
+def jwks():
+    server = JwksServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def cluster(jwks):
+    busy = [port for port in FIXED_PORTS if port_open(port)]
+    if busy:
+        pytest.exit(
+            f"ports {busy} are in use: another cluster (or server) is running. Stop it first "
+            f"(scripts/cluster stop, if it is this checkout's); the cluster suite needs 3210-3213 and 7100.",
+            returncode=PORTS_BUSY_STATUS,
+        )
+    env = dict(os.environ)
+    env["CLERK_JWT_ISSUER_DOMAIN"] = jwks.base_url
+    for var in ("RIPPLE_DATA", "RIPPLE_LISTEN", "RIPPLE_NODE_ID", "RIPPLE_WRITER", "RIPPLE_REPLICATION_LISTEN"):
+        env.pop(var, None)
+    handle = Cluster(env)
+    handle.reset_state()
+    try:
+        try:
+            handle.start()
+            # Every replica has connected and applied what the writer has.
+            handle.wait_all_caught_up(timeout=120)
+        except ClusterError as exc:
+            # One clear message instead of the same setup error repeated for every test.
+            text = str(exc)
+            lines = text.splitlines()
+            if len(lines) > 120:
+                text = "\n".join(lines[:3] + [f"... ({len(lines) - 103} lines omitted; all in .cluster/suite-scripts.out)"] + lines[-100:])
+            pytest.exit(f"the cluster did not come up:\n{text}", returncode=4)
+        yield handle
+    finally:
+        handle.stop()
+
+
+@dataclass
+class SignedInUser:
+    sub: str
+    token: str
+    user_id: str
+
+
+@pytest.fixture(scope="session")
+def user(cluster, jwks) -> SignedInUser:
+    sub = f"user_{uuid.uuid4().hex[:12]}"
+    token = jwks.make_token(sub)
+    user_id = cluster.http("writer", "mutation", "users:upsertUser", {}, token=token)
+    assert isinstance(user_id, str) and user_id, f"users:upsertUser returned {user_id!r}"
+    return SignedInUser(sub, token, user_id)
+
+
+@pytest.fixture
+def client_on(cluster, work_dir, user):
+    """client_on(node, token=<the session user's>) -> ClientProcess connected to that node."""
+    made: List[ClientProcess] = []
+
+    def new_client(node: str, token: Optional[str] = "default") -> ClientProcess:
+        client = ClientProcess(cluster.url(node), work_dir, name=f"client-{node}-{uuid.uuid4().hex[:4]}")
+        made.append(client)
+        token = user.token if token == "default" else token
+        if token:
+            client.set_auth(token)
+        return client
+
+    yield new_client
+    for client in made:
+        client.close()
+
+
+@pytest.fixture
+def subscribe_on(cluster, work_dir, user):
+    """subscribe_on(node, path, args=None, token=<the session user's>, **kwargs) -> Subscription."""
+    made: List[Subscription] = []
+
+    def new_subscription(node: str, path: str, args: Optional[dict] = None, token: Optional[str] = "default",
+                         **kwargs: Any) -> Subscription:
+        token = user.token if token == "default" else token
+        sub = Subscription(cluster.url(node), path, args, token, log_dir=work_dir,
+                           name=f"sub-{node}-{path.replace(':', '.')}-{uuid.uuid4().hex[:4]}", **kwargs)
+        made.append(sub)
+        return sub
+
+    yield new_subscription
+    for sub in made:
+        sub.close()
+
+
+@pytest.fixture(autouse=True)
+def _nodes_still_up(request):
+    """After each test, every node of .cluster/nodes must still answer /health. A node that died
+    is restarted for the next tests and the test gets an error with the node's log tail."""
+    yield
+    if "cluster" not in request.fixturenames:
+        return
+    handle: Cluster = request.getfixturevalue("cluster")
+    dead = [node for node in handle.nodes() if handle.health(node) is None]
+    if not dead:
+        return
+    report = [f"after the test, {dead} did not answer /health"]
+    for node in dead:
+        report.append(f"--- .cluster/{node}.log (tail) ---\n{handle.watch_log(node).tail(40)}")
+        try:
+            handle.restart(node)
+            report.append(f"restarted {node} for the next tests")
+        except ClusterError as exc:
+            report.append(f"could not restart {node}: {exc}")
+    pytest.fail("\n".join(report), pytrace=False)
+
+
+# --- failure reports ---------------------------------------------------------------------------
+
+_MARKS = "_ripple_cluster_log_marks"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    setattr(item, _MARKS, {id(src): src.size() for src in LogSource.registry})
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if not report.failed:
+        return
+    marks: Dict[int, int] = getattr(item, _MARKS, {})
+    for source in LogSource.registry:
+        start = marks.get(id(source), 0)
+        if source.size() <= start:
+            continue
+        report.sections.append((f"{source.name} (output during this test, tail)", source.text_since(start)))
