@@ -81,6 +81,12 @@ actor SubscriptionHub {
     private var index = SubscriptionIndex<QueryKey>()
     private var sessions: [SessionID: Session] = [:]
     private var nextSession: SessionID = 1
+    /// Queries that must be (re)computed: new, or hit by a commit after their computation.
+    /// Kept explicitly so a round costs the work pending, not the number of live queries.
+    private var staleKeys = Set<QueryKey>()
+    /// Sessions that may owe their client a Transition (a query changed, the query set or
+    /// identity moved, a mutation finished). Other sessions are not visited by a round.
+    private var pendingSessions = Set<SessionID>()
     /// Every commit up to here has been through invalidation.
     private var processedTimestamp: UInt64
     private var processedWaiters: [(UInt64, CheckedContinuation<Void, Never>)] = []
@@ -103,6 +109,7 @@ actor SubscriptionHub {
             for key in index.invalidated(by: mutation.writes) {
                 guard let live = queries[key] else { continue }
                 live.lastHit = max(live.lastHit, mutation.ts)
+                if live.isStale { staleKeys.insert(key) }
             }
         }
         processedTimestamp = max(processedTimestamp, group.appliedTimestamp)
@@ -128,6 +135,7 @@ actor SubscriptionHub {
 
     func closeSession(_ id: SessionID) {
         guard let session = sessions.removeValue(forKey: id) else { return }
+        pendingSessions.remove(id)
         for (queryId, key) in session.queries { unsubscribe(Subscriber(session: id, queryId: queryId), from: key) }
     }
 
@@ -155,6 +163,7 @@ actor SubscriptionHub {
         }
         session.querySetVersion = newVersion
         sessions[id] = session
+        pendingSessions.insert(id)
         requestUpdate()
     }
 
@@ -171,6 +180,7 @@ actor SubscriptionHub {
             subscribe(subscriber, to: key)
         }
         sessions[id] = session
+        pendingSessions.insert(id)
         requestUpdate()
     }
 
@@ -179,12 +189,19 @@ actor SubscriptionHub {
         guard sessions[id] != nil else { return }
         sessions[id]!.owedTimestamp = max(sessions[id]!.owedTimestamp, ts)
         sessions[id]!.owesTransition = true
+        pendingSessions.insert(id)
         requestUpdate()
     }
 
     private func subscribe(_ subscriber: Subscriber, to key: QueryKey) {
-        let live = queries[key] ?? LiveQuery(key: key)
-        queries[key] = live
+        let live: LiveQuery
+        if let existing = queries[key] {
+            live = existing
+        } else {
+            live = LiveQuery(key: key)
+            queries[key] = live
+            staleKeys.insert(key)
+        }
         live.subscribers.insert(subscriber)
     }
 
@@ -193,6 +210,7 @@ actor SubscriptionHub {
         live.subscribers.remove(subscriber)
         if live.subscribers.isEmpty {
             queries[key] = nil
+            staleKeys.remove(key)
             index.remove(key)
         }
     }
@@ -218,9 +236,8 @@ actor SubscriptionHub {
     /// at that snapshot its Transition. Sockets with a query made stale by a commit after the
     /// snapshot wait for the next round.
     private func updateRound() async {
-        let stale = queries.values.filter(\.isStale)
-        let owed = sessions.values.contains { needsTransition($0) }
-        guard !stale.isEmpty || owed else { return }
+        let stale = staleKeys.compactMap { queries[$0] }
+        guard !stale.isEmpty || !pendingSessions.isEmpty else { return }
         let requests = stale.map { Engine.QueryRequest(path: $0.key.path, args: $0.key.args, identity: $0.key.identity, journal: $0.journal) }
         let snapshot: (ts: UInt64, results: [Result<QueryResult, FunctionError>])
         do {
@@ -242,10 +259,15 @@ actor SubscriptionHub {
             } else {
                 index.remove(live.key)
             }
-            live.resultHash = Self.hash(result)
+            let hash = Self.hash(result)
+            if hash != live.resultHash {
+                for subscriber in live.subscribers { pendingSessions.insert(subscriber.session) }
+            }
+            live.resultHash = hash
+            if !live.isStale { staleKeys.remove(live.key) }
         }
-        for id in sessions.keys { sendTransition(id, at: snapshot.ts) }
-        if queries.values.contains(where: \.isStale) || sessions.values.contains(where: needsTransition) {
+        for id in pendingSessions where sendTransition(id, at: snapshot.ts) { pendingSessions.remove(id) }
+        if !staleKeys.isEmpty || !pendingSessions.isEmpty {
             updateRequested = true
         }
     }
@@ -256,12 +278,15 @@ actor SubscriptionHub {
             || session.queries.contains { queryId, key in queries[key].map { $0.resultHash != session.sentHashes[queryId] } ?? false }
     }
 
-    private func sendTransition(_ id: SessionID, at ts: UInt64) {
-        guard var session = sessions[id], ts >= session.sent.ts, ts >= session.owedTimestamp, needsTransition(session) else { return }
+    /// Sends the session its Transition to `ts` if it needs one and every query of it is known
+    /// correct at `ts`. Returns false when it must wait for a later round.
+    private func sendTransition(_ id: SessionID, at ts: UInt64) -> Bool {
+        guard var session = sessions[id], needsTransition(session) else { return true }
+        guard ts >= session.sent.ts, ts >= session.owedTimestamp else { return false }
         var modifications: [StateModification] = session.removed.map { .queryRemoved(queryId: $0) }
         var hashes = session.sentHashes
         for (queryId, key) in session.queries.sorted(by: { $0.key < $1.key }) {
-            guard let live = queries[key], live.isCorrect(at: ts), let result = live.result else { return }
+            guard let live = queries[key], live.isCorrect(at: ts), let result = live.result else { return false }
             guard hashes[queryId] != live.resultHash else { continue }
             hashes[queryId] = live.resultHash
             switch result {
@@ -285,6 +310,7 @@ actor SubscriptionHub {
         session.removed = []
         session.owesTransition = false
         sessions[id] = session
+        return true
     }
 
     static func hash(_ result: Result<QueryResult, FunctionError>) -> Int {
