@@ -97,6 +97,15 @@ func parseListen(_ text: String) throws -> (String, Int) {
     return (String(text[..<colon]), port)
 }
 
+/// Keys for offline use instead of OIDC discovery: a JWKS in `RIPPLE_JWKS` (JSON) or in the file
+/// named by `RIPPLE_JWKS_FILE`.
+func offlineKeys() throws -> KeySource? {
+    let environment = ProcessInfo.processInfo.environment
+    if let path = environment["RIPPLE_JWKS_FILE"], !path.isEmpty { return try KeySource.jwksFile(path) }
+    if let json = environment["RIPPLE_JWKS"], !json.isEmpty { return try KeySource.jwksEnvironment("RIPPLE_JWKS") }
+    return nil
+}
+
 /// The authenticator for the app's providers, with the admin key from `RIPPLE_ADMIN_KEY`.
 func makeAuthenticator(_ settings: AuthSettings, logger: Logger) throws -> Authenticator {
     var providers: [AuthProvider] = []
@@ -105,7 +114,7 @@ func makeAuthenticator(_ settings: AuthSettings, logger: Logger) throws -> Authe
             logger.warning("auth provider for \(provider.applicationID) has no domain set; user tokens will be refused")
             continue
         }
-        providers.append(AuthProvider(domain: domain, applicationID: provider.applicationID))
+        providers.append(AuthProvider(domain: domain, applicationID: provider.applicationID, keys: try offlineKeys() ?? .discovery))
     }
     return try Authenticator(config: AuthConfig(providers: providers, adminKey: AuthConfig.adminKey()), logger: logger)
 }
