@@ -50,6 +50,15 @@ struct WriterCommand: ParsableCommand {
     @Option(name: .long, help: "Address replicas connect to, host:port (env RIPPLE_REPLICATION_LISTEN).")
     var replication: String = ProcessInfo.processInfo.environment["RIPPLE_REPLICATION_LISTEN"] ?? "127.0.0.1:7100"
 
+    @Option(name: .long, help: "Keep at least the newest N commits in the log for replicas (env RIPPLE_LOG_RETENTION_COMMITS).")
+    var logRetentionCommits: Int = Int(ProcessInfo.processInfo.environment["RIPPLE_LOG_RETENTION_COMMITS"] ?? "") ?? 1_000_000
+
+    @Option(name: .long, help: "Also prune commits older than this many seconds, unless a connected replica still needs them (env RIPPLE_LOG_RETENTION_SECONDS).")
+    var logRetentionSeconds: Double? = Double(ProcessInfo.processInfo.environment["RIPPLE_LOG_RETENTION_SECONDS"] ?? "")
+
+    @Option(name: .long, help: "Seconds between commit log pruning passes (env RIPPLE_LOG_PRUNE_INTERVAL).")
+    var logPruneInterval: Double = Double(ProcessInfo.processInfo.environment["RIPPLE_LOG_PRUNE_INTERVAL"] ?? "") ?? 10
+
     func run() throws { throw ValidationError("writer needs an app; run it through RippleMain.run(app)") }
 
     func run(app: App, auth: AuthSettings) async throws {
@@ -63,6 +72,11 @@ struct WriterCommand: ParsableCommand {
         defer { engine.close() }
         let dedup = MutationDedup()
         let source = EngineCommitSource(engine: engine, dedup: dedup)
+        let pruner = LogPruner(
+            path: node.databasePath,
+            retention: LogRetention(
+                commits: logRetentionCommits, seconds: logRetentionSeconds, interval: .milliseconds(Int(max(0.05, logPruneInterval) * 1000))),
+            source: source, logger: logger)
         let replicationServer = ReplicationServer(
             host: replicationHost, port: replicationPort, clusterID: node.clusterID, secret: Array(node.clusterSecret.utf8),
             source: source, logger: logger)
@@ -79,7 +93,11 @@ struct WriterCommand: ParsableCommand {
         try await runUntilFirstExits {
             try await application.runService()
         } and: {
-            try await replicationServer.run()
+            try await runUntilFirstExits {
+                try await replicationServer.run()
+            } and: {
+                try await pruner.run()
+            }
         }
     }
 }

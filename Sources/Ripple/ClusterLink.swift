@@ -55,6 +55,28 @@ final class EngineCommitSource: CommitSource {
         acknowledged.withLock { $0[nodeID] = appliedTimestamp }
     }
 
+    /// Open links per replica node id; a connected replica holds back age-based pruning.
+    let connected = Mutex<[String: Int]>([:])
+
+    func replicaConnected(nodeID: String) {
+        connected.withLock { $0[nodeID, default: 0] += 1 }
+    }
+
+    func replicaDisconnected(nodeID: String) {
+        connected.withLock { links in
+            links[nodeID, default: 1] -= 1
+            if links[nodeID]! <= 0 { links[nodeID] = nil }
+        }
+    }
+
+    /// The oldest applied timestamp among connected replicas (nil when none is connected).
+    func oldestConnectedReplica() -> UInt64? {
+        let nodes = connected.withLock { Set($0.keys) }
+        return acknowledged.withLock { acks in nodes.compactMap { acks[$0] }.min() }
+    }
+
+    func snapshot() async throws -> (ts: UInt64, bytes: [UInt8]) { try await engine.snapshot() }
+
     /// `/health` fields: every replica's applied ts and lag in commits.
     func status() async -> [(String, JSON)] {
         var replicas: [(String, JSON)] = []
@@ -62,7 +84,8 @@ final class EngineCommitSource: CommitSource {
             let lag = (try? await engine.commitCount(after: ts)) ?? -1
             replicas.append((node, .object([("appliedTs", .string(String(ts))), ("lagCommits", .int(Int64(lag)))])))
         }
-        return [("replicas", .object(replicas))]
+        let pruned = (try? await engine.logPrunedThrough()) ?? 0
+        return [("replicas", .object(replicas)), ("logPrunedThrough", .string(String(pruned)))]
     }
 }
 
@@ -119,6 +142,84 @@ struct EngineCommitSink: CommitSink {
 
     func appliedTimestamp() async throws -> UInt64 { try await engine.appliedTimestamp() }
     func apply(_ commits: [Commit]) async throws { try await engine.apply(commits) }
+    func install(snapshot: [UInt8], at ts: UInt64) async throws {
+        let installed = try await engine.install(snapshot: snapshot)
+        guard installed == ts else { throw ReplicationError.unexpectedMessage("snapshot announced ts \(ts) but holds \(installed)") }
+    }
+}
+
+/// How much commit log the writer keeps: the newest `commits` commits, and (when set) commits
+/// younger than `seconds`. Older commits go, except that age-based pruning waits for connected
+/// replicas; a replica more than `commits` commits behind is too far behind and gets a snapshot.
+struct LogRetention: Sendable {
+    var commits: Int = 1_000_000
+    var seconds: Double? = nil
+    var interval: Duration = .seconds(10)
+    var batch: Int = 1_000
+}
+
+/// Prunes the writer's commit log periodically on its own connection, in small DELETE batches
+/// (each its own short write transaction, so the committer waits at most one batch).
+final class LogPruner: Sendable {
+    let path: String
+    let retention: LogRetention
+    let source: EngineCommitSource
+    let logger: Logger
+
+    init(path: String, retention: LogRetention, source: EngineCommitSource, logger: Logger) {
+        self.path = path
+        self.retention = retention
+        self.source = source
+        self.logger = logger
+    }
+
+    /// Prunes every `retention.interval` until cancelled.
+    func run() async throws {
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(for: retention.interval)
+            } catch {
+                return
+            }
+            do {
+                _ = try await pruneOnce()
+            } catch {
+                logger.warning("commit log pruning failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// One pruning pass; returns how many commits were deleted.
+    func pruneOnce() async throws -> Int {
+        let retention = self.retention
+        let protected = source.oldestConnectedReplica()
+        let now = UInt64(max(0, Date().timeIntervalSince1970) * 1_000_000_000)
+        let store = try Store(database: Database(path: path))
+        let cutoff = try store.logCutoff(keepingNewest: max(0, retention.commits))
+        var ageCutoff: UInt64 = 0
+        if let seconds = retention.seconds {
+            let age = UInt64(max(0, seconds) * 1_000_000_000)
+            ageCutoff = now > age ? now - age : 0
+            if let protected { ageCutoff = min(ageCutoff, protected) }
+        }
+        let target = max(cutoff, ageCutoff)
+        guard target > (try store.logPrunedThrough()) else { return 0 }
+        let started = ContinuousClock.now
+        var deleted = 0
+        while !Task.isCancelled {
+            let count = try store.pruneLog(through: target, batch: retention.batch)
+            deleted += count
+            if count < retention.batch { break }
+            await Task.yield()
+        }
+        if deleted > 0 {
+            let through = try store.logPrunedThrough()
+            logger.info("pruned the commit log", metadata: [
+                "deleted": "\(deleted)", "prunedThrough": "\(through)", "took": "\(ContinuousClock.now - started)",
+            ])
+        }
+        return deleted
+    }
 }
 
 /// Sends a replica's mutations to the writer over the replication link.

@@ -89,6 +89,42 @@ final class Applier: @unchecked Sendable {
         for (_, waiter) in ready { waiter.resume() }
     }
 
+    /// Replaces the whole state with `snapshot` in one transaction, then tells the listeners
+    /// that every document it removed or wrote changed, so subscriptions re-run.
+    func install(_ snapshot: SnapshotCodec.Decoded) async throws -> UInt64 {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<UInt64, any Error>) in
+            queue.async { [self] in
+                continuation.resume(with: Result { try installOnQueue(snapshot) })
+            }
+        }
+    }
+
+    private func installOnQueue(_ snapshot: SnapshotCodec.Decoded) throws -> UInt64 {
+        let changes: [DocumentChange]
+        do {
+            try store.database.statement("BEGIN IMMEDIATE").run()
+            changes = try store.installSnapshot(snapshot)
+            try store.database.statement("COMMIT").run()
+        } catch {
+            try? store.database.statement("ROLLBACK").run()
+            try? store.reloadCatalog()
+            throw error
+        }
+        let ts = snapshot.ts
+        lock.lock()
+        applied = ts
+        currentCatalog = store.catalog
+        let listeners = self.listeners
+        let ready = waiters.filter { $0.0 <= ts }
+        waiters.removeAll { $0.0 <= ts }
+        lock.unlock()
+        logger.info("installed snapshot", metadata: ["ts": "\(ts)", "documents": "\(snapshot.documents.count)"])
+        let group = CommitGroup(mutations: [CommittedMutation(ts: ts, writes: WriteSet(changes))], appliedTimestamp: ts)
+        for listener in listeners { listener(group) }
+        for (_, waiter) in ready { waiter.resume() }
+        return ts
+    }
+
     /// Suspends until this node has applied `ts`.
     func waitUntilApplied(_ ts: UInt64) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in

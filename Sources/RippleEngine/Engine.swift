@@ -345,9 +345,34 @@ extension Engine {
         }
     }
 
-    /// Commits after `ts` from the commit log, oldest first (what the writer ships).
+    /// Commits after `ts` from the commit log, oldest first (what the writer ships). Throws
+    /// `CommitLogPruned` when commits right after `ts` were pruned (checked in the same read
+    /// transaction, so a concurrent prune can never make this skip commits silently).
     public func commits(after ts: UInt64, limit: Int) async throws -> [Commit] {
-        try await readers.withReader { store, _ in try store.commits(after: ts, limit: limit) }
+        try await readers.withReader { store, _ in
+            let pruned = try store.logPrunedThrough()
+            guard ts >= pruned else { throw CommitLogPruned(through: pruned) }
+            return try store.commits(after: ts, limit: limit)
+        }
+    }
+
+    /// The commit log is pruned through this timestamp (0: nothing pruned).
+    public func logPrunedThrough() async throws -> UInt64 {
+        try await readers.withReader { store, _ in try store.logPrunedThrough() }
+    }
+
+    /// A consistent logical snapshot of this node's database (see `SnapshotCodec`) and the commit
+    /// timestamp it is at, read in one read transaction.
+    public func snapshot() async throws -> (ts: UInt64, bytes: [UInt8]) {
+        try await readers.withReader { store, _ in try store.encodeSnapshot() }
+    }
+
+    /// Replaces this replica's state with a writer's snapshot (replica only), in one transaction;
+    /// subscriptions re-run as after any applied commit. Returns the snapshot's timestamp.
+    @discardableResult
+    public func install(snapshot bytes: [UInt8]) async throws -> UInt64 {
+        guard let applier else { throw FunctionError(.invalidUse, "Only a replica installs snapshots") }
+        return try await applier.install(try SnapshotCodec.decode(bytes))
     }
 }
 

@@ -163,7 +163,51 @@ public actor ReplicationClient {
                         }
                     }
                     var stream = ReplicaStream(appliedTimestamp: applied, writerLatestTimestamp: latest)
+                    var snapshot = SnapshotReceiver()
+                    var snapshotBytes: [UInt8] = []
+                    var snapshotStarted = ContinuousClock.now
                     while let message = try await messages.next() {
+                        switch message {
+                        case .snapshotBegin, .snapshotChunk, .snapshotEnd:
+                            switch try snapshot.receive(message) {
+                            case .begin(let ts, let total):
+                                logger.info("receiving a snapshot", metadata: ["ts": "\(ts)", "bytes": "\(total)"])
+                                snapshotStarted = ContinuousClock.now
+                                snapshotBytes = []
+                                snapshotBytes.reserveCapacity(Int(min(total, 1 << 30)))
+                            case .write(_, let bytes):
+                                snapshotBytes += bytes
+                            case .complete(let ts):
+                                let received = ContinuousClock.now - snapshotStarted
+                                // Installing a large snapshot takes a while: keep acking the old
+                                // position so the writer's read timeout does not close the link.
+                                let bytes = snapshotBytes
+                                let position = stream.appliedTimestamp
+                                let sink = self.sink
+                                try await withThrowingTaskGroup(of: Void.self) { install in
+                                    install.addTask { try await sink.install(snapshot: bytes, at: ts) }
+                                    install.addTask {
+                                        while true {
+                                            try await Task.sleep(for: .seconds(2))
+                                            outboxWriter.yield(.ack(appliedTimestamp: position))
+                                        }
+                                    }
+                                    try await install.next()
+                                    install.cancelAll()
+                                }
+                                logger.info("installed snapshot", metadata: [
+                                    "ts": "\(ts)", "bytes": "\(snapshotBytes.count)", "received": "\(received)",
+                                    "total": "\(ContinuousClock.now - snapshotStarted)",
+                                ])
+                                snapshotBytes = []
+                                stream = ReplicaStream(appliedTimestamp: ts, writerLatestTimestamp: max(ts, stream.writerLatestTimestamp))
+                                outboxWriter.yield(.ack(appliedTimestamp: ts))
+                                await writerAnnounced(stream.writerLatestTimestamp)
+                            }
+                            continue
+                        default:
+                            if snapshot.isReceiving { throw ReplicationError.unexpectedMessage("\(message.kind) during a snapshot") }
+                        }
                         switch try stream.receive(message) {
                         case .apply(let commits):
                             try await sink.apply(commits)

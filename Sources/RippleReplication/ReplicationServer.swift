@@ -1,6 +1,8 @@
+import Crypto
 import Logging
 import NIOCore
 import NIOPosix
+import RippleStorage
 
 /// The writer's end of replication: accepts replicas on the cluster port, checks their proof of
 /// the cluster secret, then streams them the commit log — catch-up in batches, live tail after,
@@ -16,6 +18,8 @@ public actor ReplicationServer {
         public var maxBatchBytes: Int
         /// Challenge nonces; replaceable in tests.
         public var nonceSource: @Sendable () -> [UInt8]
+        /// Snapshots travel in `snapshotChunk` messages of at most this many bytes.
+        public var snapshotChunkBytes: Int = 1 << 20
 
         public init(
             link: ReplicationLinkConfiguration = .init(),
@@ -158,10 +162,14 @@ public actor ReplicationServer {
                 guard let (nodeID, applied) = try await handshake(&messages, outbound: outbound, logger: logger) else { return }
                 logger[metadataKey: "node"] = "\(nodeID)"
                 logger.info("replica connected", metadata: ["applied": "\(applied)"])
+                source.replicaAcknowledged(nodeID: nodeID, appliedTimestamp: applied)
+                source.replicaConnected(nodeID: nodeID)
+                defer { source.replicaDisconnected(nodeID: nodeID) }
+                let streamLogger = logger
                 try await withThrowingDiscardingTaskGroup { group in
                     group.addTask {
                         do {
-                            try await self.streamCommits(after: applied, to: outbound)
+                            try await self.streamCommits(after: applied, to: outbound, logger: streamLogger)
                         } catch {
                             // Wakes the receive loop below, which is waiting on the socket.
                             connection.channel.close(promise: nil)
@@ -221,14 +229,29 @@ public actor ReplicationServer {
     }
 
     /// Catch-up then live tail: sends every commit after `applied`, heartbeats when idle.
-    private nonisolated func streamCommits(after applied: UInt64, to outbound: NIOAsyncChannelOutboundWriter<ReplicationMessage>) async throws {
+    /// When the commits after the replica's position were pruned, sends a snapshot first and
+    /// continues after the snapshot's timestamp.
+    private nonisolated func streamCommits(
+        after applied: UInt64, to outbound: NIOAsyncChannelOutboundWriter<ReplicationMessage>, logger: Logger
+    ) async throws {
         var stream = WriterStream(
             appliedTimestamp: applied,
             maxBatchCommits: configuration.maxBatchCommits,
             maxBatchBytes: configuration.maxBatchBytes
         )
         while !Task.isCancelled {
-            let commits = try await source.commits(after: stream.sentTimestamp, limit: configuration.maxBatchCommits)
+            let commits: [Commit]
+            do {
+                commits = try await source.commits(after: stream.sentTimestamp, limit: configuration.maxBatchCommits)
+            } catch let pruned as CommitLogPruned {
+                logger.info("replica position was pruned; sending a snapshot", metadata: [
+                    "position": "\(stream.sentTimestamp)", "prunedThrough": "\(pruned.through)",
+                ])
+                let ts = try await sendSnapshot(to: outbound, position: stream.sentTimestamp, logger: logger)
+                stream = WriterStream(
+                    appliedTimestamp: ts, maxBatchCommits: configuration.maxBatchCommits, maxBatchBytes: configuration.maxBatchBytes)
+                continue
+            }
             if commits.isEmpty {
                 await source.waitForCommit(after: stream.sentTimestamp)
                 let latest = try await source.latestTimestamp()
@@ -241,5 +264,43 @@ public actor ReplicationServer {
                 try await outbound.write(message)
             }
         }
+    }
+
+    /// Sends a consistent snapshot of the source in chunks; returns its timestamp.
+    private nonisolated func sendSnapshot(
+        to outbound: NIOAsyncChannelOutboundWriter<ReplicationMessage>, position: UInt64, logger: Logger
+    ) async throws -> UInt64 {
+        let started = ContinuousClock.now
+        // Building a large snapshot takes a while: heartbeat the replica's current position
+        // meanwhile, so its read timeout does not close the link.
+        let source = self.source
+        let (ts, bytes) = try await withThrowingTaskGroup(of: (UInt64, [UInt8])?.self) { build in
+            build.addTask { try await source.snapshot() }
+            build.addTask {
+                while true {
+                    try await Task.sleep(for: .seconds(2))
+                    try await outbound.write(.heartbeat(latestTimestamp: position))
+                }
+            }
+            defer { build.cancelAll() }
+            while let result = try await build.next() {
+                if let result { return result }
+            }
+            throw CancellationError()
+        }
+        let built = ContinuousClock.now - started
+        try await outbound.write(.snapshotBegin(ts: ts, totalBytes: UInt64(bytes.count)))
+        let chunk = max(1, configuration.snapshotChunkBytes)
+        var offset = 0
+        while offset < bytes.count {
+            let end = min(bytes.count, offset + chunk)
+            try await outbound.write(.snapshotChunk(offset: UInt64(offset), bytes: Array(bytes[offset..<end])))
+            offset = end
+        }
+        try await outbound.write(.snapshotEnd(sha256: Array(SHA256.hash(data: bytes))))
+        logger.info("snapshot sent", metadata: [
+            "ts": "\(ts)", "bytes": "\(bytes.count)", "built": "\(built)", "total": "\(ContinuousClock.now - started)",
+        ])
+        return ts
     }
 }

@@ -1,0 +1,175 @@
+import RippleValues
+
+/// Thrown when commits are asked for after a timestamp the log no longer holds: everything
+/// through `through` was pruned, so the asker needs a snapshot instead.
+public struct CommitLogPruned: Error, Sendable, Equatable, CustomStringConvertible {
+    public let through: UInt64
+
+    public init(through: UInt64) { self.through = through }
+
+    public var description: String { "the commit log is pruned through \(through)" }
+}
+
+extension MetaKey {
+    /// Every commit with `ts <= log_pruned_through` has been deleted from `commit_log`.
+    public static let logPrunedThrough = "log_pruned_through"
+}
+
+/// A logical snapshot of a database at one commit timestamp: the catalog, every document (with
+/// its own commit ts) and the document-number high-water mark. Index entries are not included;
+/// the installing node derives them from documents and catalog, as it does for shipped commits.
+///
+/// Layout: `"RSN1"`, varint ts, varint max document number, varint catalog length + `CommitCodec`
+/// catalog writes, then documents, each `1, table, number, id, ts, value`, and a final `0`.
+public enum SnapshotCodec {
+    static let magic: [UInt8] = Array("RSN1".utf8)
+
+    public struct Document: Sendable, Equatable {
+        public let tableNumber: UInt32
+        public let number: Int64
+        public let id: String
+        public let ts: UInt64
+        public let value: [UInt8]
+    }
+
+    public struct Decoded: Sendable {
+        public let ts: UInt64
+        public let maxDocumentNumber: Int64
+        public let catalog: [LogWrite]
+        public let documents: [Document]
+    }
+
+    public static func decode(_ bytes: [UInt8]) throws(ValueError) -> Decoded {
+        let result: Result<Decoded, ValueError> = bytes.withUnsafeBytes { buffer in
+            do throws(ValueError) {
+                var r = ByteReader(buffer)
+                guard try r.bytes(count: magic.count) == magic else { throw ValueError("not a Ripple snapshot") }
+                let ts = try r.varint()
+                let maxNumber = Int64(bitPattern: try r.varint())
+                let catalog = try CommitCodec.decode(try r.bytes(count: Int(try r.varint())))
+                var documents: [Document] = []
+                while try r.byte() == 1 {
+                    let table = UInt32(truncatingIfNeeded: try r.varint())
+                    let number = Int64(bitPattern: try r.varint())
+                    let id = try r.string(count: Int(try r.varint()))
+                    let docTs = try r.varint()
+                    let value = try r.bytes(count: Int(try r.varint()))
+                    documents.append(Document(tableNumber: table, number: number, id: id, ts: docTs, value: value))
+                }
+                guard r.isAtEnd else { throw ValueError("snapshot has trailing bytes") }
+                return .success(Decoded(ts: ts, maxDocumentNumber: maxNumber, catalog: catalog, documents: documents))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+}
+
+extension Store {
+    /// Encodes this database's state as a snapshot. Call inside one read transaction so the
+    /// catalog, documents and applied timestamp belong to the same commit; returns that commit's ts.
+    public func encodeSnapshot() throws -> (ts: UInt64, bytes: [UInt8]) {
+        let ts = try appliedTimestamp()
+        var out = SnapshotCodec.magic
+        appendVarint(ts, to: &out)
+        appendVarint(UInt64(bitPattern: try maxDocumentNumber()), to: &out)
+        let catalog = try loadCatalog()
+        var writes: [LogWrite] = []
+        for table in catalog.tablesByNumber.values.sorted(by: { $0.number < $1.number }) {
+            writes.append(.createTable(table))
+            for index in catalog.indexes(of: table.number).sorted(by: { $0.number < $1.number }) { writes.append(.createIndex(index)) }
+        }
+        let encodedCatalog = CommitCodec.encode(writes)
+        appendVarint(UInt64(encodedCatalog.count), to: &out)
+        out += encodedCatalog
+        let s = try database.statement("SELECT number, table_number, id, ts, value FROM documents ORDER BY number")
+        defer { s.reset() }
+        while try s.step() {
+            out.append(1)
+            appendVarint(UInt64(s.int64(1)), to: &out)
+            appendVarint(UInt64(bitPattern: s.int64(0)), to: &out)
+            CommitCodec.appendString(s.string(2), to: &out)
+            appendVarint(UInt64(bitPattern: s.int64(3)), to: &out)
+            try s.withBytes(4) { buffer in
+                appendVarint(UInt64(buffer.count), to: &out)
+                out.append(contentsOf: buffer)
+            }
+        }
+        out.append(0)
+        return (ts, out)
+    }
+
+    /// Replaces this database's whole state with `snapshot`, inside the caller's write
+    /// transaction: every document is deleted (maintaining indexes), catalog, index entries and
+    /// commit log are cleared, then the snapshot's catalog and documents are written and the
+    /// applied timestamp set to the snapshot's. Returns every document change (the deletes and
+    /// the inserts), so subscriptions on this node can tell what moved.
+    public func installSnapshot(_ snapshot: SnapshotCodec.Decoded) throws -> [DocumentChange] {
+        var changes: [DocumentChange] = []
+        var existing: [(UInt32, Int64, String, Value)] = []
+        let select = try database.statement("SELECT number, table_number, id, value FROM documents ORDER BY number")
+        while try select.step() {
+            existing.append((UInt32(select.int64(1)), select.int64(0), select.string(2), try select.withBytes(3) { try ValueCodec.decode($0) }))
+        }
+        select.reset()
+        for (table, number, id, value) in existing {
+            let indexChanges = try writeDocument(tableNumber: table, number: number, id: id, ts: snapshot.ts, old: value, new: nil, encoded: nil)
+            changes.append(DocumentChange(tableNumber: table, number: number, id: id, indexChanges: indexChanges))
+        }
+        try database.execute(
+            "DELETE FROM documents; DELETE FROM index_entries; DELETE FROM indexes_catalog; DELETE FROM tables_catalog; DELETE FROM commit_log;"
+        )
+        try reloadCatalog()
+        for write in snapshot.catalog { try applyCatalog(write) }
+        for document in snapshot.documents {
+            let value = try ValueCodec.decode(document.value)
+            let indexChanges = try writeDocument(
+                tableNumber: document.tableNumber, number: document.number, id: document.id, ts: document.ts, old: nil, new: value,
+                encoded: document.value)
+            changes.append(DocumentChange(tableNumber: document.tableNumber, number: document.number, id: document.id, indexChanges: indexChanges))
+        }
+        try setMeta(MetaKey.maxDocumentNumber, snapshot.maxDocumentNumber)
+        try setMeta(MetaKey.logPrunedThrough, Int64(bitPattern: snapshot.ts))
+        try setMeta(MetaKey.catalogVersion, (try meta(MetaKey.catalogVersion) ?? 0) + 1)
+        try refreshCatalogIfChanged()
+        try setAppliedTimestamp(snapshot.ts)
+        return changes
+    }
+
+    /// Everything through this timestamp has been pruned from the commit log (0: nothing).
+    public func logPrunedThrough() throws(DatabaseError) -> UInt64 {
+        UInt64(bitPattern: try meta(MetaKey.logPrunedThrough) ?? 0)
+    }
+
+    /// Deletes at most `batch` of the oldest commits with `ts <= cutoff` in one short write
+    /// transaction, recording the pruned point in the same transaction. Returns how many went.
+    public func pruneLog(through cutoff: UInt64, batch: Int) throws -> Int {
+        try database.transaction("IMMEDIATE") {
+            let s = try database.statement("SELECT ts FROM commit_log WHERE ts <= ?1 ORDER BY ts LIMIT ?2")
+            s.bind(1, Int64(bitPattern: cutoff))
+            s.bind(2, Int64(batch))
+            var count = 0
+            var last: Int64 = 0
+            while try s.step() {
+                count += 1
+                last = s.int64(0)
+            }
+            s.reset()
+            guard count > 0 else { return 0 }
+            let delete = try database.statement("DELETE FROM commit_log WHERE ts <= ?1")
+            delete.bind(1, last)
+            try delete.run()
+            if UInt64(bitPattern: last) > (try logPrunedThrough()) { try setMeta(MetaKey.logPrunedThrough, last) }
+            return count
+        }
+    }
+
+    /// The timestamp through which pruning keeps the newest `keep` commits (0: nothing to prune).
+    public func logCutoff(keepingNewest keep: Int) throws(DatabaseError) -> UInt64 {
+        let s = try database.statement("SELECT ts FROM commit_log ORDER BY ts DESC LIMIT 1 OFFSET ?1")
+        s.bind(1, Int64(keep))
+        defer { s.reset() }
+        return try s.step() ? UInt64(bitPattern: s.int64(0)) : 0
+    }
+}

@@ -1,0 +1,173 @@
+import Crypto
+import Testing
+
+@testable import RippleReplication
+@testable import RippleStorage
+
+/// A writer's log, in memory, whose head can be pruned; its snapshot is a byte pattern naming
+/// the newest commit.
+actor PrunableLog: CommitSource {
+    private(set) var log: [Commit]
+    private(set) var prunedThrough: UInt64 = 0
+    private(set) var snapshotsTaken = 0
+    private(set) var connected: [String: Int] = [:]
+
+    init(commits: [Commit]) { log = commits }
+
+    func append(_ commits: [Commit]) { log += commits }
+
+    /// Forgets every commit with `ts <= through`.
+    func prune(through: UInt64) {
+        log.removeAll { $0.ts <= through }
+        prunedThrough = max(prunedThrough, through)
+    }
+
+    func latestTimestamp() -> UInt64 { log.last?.ts ?? prunedThrough }
+
+    func commits(after: UInt64, limit: Int) throws -> [Commit] {
+        guard after >= prunedThrough else { throw CommitLogPruned(through: prunedThrough) }
+        return Array(log.filter { $0.ts > after }.prefix(limit))
+    }
+
+    func waitForCommit(after: UInt64) async { try? await Task.sleep(for: .milliseconds(20)) }
+
+    nonisolated func handleForward(_ payload: [UInt8]) async -> [UInt8] { payload }
+
+    nonisolated func replicaAcknowledged(nodeID: String, appliedTimestamp: UInt64) {}
+
+    nonisolated func replicaConnected(nodeID: String) { Task { await self.link(nodeID, +1) } }
+    nonisolated func replicaDisconnected(nodeID: String) { Task { await self.link(nodeID, -1) } }
+    private func link(_ nodeID: String, _ delta: Int) { connected[nodeID, default: 0] += delta }
+
+    func snapshot() -> (ts: UInt64, bytes: [UInt8]) {
+        snapshotsTaken += 1
+        let ts = latestTimestamp()
+        return (ts, PrunableLog.snapshotBytes(ts))
+    }
+
+    /// 2.5 MB that depend on `ts`, so a snapshot spans several chunks.
+    static func snapshotBytes(_ ts: UInt64) -> [UInt8] {
+        (0..<2_500_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(ts)) }
+    }
+}
+
+/// A replica that records installed snapshots and the commits applied after them.
+actor SnapshotReplica: CommitSink {
+    private(set) var current: UInt64
+    private(set) var installed: [(ts: UInt64, bytes: [UInt8])] = []
+    private(set) var applied: [Commit] = []
+    private(set) var violations: [String] = []
+
+    init(applied: UInt64 = 0) { current = applied }
+
+    func appliedTimestamp() -> UInt64 { current }
+
+    func apply(_ commits: [Commit]) {
+        for commit in commits {
+            if commit.ts <= current { violations.append("commit \(commit.ts) applied after \(current)") }
+            applied.append(commit)
+            current = commit.ts
+        }
+    }
+
+    func install(snapshot: [UInt8], at ts: UInt64) {
+        installed.append((ts, snapshot))
+        applied = []
+        current = ts
+    }
+
+    func waitUntilApplied(_ ts: UInt64) async throws {
+        while current < ts { try await Task.sleep(for: .milliseconds(5)) }
+    }
+}
+
+@Suite(.timeLimit(.minutes(1))) struct SnapshotBootstrapTests {
+    let secret = Array("cluster secret".utf8)
+
+    func follow(
+        _ source: PrunableLog, _ replica: SnapshotReplica, nodeID: String = "replica-1",
+        _ body: @Sendable (ReplicationClient) async throws -> Void
+    ) async throws {
+        var configuration = ReplicationServer.Configuration()
+        configuration.snapshotChunkBytes = 256 << 10
+        let server = ReplicationServer(
+            host: "127.0.0.1", port: 0, clusterID: "test", secret: secret, source: source, logger: testLogger, configuration: configuration)
+        let serverTask = Task { try await server.run() }
+        let port = try await server.waitUntilBound()
+        let client = ReplicationClient(
+            writerHost: "127.0.0.1", writerPort: port, clusterID: "test", nodeID: nodeID, secret: secret, sink: replica, logger: testLogger,
+            configuration: .init(initialBackoff: .milliseconds(20), maxBackoff: .milliseconds(200)))
+        let clientTask = Task { try await client.run() }
+        try await body(client)
+        clientTask.cancel()
+        try await clientTask.value
+        serverTask.cancel()
+        try await serverTask.value
+    }
+
+    @Test func newReplicaGetsASnapshotThenTheLogAfterIt() async throws {
+        let source = PrunableLog(commits: makeCommits(count: 300, after: 1_000))
+        await source.prune(through: 1_000 + 200 * 7)
+        let snapshotTs = await source.latestTimestamp()
+        let replica = SnapshotReplica()
+        try await follow(source, replica) { client in
+            try await withTimeout { try await replica.waitUntilApplied(snapshotTs) }
+            // Live tail after the snapshot.
+            await source.append(makeCommits(count: 50, after: snapshotTs))
+            let live = await source.latestTimestamp()
+            try await withTimeout { try await replica.waitUntilApplied(live) }
+            #expect(try await client.forward([7]) == [7])
+        }
+        let installed = await replica.installed
+        #expect(installed.count == 1)
+        #expect(installed.first?.ts == snapshotTs)
+        #expect(installed.first?.bytes == PrunableLog.snapshotBytes(snapshotTs))
+        #expect(await replica.applied.map(\.ts) == makeCommits(count: 50, after: snapshotTs).map(\.ts))
+        #expect(await replica.violations == [])
+        #expect(await source.snapshotsTaken == 1)
+    }
+
+    @Test func replicaWithinTheLogGetsNoSnapshot() async throws {
+        let source = PrunableLog(commits: makeCommits(count: 100, after: 1_000))
+        await source.prune(through: 1_000 + 10 * 7)
+        let replica = SnapshotReplica(applied: 1_000 + 50 * 7)
+        let latest = await source.latestTimestamp()
+        try await follow(source, replica) { _ in try await withTimeout { try await replica.waitUntilApplied(latest) } }
+        #expect(await replica.installed.isEmpty)
+        #expect(await replica.applied.count == 50)
+        #expect(await source.snapshotsTaken == 0)
+    }
+
+    @Test func logPrunedUnderAFollowingReplicaSendsASnapshot() async throws {
+        let source = PrunableLog(commits: makeCommits(count: 10, after: 1_000))
+        let replica = SnapshotReplica()
+        try await follow(source, replica) { _ in
+            let first = await source.latestTimestamp()
+            try await withTimeout { try await replica.waitUntilApplied(first) }
+            #expect(await source.connected["replica-1"] == 1)
+            // The replica is behind (sentTimestamp < pruned point) only if it has not seen the new
+            // commits yet; prune them together with their predecessors before the writer streams.
+            await source.append(makeCommits(count: 20, after: first))
+            await source.prune(through: first + 20 * 7)
+            await source.append(makeCommits(count: 5, after: first + 20 * 7))
+            let latest = await source.latestTimestamp()
+            try await withTimeout { try await replica.waitUntilApplied(latest) }
+        }
+        #expect(await replica.violations == [])
+        // Either the stream raced ahead of the prune (no snapshot) or it resumed from a snapshot;
+        // in both cases nothing was skipped: after a snapshot, the log continues right after it.
+        let installed = await replica.installed
+        if let snapshot = installed.last {
+            #expect(await replica.applied.map(\.ts).allSatisfy { $0 > snapshot.ts })
+        }
+    }
+
+    @Test func corruptSnapshotIsRejected() throws {
+        var receiver = SnapshotReceiver()
+        _ = try receiver.receive(.snapshotBegin(ts: 9, totalBytes: 3))
+        _ = try receiver.receive(.snapshotChunk(offset: 0, bytes: [1, 2, 3]))
+        #expect(throws: ReplicationError.snapshotDigestMismatch) {
+            try receiver.receive(.snapshotEnd(sha256: Array(SHA256.hash(data: [1, 2, 4]))))
+        }
+    }
+}
