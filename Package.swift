@@ -70,7 +70,7 @@ let package = Package(
         ),
         .target(name: "ChatExample", dependencies: ["Ripple"]),
         .executableTarget(name: "chat", dependencies: ["ChatExample", "Ripple"]),
-        .executableTarget(name: "RippleBench", dependencies: ["RippleEngine", "RippleValues", "CSQLite"], path: "Benchmarks/RippleBench"),
+        .executableTarget(name: "RippleBench", dependencies: ["RippleEngine", "RippleValues", "CSQLite", "RippleReplication", "RippleStorage", .product(name: "Logging", package: "swift-log")], path: "Benchmarks/RippleBench"),
 
         .testTarget(name: "RippleValuesTests", dependencies: ["RippleValues"]),
         .testTarget(name: "RippleProtocolTests", dependencies: ["RippleProtocol"]),

@@ -4,6 +4,8 @@ import RippleValues
 
 // Ripple's benchmarks and test drivers. `scripts/bench` runs these in release mode:
 //   RippleBench mutations [seconds] [callers]   group-commit throughput vs raw SQLite
+//   RippleBench replication [--rate R] [--seconds S] [--callers C] [--catchup N]
+//                                               replica apply lag and catch-up vs raw SQLite
 //   RippleBench crash-writer DIR [START]               acknowledged-writes stream for the crash test
 
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -12,6 +14,25 @@ case "mutations":
     let seconds = arguments.count > 1 ? Double(arguments[1]) ?? 10 : 10
     let callers = arguments.count > 2 ? Int(arguments[2]) ?? 64 : 64
     try await MutationBenchmark(seconds: seconds, callers: callers).run()
+case "replication":
+    var benchmark = ReplicationBenchmark()
+    var rest = arguments.dropFirst()
+    while let flag = rest.popFirst() {
+        guard let value = rest.popFirst().flatMap(Double.init) else {
+            FileHandle.standardError.write("usage: RippleBench replication [--rate R] [--seconds S] [--callers C] [--catchup N]\n".data(using: .utf8)!)
+            exit(2)
+        }
+        switch flag {
+        case "--rate": benchmark.rate = value
+        case "--seconds": benchmark.seconds = value
+        case "--callers": benchmark.callers = Int(value)
+        case "--catchup": benchmark.catchup = Int(value)
+        default:
+            FileHandle.standardError.write("unknown option \(flag)\n".data(using: .utf8)!)
+            exit(2)
+        }
+    }
+    try await benchmark.run()
 case "crash-writer":
     guard arguments.count > 1 else {
         FileHandle.standardError.write("usage: RippleBench crash-writer DIR\n".data(using: .utf8)!)
@@ -19,6 +40,6 @@ case "crash-writer":
     }
     try await CrashWriter(directory: arguments[1], start: arguments.count > 2 ? Int(arguments[2]) ?? 0 : 0).run()
 default:
-    FileHandle.standardError.write("usage: RippleBench mutations [seconds] [callers] | crash-writer DIR\n".data(using: .utf8)!)
+    FileHandle.standardError.write("usage: RippleBench mutations [seconds] [callers] | replication [options] | crash-writer DIR\n".data(using: .utf8)!)
     exit(2)
 }
