@@ -76,13 +76,18 @@ actor SyncSession {
     }
 
     /// A client that has seen state up to `ts` must never be shown older state: hold its
-    /// session until this node has applied `ts`. A single node is never behind its own clients
-    /// unless its data was rolled back; after `patience` it serves what it has and says so.
+    /// session until this node has applied `ts`. A replica waits as long as it takes (it is
+    /// catching up from the writer). The writer cannot be behind its own clients unless its data
+    /// was rolled back (a restored backup); after `patience` it serves what it has and logs it.
     private func waitUntilApplied(_ ts: UInt64, patience: Duration = .seconds(10)) async {
+        if !engine.isWriter {
+            await engine.waitUntilApplied(ts)
+            return
+        }
         let deadline = ContinuousClock.now + patience
         while let latest = try? await engine.latestTimestamp(), latest < ts {
             guard ContinuousClock.now < deadline else {
-                logger.warning("client has seen ts \(ts) but this node is at \(latest); serving anyway")
+                logger.warning("client has seen ts \(ts) but this writer is at \(latest) (rolled-back data?); serving anyway")
                 return
             }
             try? await Task.sleep(for: .milliseconds(10))
