@@ -66,6 +66,7 @@ struct WriterCommand: ParsableCommand {
         let (host, port) = try parseListen(node.listen)
         let (replicationHost, replicationPort) = try parseListen(replication)
         try FileManager.default.createDirectory(atPath: node.data, withIntermediateDirectories: true)
+        let metricsText = nodeMetricsText()
         var options = EngineOptions()
         options.logger = logger
         let engine = try Engine.open(path: node.databasePath, app: app, options: options)
@@ -82,6 +83,7 @@ struct WriterCommand: ParsableCommand {
             source: source, logger: logger)
         var configuration = SyncServer.Configuration(host: host, port: port)
         configuration.role = "writer"
+        configuration.metricsText = metricsText
         configuration.nodeID = node.nodeID
         configuration.replicationStatus = { await source.status() }
         let server = try await SyncServer.make(
@@ -122,6 +124,7 @@ struct ReplicaCommand: ParsableCommand {
         var options = EngineOptions()
         options.logger = logger
         options.role = .replica(forwarder: forwarder)
+        let metricsText = nodeMetricsText()
         let engine = try Engine.open(path: node.databasePath, app: app, options: options)
         defer { engine.close() }
         let client = ReplicationClient(
@@ -130,6 +133,7 @@ struct ReplicaCommand: ParsableCommand {
         forwarder.attach(client)
         var configuration = SyncServer.Configuration(host: host, port: port)
         configuration.role = "replica"
+        configuration.metricsText = metricsText
         configuration.nodeID = node.nodeID
         configuration.replicationStatus = {
             let writerTs = await client.writerLatestTimestamp

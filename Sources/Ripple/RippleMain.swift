@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import Metrics
+import Prometheus
 import RippleAuth
 import RippleSync
 
@@ -75,11 +77,13 @@ struct DevCommand: ParsableCommand {
         let path = URL(fileURLWithPath: data).appendingPathComponent("ripple.sqlite3").path
         var options = EngineOptions()
         options.logger = logger
+        let metricsText = nodeMetricsText()
         let engine = try Engine.open(path: path, app: app, options: options)
         defer { engine.close() }
         let authenticator = try makeAuthenticator(auth, logger: logger)
-        let server = try await SyncServer.make(
-            engine: engine, authenticator: authenticator, configuration: .init(host: host, port: port), logger: logger)
+        var configuration = SyncServer.Configuration(host: host, port: port)
+        configuration.metricsText = metricsText
+        let server = try await SyncServer.make(engine: engine, authenticator: authenticator, configuration: configuration, logger: logger)
         logger.info("engine open on \(path) with \(app.functions.functions.count) functions")
         let application = server.application { port in
             FileHandle.standardOutput.write(Data("Ripple dev node listening on http://\(host):\(port) (database \(path))\n".utf8))
@@ -87,6 +91,20 @@ struct DevCommand: ParsableCommand {
         try await application.runService()
         logger.info("Ripple dev node stopped")
     }
+}
+
+/// The process's Prometheus registry, bootstrapped as the swift-metrics backend once; `/metrics`
+/// serves it.
+let prometheusRegistry: PrometheusCollectorRegistry = {
+    let registry = PrometheusCollectorRegistry()
+    MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+    return registry
+}()
+
+/// `/metrics` text for a node; touching it bootstraps the metrics backend.
+func nodeMetricsText() -> @Sendable () -> String {
+    let registry = prometheusRegistry
+    return { registry.emitToString() }
 }
 
 /// Splits `host:port`; the error says what was expected.

@@ -79,6 +79,7 @@ public final class Engine: Sendable {
     let limits: TransactionLimits
     /// Resolves `v.id("table")` in argument validators.
     let tableNumbers: TableNumberLookup
+    let metrics = EngineMetrics()
 
     /// Opens (or creates) the database at `path`, syncs the schema (backfilling new indexes)
     /// and starts the writer.
@@ -121,6 +122,10 @@ public final class Engine: Sendable {
         self.readers = readers
         self.limits = limits
         self.tableNumbers = tableNumbers
+        let metrics = self.metrics
+        let replica = applier != nil
+        committer?.addListener { metrics.record($0, replica: replica) }
+        applier?.addListener { metrics.record($0, replica: replica) }
     }
 
     private static func maxLoggedTimestamp(_ store: Store) throws -> UInt64 {
@@ -176,6 +181,7 @@ public final class Engine: Sendable {
         _ path: String, _ args: [String: Value] = [:], identity: Identity = .anonymous, journal: String? = nil,
         caller: Caller = .client
     ) async throws(FunctionError) -> QueryResult {
+        metrics.queries.increment()
         let function = try resolve(path, kind: .query, identity: identity, caller: caller)
         try validate(args, for: function)
         guard case .query(let handler) = function.handler else { preconditionFailure("resolved by kind") }
@@ -267,6 +273,8 @@ public final class Engine: Sendable {
         _ path: String, _ args: [String: Value] = [:], identity: Identity = .anonymous, caller: Caller = .client,
         dedupKey: String? = nil
     ) async throws(FunctionError) -> MutationResult {
+        let started = ContinuousClock.now
+        defer { metrics.mutationLatency.record(since: started) }
         let function = try resolve(path, kind: .mutation, identity: identity, caller: caller)
         try validate(args, for: function)
         guard case .mutation(let handler) = function.handler else { preconditionFailure("resolved by kind") }

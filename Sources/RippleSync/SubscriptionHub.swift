@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import RippleEngine
 import RippleProtocol
 import RippleValues
@@ -94,6 +95,9 @@ actor SubscriptionHub {
     private var updateRequested = false
     /// Re-runs done, for tests and metrics.
     private(set) var rerunCount = 0
+    private let reruns = Counter(label: "ripple_subscription_reruns_total")
+    private let liveQueriesGauge = Gauge(label: "ripple_live_queries")
+    private let sessionsGauge = Gauge(label: "ripple_sync_sessions")
 
     init(engine: Engine, startTimestamp: UInt64, logger: Logger) {
         self.engine = engine
@@ -130,11 +134,13 @@ actor SubscriptionHub {
         let id = nextSession
         nextSession += 1
         sessions[id] = Session(send: send)
+        sessionsGauge.record(sessions.count)
         return id
     }
 
     func closeSession(_ id: SessionID) {
         guard let session = sessions.removeValue(forKey: id) else { return }
+        sessionsGauge.record(sessions.count)
         pendingSessions.remove(id)
         for (queryId, key) in session.queries { unsubscribe(Subscriber(session: id, queryId: queryId), from: key) }
     }
@@ -250,6 +256,8 @@ actor SubscriptionHub {
         }
         await waitUntilProcessed(snapshot.ts)
         rerunCount += stale.count
+        reruns.increment(by: stale.count)
+        liveQueriesGauge.record(queries.count)
         for (live, result) in zip(stale, snapshot.results) where queries[live.key] === live {
             live.result = result
             live.computedAt = snapshot.ts

@@ -21,6 +21,9 @@ public struct SyncServer: Sendable {
         /// `dev`, `writer`, `replica` or `scheduler`, reported by `/health`.
         public var role = "dev"
         public var nodeID = "dev"
+        /// The Prometheus text for `/metrics` when the process has a metrics backend; nil serves
+        /// the hub's own counters.
+        public var metricsText: (@Sendable () -> String)?
         /// Extra `/health` fields from the replication layer (replica lag, connected replicas).
         public var replicationStatus: @Sendable () async -> [(String, JSON)] = { [] }
 
@@ -92,6 +95,10 @@ public struct SyncServer: Sendable {
             return Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(string: hash + "\n")))
         }
         router.get("/metrics") { _, _ in
+            if let metricsText = configuration.metricsText {
+                return Response(
+                    status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: ResponseBody(byteBuffer: ByteBuffer(string: metricsText())))
+            }
             let reruns = await hub.rerunCount
             let live = await hub.liveQueryCount
             let sessions = await hub.sessionCount
