@@ -89,7 +89,8 @@ public struct FunctionRegistry: Sendable {
 public enum FunctionPath {
     public static func canonical(_ path: String) -> String {
         // Callers mostly send canonical paths already; recognise them without building strings.
-        if let colon = path.utf8.lastIndex(of: UInt8(ascii: ":")), !path[..<colon].hasSuffix(".js") {
+        let utf8 = path.utf8
+        if let colon = utf8.lastIndex(of: UInt8(ascii: ":")), !utf8[..<colon].suffix(3).elementsEqual(".js".utf8) {
             return path
         }
         var module = path
@@ -102,4 +103,3 @@ public enum FunctionPath {
         return "\(module):\(name)"
     }
 }
-
