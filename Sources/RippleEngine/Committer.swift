@@ -48,6 +48,8 @@ final class Committer: @unchecked Sendable {
     private let control: TransactionControl
     /// How many requests the last group answered: about how many callers will soon be back.
     private var expectedGroupSize = 1
+    /// The open group's commits, written to the commit log as one row just before COMMIT.
+    private var log = LogBatch()
     /// A moving average of COMMIT's duration (mostly the fsync), in nanoseconds.
     private var commitDuration: UInt64 = 0
 
@@ -183,14 +185,17 @@ final class Committer: @unchecked Sendable {
         let commitStarted = DispatchTime.now().uptimeNanoseconds
         do {
             if lastTimestamp != appliedTimestamp {
+                try store.appendLog(log)
                 try store.setAppliedTimestamp(lastTimestamp)
                 try store.setMeta(MetaKey.maxDocumentNumber, lastDocumentNumber)
             }
             try control.commit.run()
             appliedTimestamp = lastTimestamp
+            log.removeAll()
         } catch {
             logger.error("group commit failed, \(group.count) mutations not applied: \(error)")
             try? control.rollback.run()
+            log.removeAll()
             lastDocumentNumber = firstDocumentNumber
             for request in group { request.finish(.failure(FunctionError(.unavailable, "Commit failed: \(error)"))) }
             return
@@ -227,10 +232,9 @@ final class Committer: @unchecked Sendable {
         do {
             try control.savepoint.run()
             let value = try request.work(transaction)
-            // Inside the savepoint: a failed log append must undo the mutation's writes too.
-            if !transaction.logWrites.isEmpty { try store.appendLog(Commit(ts: ts, writes: transaction.logWrites)) }
             try control.release.run()
             if !transaction.logWrites.isEmpty {
+                log.append(ts: ts, writes: transaction.logWrites)
                 lastTimestamp = ts
                 committed.append(CommittedMutation(ts: ts, writes: WriteSet(transaction.changes)))
             }

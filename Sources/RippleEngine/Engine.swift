@@ -345,12 +345,7 @@ extension Engine {
 
     /// How many commits the log holds after `ts` (a replica's lag in commits).
     public func commitCount(after ts: UInt64) async throws -> Int {
-        try await readers.withReader { store, _ in
-            let s = try store.database.statement("SELECT COUNT(*) FROM commit_log WHERE ts > ?1")
-            s.bind(1, Int64(bitPattern: ts))
-            defer { s.reset() }
-            return try s.step() ? Int(s.int64(0)) : 0
-        }
+        try await readers.withReader { store, _ in try store.commitCount(after: ts) }
     }
 
     /// Commits after `ts` from the commit log, oldest first (what the writer ships). Throws

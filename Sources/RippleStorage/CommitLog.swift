@@ -31,6 +31,13 @@ public enum CommitCodec {
     public static func encode(_ writes: [LogWrite]) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(64 * writes.count)
+        encode(writes, into: &out)
+        return out
+    }
+
+    /// Appends the encoding of `writes` to `out`; it is self-delimiting, so several can follow
+    /// each other (see `LogBatch`).
+    public static func encode(_ writes: [LogWrite], into out: inout [UInt8]) {
         appendVarint(UInt64(writes.count), to: &out)
         for write in writes {
             switch write {
@@ -64,7 +71,6 @@ public enum CommitCodec {
                 appendVarint(UInt64(bitPattern: number), to: &out)
             }
         }
-        return out
     }
 
     public static func decode(_ bytes: [UInt8]) throws(ValueError) -> [LogWrite] {
@@ -76,6 +82,13 @@ public enum CommitCodec {
 
     public static func decode(_ buffer: UnsafeRawBufferPointer) throws(ValueError) -> [LogWrite] {
         var r = ByteReader(buffer)
+        let writes = try decode(&r)
+        guard r.isAtEnd else { throw ValueError("commit record has trailing bytes") }
+        return writes
+    }
+
+    /// Reads one encoding of writes from `r`, leaving it just after.
+    static func decode(_ r: inout ByteReader) throws(ValueError) -> [LogWrite] {
         let count = Int(try r.varint())
         guard count <= r.remaining else { throw ValueError("commit record count is corrupt") }
         var writes: [LogWrite] = []
@@ -111,7 +124,6 @@ public enum CommitCodec {
                 writes.append(.dropIndex(number: Int64(bitPattern: try r.varint())))
             }
         }
-        guard r.isAtEnd else { throw ValueError("commit record has trailing bytes") }
         return writes
     }
 
@@ -121,5 +133,63 @@ public enum CommitCodec {
             appendVarint(UInt64(buf.count), to: &out)
             out.append(contentsOf: buf)
         }
+    }
+}
+
+/// The commits of one group commit on their way into one `commit_log` row, encoded as they are
+/// made: the writer pays for one row per group instead of one per mutation.
+///
+/// A row holding one commit is that commit's `CommitCodec` bytes, keyed by its timestamp (the
+/// original layout). A row holding several is, per commit, a varint timestamp followed by its
+/// `CommitCodec` bytes, keyed by the last commit's timestamp, so every commit of a row is at or
+/// below its key and above the previous row's key.
+public struct LogBatch: Sendable {
+    public private(set) var count = 0
+    public private(set) var lastTimestamp: UInt64 = 0
+    private var frames: [UInt8] = []
+    /// Where the first commit's `CommitCodec` bytes start, after its timestamp.
+    private var firstWritesStart = 0
+
+    public init() {}
+
+    public var isEmpty: Bool { count == 0 }
+
+    public mutating func append(ts: UInt64, writes: [LogWrite]) {
+        precondition(ts > lastTimestamp, "commits join a batch in timestamp order")
+        appendVarint(ts, to: &frames)
+        if count == 0 { firstWritesStart = frames.count }
+        CommitCodec.encode(writes, into: &frames)
+        count += 1
+        lastTimestamp = ts
+    }
+
+    /// Empties the batch, keeping its buffer for the next group.
+    public mutating func removeAll() {
+        count = 0
+        lastTimestamp = 0
+        frames.removeAll(keepingCapacity: true)
+    }
+
+    /// Calls `body` with the row's payload.
+    func withPayload<T>(_ body: (UnsafeRawBufferPointer) -> T) -> T {
+        let start = count == 1 ? firstWritesStart : 0
+        return frames.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[start...])) }
+    }
+
+    /// The commits of a stored row (`commits` of them, keyed `ts`).
+    static func decode(ts: UInt64, commits: Int, payload: UnsafeRawBufferPointer) throws(ValueError) -> [Commit] {
+        if commits == 1 { return [Commit(ts: ts, writes: try CommitCodec.decode(payload))] }
+        var r = ByteReader(payload)
+        var out: [Commit] = []
+        out.reserveCapacity(commits)
+        var previous: UInt64 = 0
+        for _ in 0..<commits {
+            let commitTs = try r.varint()
+            guard commitTs > previous, commitTs <= ts else { throw ValueError("commit log row has timestamps out of order") }
+            out.append(Commit(ts: commitTs, writes: try CommitCodec.decode(&r)))
+            previous = commitTs
+        }
+        guard r.isAtEnd, previous == ts else { throw ValueError("commit log row is corrupt") }
+        return out
     }
 }

@@ -128,11 +128,14 @@ public final class Statement {
     }
 
     public func bind(_ index: Int32, _ bytes: [UInt8]) {
-        bytes.withUnsafeBytes { buf in
-            // A zero-length blob must still bind as a blob, not NULL: give SQLite a valid pointer.
-            let base = buf.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!
-            _ = sqlite3_bind_blob(handle, index, base, Int32(buf.count), ripple_sqlite_transient())
-        }
+        bytes.withUnsafeBytes { bind(index, $0) }
+    }
+
+    /// Binds a copy of `bytes`.
+    public func bind(_ index: Int32, _ bytes: UnsafeRawBufferPointer) {
+        // A zero-length blob must still bind as a blob, not NULL: give SQLite a valid pointer.
+        let base = bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!
+        _ = sqlite3_bind_blob(handle, index, base, Int32(bytes.count), ripple_sqlite_transient())
     }
 
     public func bindNull(_ index: Int32) {

@@ -22,7 +22,8 @@ public struct StoredDocument: Sendable {
 ///   `number` is the document number its id encodes.
 /// - `index_entries(index_number, key, document)` — one row per document per index; `key` is an
 ///   `IndexKey`, so a `withIndex` range is one B-tree range scan.
-/// - `commit_log(ts, payload)` — the writes of each commit (`CommitCodec`), shipped to replicas.
+/// - `commit_log(ts, payload, commits)` — the writes of each group commit (`LogBatch`), shipped
+///   to replicas commit by commit.
 /// - `tables_catalog`, `indexes_catalog` — the catalog; `meta` — the applied timestamp etc.
 /// The applied timestamp is written in the same transaction as the commit it belongs to, so a
 /// read transaction that reads it learns exactly which commit its snapshot is.
@@ -59,7 +60,7 @@ public final class Store {
             deleteDocument = try database.prepare("DELETE FROM documents WHERE number = ?1")
             insertIndexEntry = try database.prepare("INSERT OR REPLACE INTO index_entries(index_number, key, document) VALUES (?1, ?2, ?3)")
             deleteIndexEntry = try database.prepare("DELETE FROM index_entries WHERE index_number = ?1 AND key = ?2")
-            insertLog = try database.prepare("INSERT INTO commit_log(ts, payload) VALUES (?1, ?2)")
+            insertLog = try database.prepare("INSERT INTO commit_log(ts, payload, commits) VALUES (?1, ?2, ?3)")
             setMeta = try database.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)")
         }
     }
@@ -78,7 +79,7 @@ public final class Store {
                 key BLOB NOT NULL,
                 document INTEGER NOT NULL,
                 PRIMARY KEY(index_number, key)) WITHOUT ROWID;
-            CREATE TABLE IF NOT EXISTS commit_log(ts INTEGER PRIMARY KEY, payload BLOB NOT NULL);
+            CREATE TABLE IF NOT EXISTS commit_log(ts INTEGER PRIMARY KEY, payload BLOB NOT NULL, commits INTEGER NOT NULL DEFAULT 1);
             CREATE TABLE IF NOT EXISTS tables_catalog(number INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
             CREATE TABLE IF NOT EXISTS indexes_catalog(
                 number INTEGER PRIMARY KEY,
@@ -89,6 +90,12 @@ public final class Store {
             CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
             """
         )
+        // Files from before log rows held whole groups: every row is one commit.
+        let columns = try database.statement("SELECT COUNT(*) FROM pragma_table_info('commit_log') WHERE name = 'commits'")
+        defer { columns.reset() }
+        if try columns.step(), columns.int64(0) == 0 {
+            try database.execute("ALTER TABLE commit_log ADD COLUMN commits INTEGER NOT NULL DEFAULT 1")
+        }
     }
 
     // MARK: - Catalog
@@ -314,23 +321,55 @@ public final class Store {
         try appendLog(ts: commit.ts, payload: CommitCodec.encode(commit.writes))
     }
 
+    /// Appends one commit's `CommitCodec` bytes as a row of its own.
     public func appendLog(ts: UInt64, payload: [UInt8]) throws(DatabaseError) {
         let s = statements.insertLog
         s.bind(1, Int64(bitPattern: ts))
         s.bind(2, payload)
+        s.bind(3, Int64(1))
+        try s.run()
+    }
+
+    /// Appends a group's commits as one row.
+    public func appendLog(_ batch: LogBatch) throws(DatabaseError) {
+        guard !batch.isEmpty else { return }
+        let s = statements.insertLog
+        s.bind(1, Int64(bitPattern: batch.lastTimestamp))
+        batch.withPayload { s.bind(2, $0) }
+        s.bind(3, Int64(batch.count))
         try s.run()
     }
 
     /// Commits after `ts`, oldest first, at most `limit`.
     public func commits(after ts: UInt64, limit: Int) throws -> [Commit] {
-        let s = try database.statement("SELECT ts, payload FROM commit_log WHERE ts > ?1 ORDER BY ts LIMIT ?2")
+        let s = try database.statement("SELECT ts, commits, payload FROM commit_log WHERE ts > ?1 ORDER BY ts")
         s.bind(1, Int64(bitPattern: ts))
-        s.bind(2, Int64(limit))
+        defer { s.reset() }
         var out: [Commit] = []
-        while try s.step() {
-            out.append(Commit(ts: UInt64(s.int64(0)), writes: try s.withBytes(1) { buf in try CommitCodec.decode(buf) }))
+        while out.count < limit, try s.step() {
+            let row = try s.withBytes(2) { buf in
+                try LogBatch.decode(ts: UInt64(bitPattern: s.int64(0)), commits: Int(s.int64(1)), payload: buf)
+            }
+            for commit in row where commit.ts > ts && out.count < limit { out.append(commit) }
         }
         return out
+    }
+
+    /// How many commits the log holds after `ts`.
+    public func commitCount(after ts: UInt64) throws -> Int {
+        let s = try database.statement("SELECT COALESCE(SUM(commits), 0) FROM commit_log WHERE ts > ?1")
+        s.bind(1, Int64(bitPattern: ts))
+        let total = try s.step() ? Int(s.int64(0)) : 0
+        s.reset()
+        // The first row after `ts` may hold commits at or before it.
+        let first = try database.statement("SELECT ts, commits, payload FROM commit_log WHERE ts > ?1 ORDER BY ts LIMIT 1")
+        first.bind(1, Int64(bitPattern: ts))
+        defer { first.reset() }
+        guard try first.step(), first.int64(1) > 1 else { return total }
+        let row = try first.withBytes(2) { buf in
+            try LogBatch.decode(ts: UInt64(bitPattern: first.int64(0)), commits: Int(first.int64(1)), payload: buf)
+        }
+        return total - row.count(where: { $0.ts <= ts })
     }
 
     public func meta(_ key: String) throws(DatabaseError) -> Int64? {

@@ -1,0 +1,104 @@
+import Foundation
+import RippleStorage
+import RippleValues
+import Testing
+
+/// A fresh database file, removed when the value is released.
+final class TemporaryDatabase {
+    let directory = NSTemporaryDirectory() + "ripple-storage-test-" + UUID().uuidString
+    var path: String { directory + "/db.sqlite3" }
+
+    init() { try! FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
+}
+
+/// One document write per commit, told apart by number.
+func commit(_ ts: UInt64) -> Commit {
+    Commit(ts: ts, writes: [.document(tableNumber: 10, number: Int64(ts), id: "doc\(ts)", value: [UInt8(ts % 250), 1, 2])])
+}
+
+@Suite struct CommitLogTests {
+    /// Rows as the writer makes them: groups of 1, 3 and 2 commits, and a replica-style row.
+    func store(_ db: TemporaryDatabase) throws -> Store {
+        let store = try Store(database: Database(path: db.path))
+        try store.database.transaction {
+            for group in [[1], [2, 3, 5], [8, 9]] as [[UInt64]] {
+                var batch = LogBatch()
+                for ts in group { batch.append(ts: ts, writes: commit(ts).writes) }
+                try store.appendLog(batch)
+            }
+            try store.appendLog(commit(12))
+        }
+        return store
+    }
+
+    @Test func everyCommitComesBackOnceInOrderFromAnyPosition() throws {
+        let db = TemporaryDatabase()
+        let store = try store(db)
+        let all: [UInt64] = [1, 2, 3, 5, 8, 9, 12]
+        for after: UInt64 in [0, 1, 2, 3, 4, 5, 8, 9, 11, 12, 20] {
+            let expected = all.filter { $0 > after }
+            #expect(try store.commits(after: after, limit: 100) == expected.map(commit), "after \(after)")
+            #expect(try store.commitCount(after: after) == expected.count, "after \(after)")
+            for limit in 1...4 {
+                #expect(try store.commits(after: after, limit: limit) == expected.prefix(limit).map(commit), "after \(after) limit \(limit)")
+            }
+        }
+    }
+
+    @Test func pruningDropsWholeGroupsOnlyAndNeverACommitStillAfterThePrunedPoint() throws {
+        let db = TemporaryDatabase()
+        let store = try store(db)
+        // Through 3 cuts the group [2, 3, 5]: it stays whole, so nothing after 1 is lost.
+        #expect(try store.pruneLog(through: 3, batch: 10) == 1)
+        #expect(try store.logPrunedThrough() == 1)
+        #expect(try store.commits(after: 1, limit: 100) == [2, 3, 5, 8, 9, 12].map(commit))
+        #expect(try store.pruneLog(through: 9, batch: 10) == 2)
+        #expect(try store.logPrunedThrough() == 9)
+        #expect(try store.commits(after: 9, limit: 100) == [commit(12)])
+    }
+
+    @Test func aGroupOfOneIsStoredAsASingleCommitRow() throws {
+        let db = TemporaryDatabase()
+        let store = try store(db)
+        let s = try store.database.statement("SELECT payload FROM commit_log WHERE ts = 1")
+        #expect(try s.step())
+        #expect(try CommitCodec.decode(s.bytes(0)) == commit(1).writes)
+        s.reset()
+    }
+
+    @Test func filesWithOneCommitPerRowAreReadAfterUpgrade() throws {
+        let db = TemporaryDatabase()
+        do {
+            let old = try Database(path: db.path)
+            try old.execute("CREATE TABLE commit_log(ts INTEGER PRIMARY KEY, payload BLOB NOT NULL)")
+            let insert = try old.statement("INSERT INTO commit_log(ts, payload) VALUES (?1, ?2)")
+            for ts: UInt64 in [4, 7] {
+                insert.bind(1, Int64(ts))
+                insert.bind(2, CommitCodec.encode(commit(ts).writes))
+                try insert.run()
+            }
+        }
+        let store = try Store(database: Database(path: db.path))
+        var batch = LogBatch()
+        batch.append(ts: 10, writes: commit(10).writes)
+        batch.append(ts: 11, writes: commit(11).writes)
+        try store.appendLog(batch)
+        #expect(try store.commits(after: 0, limit: 10) == [4, 7, 10, 11].map(commit))
+        #expect(try store.commitCount(after: 4) == 3)
+    }
+
+    @Test func aRowWithCommitsOutOfOrderIsRejected() throws {
+        let db = TemporaryDatabase()
+        let store = try Store(database: Database(path: db.path))
+        var frames: [UInt8] = []
+        for ts: UInt64 in [6, 5] {
+            appendVarint(ts, to: &frames)
+            CommitCodec.encode(commit(ts).writes, into: &frames)
+        }
+        let s = try store.database.statement("INSERT INTO commit_log(ts, payload, commits) VALUES (6, ?1, 2)")
+        s.bind(1, frames)
+        try s.run()
+        #expect(throws: ValueError.self) { try store.commits(after: 0, limit: 10) }
+    }
+}
