@@ -166,25 +166,6 @@ def _nodes_still_up(request):
     pytest.fail("\n".join(report), pytrace=False)
 
 
-# --- failure reports ---------------------------------------------------------------------------
+# --- failure reports: hooks shared with the other suite --------------------------------------
 
-_MARKS = "_ripple_cluster_log_marks"
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item):
-    setattr(item, _MARKS, {id(src): src.size() for src in LogSource.registry})
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
-    if not report.failed:
-        return
-    marks: Dict[int, int] = getattr(item, _MARKS, {})
-    for source in LogSource.registry:
-        start = marks.get(id(source), 0)
-        if source.size() <= start:
-            continue
-        report.sections.append((f"{source.name} (output during this test, tail)", source.text_since(start)))
+from log_reports import pytest_runtest_makereport, pytest_runtest_setup  # noqa: E402,F401
