@@ -58,7 +58,7 @@ public struct IndexKey: Hashable, Comparable, Sendable, CustomStringConvertible 
             out.append(0x00)
         case .object(let o):
             out.append(Tag.object.rawValue)
-            for (key, field) in o.sorted(by: { utf8Less($0.key, $1.key) }) {
+            o.forEachInKeyOrder { key, field in
                 out.append(0x01)
                 var k = key
                 k.withUTF8 { appendEscaped($0, to: &out) }

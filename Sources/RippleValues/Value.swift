@@ -115,6 +115,37 @@ extension Value: CustomStringConvertible {
     }
 }
 
+extension Dictionary where Key == String, Value == RippleValues.Value {
+    /// Calls `body` with every field in `utf8Less` order of the keys, the order of the binary
+    /// forms. Documents are small: their fields are sorted on the stack, by index, without
+    /// copying them into an array or hashing a key again.
+    func forEachInKeyOrder(_ body: (String, RippleValues.Value) -> Void) {
+        guard count <= 32 else {
+            for (key, value) in sorted(by: { utf8Less($0.key, $1.key) }) { body(key, value) }
+            return
+        }
+        withUnsafeTemporaryAllocation(of: Index.self, capacity: count) { order in
+            order.initialize(repeating: startIndex)
+            defer { order.deinitialize() }
+            var n = 0
+            for i in indices {
+                let key = self[i].key
+                var j = n
+                while j > 0, utf8Less(key, self[order[j - 1]].key) {
+                    order[j] = order[j - 1]
+                    j -= 1
+                }
+                order[j] = i
+                n += 1
+            }
+            for i in order {
+                let field = self[i]
+                body(field.key, field.value)
+            }
+        }
+    }
+}
+
 /// Byte-wise UTF-8 order: Convex orders strings and field names this way, not by Unicode collation.
 @inlinable
 public func utf8Less(_ a: String, _ b: String) -> Bool {

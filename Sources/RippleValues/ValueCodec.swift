@@ -10,7 +10,8 @@ public enum ValueCodec {
 
     public static func encode(_ value: Value) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(64)
+        // Within a few bytes of the encoded size, so the buffer is allocated once.
+        out.reserveCapacity(value.approximateSize + 16)
         encode(value, into: &out)
         return out
     }
@@ -42,7 +43,7 @@ public enum ValueCodec {
         case .object(let o):
             out.append(Tag.object.rawValue)
             appendVarint(UInt64(o.count), to: &out)
-            for (key, field) in o.sorted(by: { utf8Less($0.key, $1.key) }) {
+            o.forEachInKeyOrder { key, field in
                 var k = key
                 k.withUTF8 { buf in
                     appendVarint(UInt64(buf.count), to: &out)
