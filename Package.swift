@@ -34,6 +34,13 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
+        .target(
+            name: "RippleScheduler",
+            dependencies: [
+                "RippleEngine", "RippleValues", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
         .target(name: "RippleProtocol", dependencies: ["RippleValues"]),
         .target(
             name: "RippleReplication",
@@ -67,7 +74,7 @@ let package = Package(
         .target(
             name: "Ripple",
             dependencies: [
-                "RippleEngine", "RippleValues", "RippleSync", "RippleAuth", "RippleReplication", "RippleStorage",
+                "RippleEngine", "RippleValues", "RippleSync", "RippleAuth", "RippleReplication", "RippleStorage", "RippleScheduler",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -76,7 +83,7 @@ let package = Package(
         ),
         .target(name: "ChatExample", dependencies: ["Ripple"]),
         .executableTarget(name: "chat", dependencies: ["ChatExample", "Ripple"]),
-        .executableTarget(name: "RippleBench", dependencies: ["RippleEngine", "RippleValues", "CSQLite", "RippleReplication", "RippleStorage", .product(name: "Logging", package: "swift-log")], path: "Benchmarks/RippleBench"),
+        .executableTarget(name: "RippleBench", dependencies: ["RippleEngine", "RippleValues", "CSQLite", "RippleReplication", "RippleStorage", "RippleScheduler", .product(name: "Logging", package: "swift-log")], path: "Benchmarks/RippleBench"),
 
         .testTarget(name: "RippleValuesTests", dependencies: ["RippleValues"]),
         .testTarget(name: "RippleProtocolTests", dependencies: ["RippleProtocol"]),
@@ -99,5 +106,6 @@ let package = Package(
         ),
         .testTarget(name: "RippleStorageTests", dependencies: ["RippleStorage"]),
         .testTarget(name: "RippleEngineTests", dependencies: ["RippleEngine", "RippleStorage", "ChatExample", "RippleBench"]),
+        .testTarget(name: "RippleSchedulerTests", dependencies: ["RippleScheduler", "RippleEngine", "ChatExample"]),
     ]
 )

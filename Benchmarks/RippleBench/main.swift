@@ -6,6 +6,7 @@ import RippleValues
 //   RippleBench mutations [seconds] [callers]   group-commit throughput vs raw SQLite
 //   RippleBench replication [--rate R] [--seconds S] [--callers C] [--catchup N]
 //                                               replica apply lag and catch-up vs raw SQLite
+//   RippleBench scheduler [samples] [jobs]      scheduled-job start latency and throughput vs direct calls
 //   RippleBench crash-writer DIR [START]               acknowledged-writes stream for the crash test
 
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -33,6 +34,11 @@ case "replication":
         }
     }
     try await benchmark.run()
+case "scheduler":
+    var benchmark = SchedulerBenchmark()
+    if arguments.count > 1, let samples = Int(arguments[1]) { benchmark.samples = samples }
+    if arguments.count > 2, let count = Int(arguments[2]) { benchmark.count = count }
+    try await benchmark.run()
 case "crash-writer":
     guard arguments.count > 1 else {
         FileHandle.standardError.write("usage: RippleBench crash-writer DIR\n".data(using: .utf8)!)
@@ -40,6 +46,6 @@ case "crash-writer":
     }
     try await CrashWriter(directory: arguments[1], start: arguments.count > 2 ? Int(arguments[2]) ?? 0 : 0).run()
 default:
-    FileHandle.standardError.write("usage: RippleBench mutations [seconds] [callers] | replication [options] | crash-writer DIR\n".data(using: .utf8)!)
+    FileHandle.standardError.write("usage: RippleBench mutations [seconds] [callers] | replication [options] | scheduler [samples] [jobs] | crash-writer DIR\n".data(using: .utf8)!)
     exit(2)
 }

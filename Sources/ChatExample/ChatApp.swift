@@ -1,3 +1,4 @@
+import Foundation
 import Ripple
 
 /// The seed's chat app on Ripple: its schema and functions, addressed by the same paths the
@@ -8,7 +9,9 @@ public enum ChatApp {
         registerUsers(&functions)
         registerChannels(&functions)
         registerMessages(&functions)
+        registerAI(&functions)
         registerDiagnostics(&functions)
-        return App(schema: chatSchema, functions: functions)
+        registerJobDiagnostics(&functions)
+        return App(schema: chatSchema, functions: functions, crons: crons())
     }()
 }

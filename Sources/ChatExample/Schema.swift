@@ -33,4 +33,14 @@ public let chatSchema = Schema([
         "title": v.string(),
         "lastMessageAt": v.number(),
     ]).index("by_user", ["userId", "lastMessageAt"]),
+    // Written by the daily summaries cron (`ai:generateUserSummary`).
+    TableDefinition("dailySummaries", [
+        "userId": v.id("users"),
+        "content": v.string(),
+        "messageCount": v.number(),
+        "createdAt": v.number(),
+    ]).index("by_user", ["userId", "createdAt"]),
+    // Diagnostics only: runs of scheduled test jobs, for the scheduler's tests.
+    TableDefinition("jobRuns", ["tag": v.string(), "at": v.number()]).index("by_tag", ["tag"]),
+    TableDefinition("counters", ["name": v.string(), "value": v.number()]).index("by_name", ["name"]),
 ])

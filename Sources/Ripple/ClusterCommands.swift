@@ -4,6 +4,7 @@ import Logging
 import RippleAuth
 import RippleEngine
 import RippleReplication
+import RippleScheduler
 import RippleSync
 
 /// Options every cluster node takes; each also comes from the environment.
@@ -116,7 +117,48 @@ struct ReplicaCommand: ParsableCommand {
     func run() throws { throw ValidationError("replica needs an app; run it through RippleMain.run(app)") }
 
     func run(app: App, auth: AuthSettings) async throws {
-        let logger = node.logger("replica")
+        try await ReplicaNode(node: node, writer: writer, role: "replica").run(app: app, auth: auth)
+    }
+}
+
+/// `scheduler`: a replica that also runs scheduled functions and crons while it holds the
+/// scheduler lease.
+struct SchedulerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scheduler", abstract: "Run a replica that runs scheduled functions and crons.")
+
+    @OptionGroup var node: NodeOptions
+
+    @Option(name: .long, help: "The writer's replication address, host:port (env RIPPLE_WRITER).")
+    var writer: String = ProcessInfo.processInfo.environment["RIPPLE_WRITER"] ?? "127.0.0.1:7100"
+
+    @Option(name: .long, help: "Seconds a scheduler lease lasts; another scheduler takes over about this long after this one dies (env RIPPLE_SCHEDULER_LEASE_SECONDS).")
+    var leaseSeconds: Double = Double(ProcessInfo.processInfo.environment["RIPPLE_SCHEDULER_LEASE_SECONDS"] ?? "") ?? 5
+
+    func validate() throws {
+        guard leaseSeconds >= 0.5, leaseSeconds <= 600 else { throw ValidationError("--lease-seconds must be between 0.5 and 600") }
+    }
+
+    func run() throws { throw ValidationError("scheduler needs an app; run it through RippleMain.run(app)") }
+
+    func run(app: App, auth: AuthSettings) async throws {
+        var scheduler = SchedulerService.Configuration(nodeID: node.nodeID)
+        scheduler.leaseDuration = .milliseconds(Int64(leaseSeconds * 1000))
+        try await ReplicaNode(node: node, writer: writer, role: "scheduler", scheduler: scheduler).run(app: app, auth: auth)
+    }
+}
+
+/// What replicas and schedulers share: a replica engine following the writer, serving clients;
+/// with a `scheduler` configuration, also the job runner.
+struct ReplicaNode {
+    let node: NodeOptions
+    let writer: String
+    let role: String
+    var scheduler: SchedulerService.Configuration?
+
+    /// Runs until the HTTP service or the replication link stops (the job runner with them).
+    func run(app: App, auth: AuthSettings) async throws {
+        let logger = node.logger(role)
         let (host, port) = try parseListen(node.listen)
         let (writerHost, writerPort) = try parseListen(writer)
         try FileManager.default.createDirectory(atPath: node.data, withIntermediateDirectories: true)
@@ -132,28 +174,44 @@ struct ReplicaCommand: ParsableCommand {
             secret: Array(node.clusterSecret.utf8), sink: EngineCommitSink(engine: engine), logger: logger)
         forwarder.attach(client)
         var configuration = SyncServer.Configuration(host: host, port: port)
-        configuration.role = "replica"
+        configuration.role = role
         configuration.metricsText = metricsText
         configuration.nodeID = node.nodeID
+        let jobRunner = scheduler.map { SchedulerService(engine: engine, configuration: $0, logger: logger) }
         configuration.replicationStatus = {
             let writerTs = await client.writerLatestTimestamp
             let applied = (try? await engine.appliedTimestamp()) ?? 0
-            return [
+            var fields: [(String, JSON)] = [
                 ("writer", .string("\(writerHost):\(writerPort)")), ("connected", .bool(await client.isConnected)),
                 ("writerTs", .string(String(writerTs))), ("lagMs", .int(Int64(writerTs > applied ? (writerTs - applied) / 1_000_000 : 0))),
             ]
+            if let jobRunner { fields.append(("scheduler", await jobRunner.status())) }
+            return fields
         }
         let server = try await SyncServer.make(
             engine: engine, authenticator: try makeAuthenticator(auth, logger: logger), configuration: configuration, logger: logger)
+        let role = self.role
         let application = server.application { port in
-            FileHandle.standardOutput.write(Data("Ripple replica listening on http://\(host):\(port), following \(writerHost):\(writerPort)\n".utf8))
+            FileHandle.standardOutput.write(
+                Data("Ripple \(role) listening on http://\(host):\(port), following \(writerHost):\(writerPort)\n".utf8))
         }
         try await runUntilFirstExits {
             try await application.runService()
         } and: {
-            try await client.run()
+            try await runUntilFirstExits {
+                try await client.run()
+            } and: {
+                // The job runner stops only when cancelled; the node lives as long as the link.
+                await jobRunner?.run()
+                try await neverEnding()
+            }
         }
     }
+}
+
+/// Suspends until cancelled.
+func neverEnding() async throws {
+    while true { try await Task.sleep(for: .seconds(3600)) }
 }
 
 /// Runs two long-lived tasks; when either ends (SIGTERM ends the HTTP service), the other is

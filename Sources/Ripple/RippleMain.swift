@@ -5,6 +5,7 @@ import Logging
 import Metrics
 import Prometheus
 import RippleAuth
+import RippleScheduler
 import RippleSync
 
 /// Who may sign in: Convex's `auth.config` — providers by issuer `domain` and `applicationID`
@@ -38,6 +39,8 @@ public enum RippleMain {
                 try await writer.run(app: app, auth: auth)
             } else if let replica = command as? ReplicaCommand {
                 try await replica.run(app: app, auth: auth)
+            } else if let scheduler = command as? SchedulerCommand {
+                try await scheduler.run(app: app, auth: auth)
             } else {
                 try command.run()
             }
@@ -51,7 +54,7 @@ struct RippleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: CommandLine.arguments.first.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "ripple",
         abstract: "A Ripple node: a reactive backend that the Convex clients talk to.",
-        subcommands: [DevCommand.self, WriterCommand.self, ReplicaCommand.self]
+        subcommands: [DevCommand.self, WriterCommand.self, ReplicaCommand.self, SchedulerCommand.self]
     )
 }
 
@@ -81,14 +84,22 @@ struct DevCommand: ParsableCommand {
         let engine = try Engine.open(path: path, app: app, options: options)
         defer { engine.close() }
         let authenticator = try makeAuthenticator(auth, logger: logger)
+        // The dev node is its own scheduler: same job runner, same lease, on the writer's engine.
+        let scheduler = SchedulerService(engine: engine, configuration: .init(nodeID: "dev"), logger: logger)
         var configuration = SyncServer.Configuration(host: host, port: port)
         configuration.metricsText = metricsText
+        configuration.replicationStatus = { [("scheduler", await scheduler.status())] }
         let server = try await SyncServer.make(engine: engine, authenticator: authenticator, configuration: configuration, logger: logger)
         logger.info("engine open on \(path) with \(app.functions.functions.count) functions")
         let application = server.application { port in
             FileHandle.standardOutput.write(Data("Ripple dev node listening on http://\(host):\(port) (database \(path))\n".utf8))
         }
-        try await application.runService()
+        try await runUntilFirstExits {
+            try await application.runService()
+        } and: {
+            await scheduler.run()
+            try await neverEnding()
+        }
         logger.info("Ripple dev node stopped")
     }
 }

@@ -20,6 +20,21 @@ public class DatabaseReader {
 
     /// Starts a query on a table: `try ctx.db.query("messages").withIndex("by_channel") { ... }`.
     public func query(_ table: String) -> QueryInitializer { QueryInitializer(transaction: transaction, tableName: table) }
+
+    /// Read-only access to the system tables, e.g. `ctx.db.system.query("_scheduled_functions")`.
+    public var system: SystemDatabaseReader { SystemDatabaseReader(transaction: transaction) }
+}
+
+/// `ctx.db.system`: reads of the engine's tables (`_scheduled_functions`, `_cron_jobs`), which
+/// functions may read and subscribe to but not write.
+public struct SystemDatabaseReader {
+    let transaction: Transaction
+
+    public func get(_ id: String) throws -> Document? { try transaction.get(id) }
+
+    public func query(_ table: String) -> QueryInitializer {
+        QueryInitializer(transaction: transaction, tableName: table, system: true)
+    }
 }
 
 /// `ctx.db` in mutations: reads see the mutation's own earlier writes; all writes commit
@@ -56,6 +71,8 @@ public struct MutationContext {
     /// The mutation's commit timestamp in milliseconds: `Date.now()` for a mutation, and the
     /// `_creationTime` of the documents it inserts.
     public let now: Double
+    /// Schedules functions as part of this mutation's transaction.
+    public let scheduler: Scheduler
 }
 
 /// The context of an action: no database; it calls queries, mutations and other actions,
@@ -63,6 +80,9 @@ public struct MutationContext {
 public struct ActionContext: Sendable {
     public let auth: Auth
     let engine: Engine
+
+    /// Schedules functions; each call commits on its own.
+    public var scheduler: ActionScheduler { ActionScheduler(engine: engine) }
 
     public func runQuery(_ path: String, _ args: [String: Value] = [:]) async throws -> Value {
         try await engine.query(path, args, identity: auth.identity, caller: .server).value

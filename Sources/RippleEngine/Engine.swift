@@ -7,10 +7,13 @@ import RippleValues
 public struct App: Sendable {
     public let schema: Schema
     public let functions: FunctionRegistry
+    /// Cron jobs, run by the scheduler.
+    public let crons: Crons
 
-    public init(schema: Schema, functions: FunctionRegistry) {
+    public init(schema: Schema, functions: FunctionRegistry, crons: Crons = Crons()) {
         self.schema = schema
         self.functions = functions
+        self.crons = crons
     }
 }
 
@@ -70,6 +73,8 @@ public protocol MutationForwarder: Sendable {
 /// and mutations on the serial group-committing writer, against one SQLite file.
 public final class Engine: Sendable {
     public let app: App
+    /// The app's functions and the engine's own (`_system/…`).
+    let functions: FunctionRegistry
     /// The writer's executor; nil on a replica.
     let committer: Committer?
     /// The replica's log applier; nil on the writer.
@@ -85,13 +90,14 @@ public final class Engine: Sendable {
     /// and starts the writer.
     public static func open(path: String, app: App, options: EngineOptions = EngineOptions()) throws -> Engine {
         do { try app.schema.check() } catch { throw error }
+        try checkCrons(app)
         let store = try Store(database: Database(path: path))
         let readers = try ReaderPool(path: path, count: options.readerCount)
         switch options.role {
         case .writer:
             let last = max(try store.appliedTimestamp(), try maxLoggedTimestamp(store))
             var sync = SchemaSync(store: store, logger: options.logger, clock: CommitClock(last: last, now: options.clock))
-            try sync.run(app.schema)
+            try sync.run(app.schema.withSystemTables)
             let committer = try Committer(
                 store: store, schema: app.schema, clock: sync.clock, limits: options.limits,
                 maxGroupSize: options.maxGroupSize, logger: options.logger
@@ -116,6 +122,7 @@ public final class Engine: Sendable {
         limits: TransactionLimits, tableNumbers: @escaping TableNumberLookup
     ) {
         self.app = app
+        self.functions = app.functions.merging(SchedulerFunctions.registry(for: app.functions))
         self.committer = committer
         self.applier = applier
         self.forwarder = forwarder
@@ -126,6 +133,18 @@ public final class Engine: Sendable {
         let replica = applier != nil
         committer?.addListener { metrics.record($0, replica: replica) }
         applier?.addListener { metrics.record($0, replica: replica) }
+    }
+
+    /// Every cron must name a mutation or action that accepts its arguments: a typo fails at
+    /// start-up, not at 6 AM.
+    private static func checkCrons(_ app: App) throws {
+        for job in app.crons.jobs {
+            do {
+                _ = try checkScheduleTarget(job.functionPath, job.args, functions: app.functions, tables: { _ in nil })
+            } catch {
+                throw CronError(message: "Cron job \"\(job.name)\": \(error.message)")
+            }
+        }
     }
 
     private static func maxLoggedTimestamp(_ store: Store) throws -> UInt64 {
@@ -146,6 +165,9 @@ public final class Engine: Sendable {
         applier?.addListener(listener)
     }
 
+    /// The number of the table `name` in this node's catalog (`nil` until it exists here).
+    public func tableNumber(named name: String) -> UInt32? { tableNumbers(name) }
+
     /// Whether this node runs mutations itself.
     public var isWriter: Bool { committer != nil }
 
@@ -153,7 +175,7 @@ public final class Engine: Sendable {
 
     private func resolve(_ path: String, kind: FunctionKind, identity: Identity, caller: Caller) throws(FunctionError) -> FunctionDefinition {
         let canonical = FunctionPath.canonical(path)
-        guard let function = app.functions.function(canonical),
+        guard let function = functions.function(canonical),
             function.visibility == .public || caller == .server || identity.isAdmin
         else {
             throw FunctionError(.unknownFunction, "Could not find public function for '\(canonical)'. Did you forget to define it?")
@@ -291,9 +313,12 @@ public final class Engine: Sendable {
             }
         }
         let arguments = Arguments(args)
+        let appFunctions = app.functions
         return try await runInWriter(identity: identity) { transaction in
             let now = Double(transaction.write!.ts) / 1_000_000
-            let context = MutationContext(db: DatabaseWriter(transaction: transaction), auth: Auth(identity: identity), now: now)
+            let context = MutationContext(
+                db: DatabaseWriter(transaction: transaction), auth: Auth(identity: identity), now: now,
+                scheduler: Scheduler(transaction: transaction, functions: appFunctions))
             return try handler(context, arguments)
         }
     }

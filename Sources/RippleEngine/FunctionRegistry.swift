@@ -82,6 +82,13 @@ public struct FunctionRegistry: Sendable {
     }
 
     public func function(_ path: String) -> FunctionDefinition? { functions[FunctionPath.canonical(path)] }
+
+    /// Both registries' functions; a path may be defined in only one of them.
+    func merging(_ other: FunctionRegistry) -> FunctionRegistry {
+        var merged = self
+        for definition in other.functions.values { merged.register(definition) }
+        return merged
+    }
 }
 
 /// Convex function paths: `"dir/module:name"`; `"dir/module.js:name"` is the same function and

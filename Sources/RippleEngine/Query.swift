@@ -11,10 +11,12 @@ public enum Order: Sendable {
 public struct QueryInitializer {
     let transaction: Transaction
     let tableName: String
+    /// Reached through `ctx.db.system`, so system tables may be named.
+    var system = false
 
     /// Queries through a named index with an optional range: `withIndex("by_channel") { $0.eq("channelId", id) }`.
     public func withIndex(_ name: String, _ range: (IndexRange) -> IndexRange = { $0 }) throws -> Query {
-        let table = try transaction.table(named: tableName)
+        let table = try transaction.table(named: tableName, system: system)
         let index = try transaction.index(name, of: table)
         let interval = try range(IndexRange()).interval(in: index, tableName: table.name)
         return Query(transaction: transaction, tableName: table.name, index: index, interval: interval)

@@ -27,6 +27,11 @@ final class Transaction {
     private var paginated = false
 
     let write: WriteContext?
+    /// Whether this execution may write system tables (`_scheduled_functions`, …): only the
+    /// engine's own bookkeeping, never a function's `ctx.db`.
+    var writesSystemTables = false
+    /// Jobs scheduled by this execution, counted against `SchedulerLimits.jobsPerExecution`.
+    var jobsScheduled = 0
     private(set) var changes: [DocumentChange] = []
     private(set) var logWrites: [LogWrite] = []
 
@@ -57,7 +62,12 @@ final class Transaction {
         return Document(fields: fields)
     }
 
-    func table(named name: String) throws(TransactionError) -> TableRecord {
+    /// The table to read or write. App code names system tables only through `ctx.db.system`
+    /// (`system`), and writes them only through the engine (`writesSystemTables`).
+    func table(named name: String, system: Bool = false) throws(TransactionError) -> TableRecord {
+        if SystemTables.isSystem(name), !system, !writesSystemTables {
+            throw TransactionError("Table \"\(name)\" is a system table: read it with ctx.db.system.query(\"\(name)\"); functions cannot write it")
+        }
         guard let table = catalog.table(named: name) else {
             throw TransactionError("Table \"\(name)\" does not exist in the schema")
         }
@@ -201,6 +211,9 @@ final class Transaction {
         }
         guard let existing = try get(id) else {
             throw TransactionError("Update on nonexistent document ID \(id)")
+        }
+        if SystemTables.isSystem(table.name), !writesSystemTables {
+            throw TransactionError("Document \(id) is in the system table \"\(table.name)\", which functions cannot write (use ctx.scheduler to cancel jobs)")
         }
         return (table, parsed.documentNumber, existing)
     }

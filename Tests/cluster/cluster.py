@@ -1,7 +1,7 @@
 """The local cluster under test (`scripts/cluster`) and an HTTP client for its nodes.
 
 The cluster is the real thing: `scripts/cluster start` runs a writer (clients 127.0.0.1:3210,
-replication 7100), replica1 (3211) and the scheduler slot (3212, a replica for now) as separate
+replication 7100), replica1 (3211) and the scheduler (3212; a standby scheduler2 on 3222) as separate
 processes with data and logs under `.cluster/`. Everything here talks to those processes from
 outside: through the script, `/health`, `/admin/hash` and the HTTP API.
 
@@ -30,7 +30,9 @@ SCRIPT = ROOT / "scripts" / "cluster"
 CLUSTER_DIR = ROOT / ".cluster"
 REPLICATION_PORT = 7100
 #: The fixed ports scripts/cluster uses (replica2 included: test_new_replica adds it).
-FIXED_PORTS = [3210, 3211, 3212, 3213, REPLICATION_PORT]
+FIXED_PORTS = [3210, 3211, 3212, 3213, 3222, REPLICATION_PORT]
+#: The scheduler lease every node of the suite's cluster gets (test_scheduler.py times takeovers by it).
+SCHEDULER_LEASE_SECONDS = 1.0
 #: scripts/cluster's per-node data directories and files the suite resets before starting.
 NODE_PREFIXES = ("writer", "replica", "scheduler")
 
@@ -47,6 +49,8 @@ def node_port(node: str) -> int:
         return 3211
     if node == "scheduler":
         return 3212
+    if node.startswith("scheduler") and node[len("scheduler"):].isdigit():
+        return 3220 + int(node[len("scheduler"):])
     if node.startswith("replica") and node[len("replica"):].isdigit():
         return 3211 + int(node[len("replica"):])
     raise ValueError(f"unknown node {node!r}")

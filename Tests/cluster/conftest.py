@@ -7,8 +7,10 @@ Run:  .venv/bin/python -m pytest -q Tests/cluster      (scripts/test does, after
   real cluster with `scripts/cluster start`, CLERK_JWT_ISSUER_DOMAIN pointing at the issuer. It
   waits until every replica follows the writer, and always runs `scripts/cluster stop` at the end,
   whatever happened (a cluster that does not come up ends the run with status 4 and the
-  script output). If one of the cluster's fixed ports (3210-3213, 7100) is already in use the
+  script output). If one of the cluster's fixed ports (3210-3213, 3222, 7100) is already in use the
   run stops at once (exit status 3) without touching anything: another cluster is running.
+  Every node gets RIPPLE_SCHEDULER_LEASE_SECONDS (1 s) and CHAT_TEST_CRON=1 (the chat app's
+  every-second test cron), for test_scheduler.py.
 - `user` (session): a signed-in user (`sub`, `token`), users:upsertUser done on the writer.
 - `client_on(node)`, `subscribe_on(node, path, args)` (function): the official client in helper
   processes (the conformance suite's ClientProcess / Subscription), connected to one node.
@@ -38,7 +40,7 @@ sys.path.insert(0, str(HERE.parent / "conformance"))
 from clients import ClientProcess, Subscription  # noqa: E402  (Tests/conformance)
 from harness import JwksServer, LogSource  # noqa: E402
 
-from cluster import FIXED_PORTS, Cluster, ClusterError, port_open  # noqa: E402
+from cluster import FIXED_PORTS, SCHEDULER_LEASE_SECONDS, Cluster, ClusterError, port_open  # noqa: E402
 
 PORTS_BUSY_STATUS = 3
 
@@ -66,11 +68,15 @@ def cluster(jwks):
     if busy:
         pytest.exit(
             f"ports {busy} are in use: another cluster (or server) is running. Stop it first "
-            f"(scripts/cluster stop, if it is this checkout's); the cluster suite needs 3210-3213 and 7100.",
+            f"(scripts/cluster stop, if it is this checkout's); the cluster suite needs 3210-3213, 3222 and 7100.",
             returncode=PORTS_BUSY_STATUS,
         )
     env = dict(os.environ)
     env["CLERK_JWT_ISSUER_DOMAIN"] = jwks.base_url
+    # The scheduler tests: a short lease, so a killed scheduler's successor takes over within a
+    # second, and the chat app's test cron that runs every second.
+    env["RIPPLE_SCHEDULER_LEASE_SECONDS"] = str(SCHEDULER_LEASE_SECONDS)
+    env["CHAT_TEST_CRON"] = "1"
     for var in ("RIPPLE_DATA", "RIPPLE_LISTEN", "RIPPLE_NODE_ID", "RIPPLE_WRITER", "RIPPLE_REPLICATION_LISTEN"):
         env.pop(var, None)
     handle = Cluster(env)

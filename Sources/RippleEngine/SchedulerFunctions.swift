@@ -1,0 +1,244 @@
+import RippleValues
+
+/// The engine's own functions behind scheduling, under `_system/scheduler:`. They are internal
+/// (clients cannot call them) and run on the writer like any mutation, so a scheduler node —
+/// a replica — reaches them through the same forwarding as app mutations.
+///
+/// Every job-running mutation names its scheduler (`holder`) and does nothing unless that
+/// scheduler holds the lease at commit time; each checks the job's state in the same
+/// transaction that changes it, which is what makes a mutation job run exactly once and an
+/// action job start at most once, whatever a scheduler crashes or retries.
+public enum SchedulerFunctions {
+    public static let schedule = "_system/scheduler:schedule"
+    public static let cancel = "_system/scheduler:cancel"
+    public static let acquireLease = "_system/scheduler:acquireLease"
+    public static let releaseLease = "_system/scheduler:releaseLease"
+    public static let runMutationJob = "_system/scheduler:runMutationJob"
+    public static let startActionJob = "_system/scheduler:startActionJob"
+    public static let finishJob = "_system/scheduler:finishJob"
+    public static let failAbandonedActions = "_system/scheduler:failAbandonedActions"
+    public static let syncCrons = "_system/scheduler:syncCrons"
+    public static let runCron = "_system/scheduler:runCron"
+    public static let jobsInState = "_system/scheduler:jobsInState"
+    public static let cronJobs = "_system/scheduler:cronJobs"
+
+    /// What a job mutation did, returned as `{status}`.
+    public enum Status: String, Sendable {
+        /// The job moved on as asked.
+        case done
+        /// The job was not in the expected state (already run, canceled, or another run won).
+        case skipped
+        /// This scheduler does not hold the lease; nothing was written.
+        case leaseLost
+    }
+
+    /// The system functions, for an app whose functions are `app`.
+    static func registry(for app: FunctionRegistry) -> FunctionRegistry {
+        var functions = FunctionRegistry()
+        registerScheduling(&functions, app: app)
+        registerLease(&functions)
+        registerJobs(&functions, app: app)
+        registerCrons(&functions)
+        return functions
+    }
+
+    private static func status(_ status: Status) -> Value { ["status": .string(status.rawValue)] }
+
+    private static func holdsLease(_ ctx: MutationContext, _ args: Arguments) throws -> Bool {
+        let holder = try args.string("holder")
+        return try SchedulerLease.load(ctx.db.transaction)?.lease.isHeld(by: holder, at: ctx.now) ?? false
+    }
+
+    // MARK: - Scheduling from actions
+
+    private static func registerScheduling(_ functions: inout FunctionRegistry, app: FunctionRegistry) {
+        functions.internalMutation(schedule, args: nil) { ctx, args in
+            let scheduler = Scheduler(transaction: ctx.db.transaction, functions: app)
+            let name = try args.string("name")
+            let jobArgs = args["args"]?.objectValue ?? [:]
+            if let at = args["at"]?.doubleValue { return try scheduler.runAt(at, name, jobArgs) }
+            return try scheduler.runAfter(args["delayMs"]?.doubleValue ?? 0, name, jobArgs)
+        }
+        functions.internalMutation(cancel, args: nil) { ctx, args in
+            try Scheduler(transaction: ctx.db.transaction, functions: app).cancel(try args.string("id"))
+            return Value.null
+        }
+    }
+
+    // MARK: - The lease
+
+    private static func registerLease(_ functions: inout FunctionRegistry) {
+        functions.internalMutation(acquireLease, args: nil) { ctx, args in
+            let transaction = ctx.db.transaction
+            let candidate = try args.string("holder")
+            let current = try SchedulerLease.load(transaction)
+            let grant = SchedulerLease.request(
+                current: current?.lease, candidate: candidate, now: ctx.now, duration: try args.double("durationMs"))
+            switch grant {
+            case .granted(let lease, let takeover):
+                try transaction.withSystemWrites {
+                    if let current {
+                        try transaction.replace(current.id, lease.fields)
+                    } else {
+                        try transaction.insert(SystemTables.schedulerLease, lease.fields)
+                    }
+                }
+                return [
+                    "granted": true, "takeover": .boolean(takeover), "epoch": .int64(lease.epoch), "expiresAt": .float64(lease.expiresAt),
+                    "holder": .string(lease.holder),
+                ] as Value
+            case .refused(let lease):
+                return ["granted": false, "holder": .string(lease.holder), "expiresAt": .float64(lease.expiresAt)] as Value
+            }
+        }
+        // A scheduler that shuts down cleanly hands the lease back, so the next one need not wait.
+        functions.internalMutation(releaseLease, args: nil) { ctx, args in
+            let transaction = ctx.db.transaction
+            guard let current = try SchedulerLease.load(transaction), current.lease.holder == (try args.string("holder")) else {
+                return Value.null
+            }
+            var released = current.lease
+            released.expiresAt = ctx.now
+            try transaction.withSystemWrites { try transaction.replace(current.id, released.fields) }
+            return Value.null
+        }
+    }
+
+    // MARK: - Running jobs
+
+    private static func registerJobs(_ functions: inout FunctionRegistry, app: FunctionRegistry) {
+        // A mutation job: the app's mutation and the job's `success` commit together. If the
+        // mutation throws, this whole transaction rolls back and the scheduler records the
+        // failure with `finishJob` — a job that failed changed nothing else.
+        functions.internalMutation(runMutationJob, args: nil) { ctx, args in
+            guard try holdsLease(ctx, args) else { return status(.leaseLost) }
+            let jobs = JobTable(transaction: ctx.db.transaction)
+            let id = try args.string("id")
+            guard let job = try jobs.job(id), job.state == .pending else { return status(.skipped) }
+            let target = try checkScheduleTarget(job.name, job.args, functions: app, tables: ctx.db.transaction.tableNumbers)
+            guard let function = app.function(target), case .mutation(let handler) = function.handler else {
+                throw FunctionError(.invalidUse, "Scheduled function \(job.name) is not a mutation")
+            }
+            // Scheduled functions run without the scheduling user's identity, as in Convex.
+            let context = MutationContext(
+                db: ctx.db, auth: Auth(identity: .anonymous), now: ctx.now,
+                scheduler: Scheduler(transaction: ctx.db.transaction, functions: app))
+            _ = try handler(context, Arguments(job.args))
+            try jobs.set(id, .success)
+            return status(.done)
+        }
+        // An action job's start: pending → inProgress, so that no other run can start it.
+        functions.internalMutation(startActionJob, args: nil) { ctx, args in
+            guard try holdsLease(ctx, args) else { return status(.leaseLost) }
+            let jobs = JobTable(transaction: ctx.db.transaction)
+            let id = try args.string("id")
+            guard let job = try jobs.job(id), job.state == .pending else { return status(.skipped) }
+            try jobs.set(id, .inProgress)
+            return status(.done)
+        }
+        // A job's end: from `from` (pending for a failed mutation job, inProgress for an action)
+        // to success, or failed with `error`.
+        functions.internalMutation(finishJob, args: nil) { ctx, args in
+            guard try holdsLease(ctx, args) else { return status(.leaseLost) }
+            let jobs = JobTable(transaction: ctx.db.transaction)
+            let id = try args.string("id")
+            guard let from = JobState(rawValue: try args.string("from")), let job = try jobs.job(id), job.state == from else {
+                return status(.skipped)
+            }
+            let error = try args.optionalString("error")
+            try jobs.set(id, error == nil ? .success : .failed, error: error)
+            return status(.done)
+        }
+        // After a scheduler takes the lease: actions still `inProgress` that it is not running
+        // itself were started by a scheduler that died; they are failed, never run again.
+        functions.internalMutation(failAbandonedActions, args: nil) { ctx, args in
+            guard try holdsLease(ctx, args) else { return status(.leaseLost) }
+            let jobs = JobTable(transaction: ctx.db.transaction)
+            let running = Set((args["running"]?.arrayValue ?? []).compactMap(\.stringValue))
+            var failed = 0
+            for job in try jobs.jobs(in: .inProgress, limit: SchedulerLimits.jobsPerExecution) where !running.contains(job.id) {
+                try jobs.set(job.id, .failed, error: "Transient error while executing action; the scheduler stopped before it finished and it was not retried")
+                failed += 1
+            }
+            return ["status": .string(Status.done.rawValue), "failed": .float64(Double(failed))] as Value
+        }
+        functions.internalQuery(jobsInState, args: nil) { ctx, args in
+            guard let state = JobState(rawValue: try args.string("state")) else { throw UserError("unknown job state") }
+            let limit = Int(args["limit"]?.doubleValue ?? 256)
+            let query = try ctx.db.system.query(SystemTables.scheduledFunctions)
+                .withIndex(SystemTables.byStateAndTime) { $0.eq("state.kind", state.rawValue) }
+            return Value.array(try query.take(limit).map(\.convexValue))
+        }
+    }
+
+    // MARK: - Crons
+
+    private static func registerCrons(_ functions: inout FunctionRegistry) {
+        // Brings `_cron_jobs` in line with the app's crons in one transaction. An unchanged cron
+        // keeps its `nextRun`, so restarting the scheduler neither skips nor repeats a run.
+        functions.internalMutation(syncCrons, args: nil) { ctx, args in
+            guard try holdsLease(ctx, args) else { return status(.leaseLost) }
+            let transaction = ctx.db.transaction
+            var existing: [String: Document] = [:]
+            for document in try ctx.db.system.query(SystemTables.cronJobs).withIndex(SystemTables.byName).collect() {
+                if let name = document["name"]?.stringValue { existing[name] = document }
+            }
+            var added = 0
+            var changed = 0
+            try transaction.withSystemWrites {
+                for definition in args["crons"]?.arrayValue ?? [] {
+                    guard let name = definition["name"]?.stringValue, let scheduleValue = definition["schedule"],
+                        let path = definition["functionPath"]?.stringValue
+                    else { throw UserError("malformed cron definition \(definition)") }
+                    let schedule = try CronSchedule(value: scheduleValue)
+                    let fields: [String: Value] = [
+                        "name": .string(name), "schedule": scheduleValue, "functionPath": .string(path),
+                        "args": .object(definition["args"]?.objectValue ?? [:]),
+                    ]
+                    if let current = existing.removeValue(forKey: name) {
+                        let same = fields.allSatisfy { current[$0.key] == $0.value }
+                        if same { continue }
+                        var updated = fields
+                        updated["nextRun"] = .float64(schedule.nextRun(after: ctx.now))
+                        if let lastRun = current["lastRun"] { updated["lastRun"] = lastRun }
+                        try transaction.replace(current.id, updated)
+                        changed += 1
+                    } else {
+                        var inserted = fields
+                        inserted["nextRun"] = .float64(schedule.nextRun(after: ctx.now))
+                        try transaction.insert(SystemTables.cronJobs, inserted)
+                        added += 1
+                    }
+                }
+                for stale in existing.values { try transaction.delete(stale.id) }
+            }
+            return [
+                "status": .string(Status.done.rawValue), "added": .float64(Double(added)), "changed": .float64(Double(changed)),
+                "removed": .float64(Double(existing.count)),
+            ] as Value
+        }
+        // A due cron: its job is scheduled (due at the run time) and `nextRun` moves past now in
+        // the same transaction. Runs missed while no scheduler was up collapse into this one.
+        functions.internalMutation(runCron, args: nil) { ctx, args in
+            guard try holdsLease(ctx, args) else { return status(.leaseLost) }
+            let transaction = ctx.db.transaction
+            let name = try args.string("name")
+            let expected = try args.double("nextRun")
+            guard
+                let cron = try ctx.db.system.query(SystemTables.cronJobs).withIndex(SystemTables.byName, { $0.eq("name", name) }).first(),
+                cron["nextRun"]?.doubleValue == expected, let scheduleValue = cron["schedule"],
+                let path = cron["functionPath"]?.stringValue
+            else { return status(.skipped) }
+            let schedule = try CronSchedule(value: scheduleValue)
+            try JobTable(transaction: transaction).insert(name: path, args: cron["args"]?.objectValue ?? [:], scheduledTime: expected)
+            try transaction.withSystemWrites {
+                try transaction.patch(
+                    cron.id, ["lastRun": .float64(expected), "nextRun": .float64(schedule.nextRun(after: max(ctx.now, expected)))])
+            }
+            return status(.done)
+        }
+        functions.internalQuery(cronJobs, args: nil) { ctx, _ in
+            Value.array(try ctx.db.system.query(SystemTables.cronJobs).withIndex(SystemTables.byName).collect().map(\.convexValue))
+        }
+    }
+}

@@ -1,0 +1,35 @@
+import RippleValues
+
+/// Tables the engine keeps for itself, next to the app's. Their names start with `_`, which
+/// app schemas may not use; functions read them through `ctx.db.system` and never write them
+/// directly. They are created by the schema sync like app tables, so they replicate like data.
+enum SystemTables {
+    /// Scheduled functions (`ctx.scheduler.runAfter/runAt`, cron runs), one document per job,
+    /// shaped as Convex's: `name`, `args` (a one-element array), `scheduledTime`, `state`
+    /// (`{kind: "pending" | "inProgress" | "success" | "failed" | "canceled", error?}`),
+    /// `completedTime`.
+    static let scheduledFunctions = "_scheduled_functions"
+    /// Due jobs are found by this index: pending ones, earliest first.
+    static let byStateAndTime = "by_state_time"
+
+    /// The app's cron jobs as last synced by the scheduler: `name`, `schedule`, `functionPath`,
+    /// `args`, `nextRun`, `lastRun`.
+    static let cronJobs = "_cron_jobs"
+    static let byName = "by_name"
+
+    /// One document: which scheduler may run jobs, until when (see `SchedulerLease`).
+    static let schedulerLease = "_scheduler_lease"
+
+    static let definitions: [TableDefinition] = [
+        TableDefinition(scheduledFunctions, nil).index(byStateAndTime, ["state.kind", "scheduledTime"]),
+        TableDefinition(cronJobs, nil).index(byName, ["name"]),
+        TableDefinition(schedulerLease, nil),
+    ]
+
+    static func isSystem(_ table: String) -> Bool { table.hasPrefix("_") }
+}
+
+extension Schema {
+    /// The app's tables and the engine's own, as the schema sync creates them.
+    var withSystemTables: Schema { Schema(tables + SystemTables.definitions) }
+}

@@ -1,0 +1,117 @@
+import Foundation
+import RippleEngine
+import RippleScheduler
+import RippleValues
+import Testing
+
+@Suite(.serialized) struct SchedulerLeaseTests {
+    // MARK: - The lease decision, without a database
+
+    @Test func freeLeaseIsGranted() {
+        #expect(SchedulerLease.request(current: nil, candidate: "a", now: 1_000, duration: 500) == .granted(SchedulerLease(holder: "a", epoch: 1, expiresAt: 1_500), takeover: true))
+    }
+
+    @Test func holderRenewsItsLeaseInTheSameEpoch() {
+        let current = SchedulerLease(holder: "a", epoch: 3, expiresAt: 1_500)
+        #expect(SchedulerLease.request(current: current, candidate: "a", now: 1_200, duration: 500) == .granted(SchedulerLease(holder: "a", epoch: 3, expiresAt: 1_700), takeover: false))
+    }
+
+    @Test func anotherCandidateIsRefusedUntilExpiryThenTakesOver() {
+        let current = SchedulerLease(holder: "a", epoch: 3, expiresAt: 1_500)
+        #expect(SchedulerLease.request(current: current, candidate: "b", now: 1_499, duration: 500) == .refused(current))
+        #expect(SchedulerLease.request(current: current, candidate: "b", now: 1_500, duration: 500) == .granted(SchedulerLease(holder: "b", epoch: 4, expiresAt: 2_000), takeover: true))
+    }
+
+    @Test func expiredHolderComingBackIsATakeover() {
+        // Its actions in progress may have been failed meanwhile, so it must redo the bookkeeping.
+        let current = SchedulerLease(holder: "a", epoch: 3, expiresAt: 1_500)
+        #expect(SchedulerLease.request(current: current, candidate: "a", now: 1_600, duration: 500) == .granted(SchedulerLease(holder: "a", epoch: 4, expiresAt: 2_100), takeover: true))
+        #expect(!(current.isHeld(by: "a", at: 1_500)))
+        #expect(current.isHeld(by: "a", at: 1_499))
+        #expect(!(current.isHeld(by: "b", at: 1_000)))
+    }
+
+    // MARK: - Against the writer
+
+    @Test func secondSchedulerWaitsWhileTheFirstHoldsTheLease() async throws {
+        let h = try SchedulerHarness()
+        let first = h.startScheduler(nodeID: "first", lease: .milliseconds(600))
+        try await h.waitUntil("the first scheduler holds the lease") { try await h.leaseHolder()?.hasPrefix("first-") == true }
+        h.startScheduler(nodeID: "second", lease: .milliseconds(600))
+        for i in 0..<5 {
+            let id = try await h.mutation("jobs:schedule", ["tag": .string("t\(i)"), "delayMs": 0]).stringValue!
+            try await h.waitUntil("job \(i) succeeded") { try await h.state(id) == "success" }
+        }
+        // Several renewals later the first still holds it.
+        try await Task.sleep(for: .milliseconds(700))
+        let firstHolds = try await h.leaseHolder()?.hasPrefix("first-") == true
+        #expect(firstHolds)
+        // Stopping the first hands the lease back; the second takes over and runs jobs.
+        first.cancel()
+        await first.value
+        try await h.waitUntil("the second scheduler holds the lease", timeout: .seconds(3)) {
+            try await h.leaseHolder()?.hasPrefix("second-") == true
+        }
+        let id = try await h.mutation("jobs:schedule", ["tag": "after", "delayMs": 0]).stringValue!
+        try await h.waitUntil("the job ran under the second scheduler") { try await h.state(id) == "success" }
+        await h.stop()
+    }
+
+    @Test func deadHoldersLeaseIsTakenOverAfterItExpires() async throws {
+        let h = try SchedulerHarness()
+        // A scheduler that took the lease and died: nobody renews or releases it.
+        let grant = try await h.system(SchedulerFunctions.acquireLease, ["holder": "ghost", "durationMs": 800])
+        #expect(grant["granted"] == true)
+        let expiresAt = grant["expiresAt"]!.doubleValue!
+        let id = try await h.mutation("jobs:schedule", ["tag": "waiting", "delayMs": 0]).stringValue!
+        h.startScheduler(nodeID: "heir", lease: .milliseconds(800))
+        try await h.waitUntil("the heir ran the job") { try await h.state(id) == "success" }
+        let ranAt = Date().timeIntervalSince1970 * 1000
+        #expect(ranAt >= expiresAt, "the job ran before the dead holder's lease expired")
+        #expect(ranAt < expiresAt + 3_000, "the heir did not take over")
+        await h.stop()
+    }
+
+    @Test func actionLeftInProgressByADeadSchedulerIsFailedNotRetried() async throws {
+        let h = try SchedulerHarness()
+        _ = try await h.system(SchedulerFunctions.acquireLease, ["holder": "ghost", "durationMs": 300])
+        let id = try await h.mutation("jobs:scheduleTarget", ["path": "jobs:recordFromAction", "args": ["tag": "abandoned"]]).stringValue!
+        let started = try await h.system(SchedulerFunctions.startActionJob, ["holder": "ghost", "id": .string(id)])
+        #expect(started["status"] == "done")
+        let stateBefore = try await h.state(id)
+        #expect(stateBefore == "inProgress")
+        h.startScheduler(nodeID: "heir", lease: .milliseconds(500))
+        try await h.waitUntil("the abandoned action was failed") { try await h.state(id) == "failed" }
+        let errorRecorded = try await h.job(id)["state"]?["error"]?.stringValue?.contains("not retried") == true
+        #expect(errorRecorded)
+        let runs = try await h.query("jobs:runs", ["tag": "abandoned"])
+        #expect(runs == 0)
+        // The ghost, back from the dead, cannot record an end for it any more.
+        let late = try await h.system(SchedulerFunctions.finishJob, ["holder": "ghost", "id": .string(id), "from": "inProgress"])
+        #expect(late["status"] == "leaseLost")
+        let stateAfter = try await h.state(id)
+        #expect(stateAfter == "failed")
+        await h.stop()
+    }
+
+    @Test func mutationJobRunsOnceUnderConcurrentRetriesAndNeverWithoutTheLease() async throws {
+        let h = try SchedulerHarness()
+        let id = try await h.mutation("jobs:schedule", ["tag": "once", "delayMs": 0]).stringValue!
+        let refused = try await h.system(SchedulerFunctions.runMutationJob, ["holder": "nobody", "id": .string(id)])
+        #expect(refused["status"] == "leaseLost")
+        let stateUntouched = try await h.state(id)
+        #expect(stateUntouched == "pending")
+        _ = try await h.system(SchedulerFunctions.acquireLease, ["holder": "s", "durationMs": 60_000])
+        let statuses = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<10 {
+                group.addTask { try await h.system(SchedulerFunctions.runMutationJob, ["holder": "s", "id": .string(id)])["status"]!.stringValue! }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(statuses.filter { $0 == "done" }.count == 1)
+        #expect(statuses.filter { $0 == "skipped" }.count == 9)
+        let runs = try await h.query("jobs:runs", ["tag": "once"])
+        #expect(runs == 1)
+        await h.stop()
+    }
+}

@@ -1,0 +1,152 @@
+import Foundation
+import Logging
+import RippleEngine
+import RippleScheduler
+import RippleValues
+import Testing
+
+/// A temporary directory removed when the value is released.
+final class TemporaryDirectory: Sendable {
+    let path: String
+
+    init() {
+        path = NSTemporaryDirectory() + "ripple-scheduler-test-" + UUID().uuidString
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    var database: String { path + "/ripple.sqlite3" }
+}
+
+/// A small app whose jobs record each run under a tag, so tests can count runs per job.
+func jobsApp(crons: Crons = Crons()) -> App {
+    let schema = Schema([
+        TableDefinition("runs", ["tag": v.string()]).index("by_tag", ["tag"]),
+    ])
+    var f = FunctionRegistry()
+    f.mutation("jobs:schedule", args: ["tag": v.string(), "delayMs": v.number()]) { ctx, args in
+        try ctx.scheduler.runAfter(try args.double("delayMs"), "jobs:record", ["tag": args["tag"]!])
+    }
+    f.mutation("jobs:scheduleMany", args: ["prefix": v.string(), "count": v.number(), "at": v.number()]) { ctx, args in
+        for i in 0..<Int(try args.double("count")) {
+            try ctx.scheduler.runAt(try args.double("at"), "jobs:record", ["tag": .string("\(try args.string("prefix"))-\(i)")])
+        }
+        return Value.null
+    }
+    f.mutation("jobs:scheduleThenFail", args: ["tag": v.string()]) { ctx, args -> Value in
+        try ctx.scheduler.runAfter(0, "jobs:record", ["tag": args["tag"]!])
+        throw UserError("rolled back on purpose")
+    }
+    f.mutation("jobs:scheduleTarget", args: ["path": v.string(), "args": v.any()]) { ctx, args in
+        try ctx.scheduler.runAfter(0, try args.string("path"), args["args"]!.objectValue ?? [:])
+    }
+    f.mutation("jobs:cancel", args: ["id": v.id("_scheduled_functions")]) { ctx, args in
+        try ctx.scheduler.cancel(try args.string("id"))
+        return Value.null
+    }
+    f.mutation("jobs:writeSystemTable") { ctx, _ in
+        try ctx.db.insert("_scheduled_functions", ["name": "x"])
+    }
+    f.query("jobs:job", args: ["id": v.id("_scheduled_functions")]) { ctx, args -> Document? in
+        try ctx.db.system.get(try args.string("id"))
+    }
+    f.query("jobs:queryWithoutSystem") { ctx, _ in try ctx.db.query("_scheduled_functions").take(1) }
+    f.query("jobs:runs", args: ["tag": v.string()]) { ctx, args in
+        Value.float64(Double(try ctx.db.query("runs").withIndex("by_tag") { $0.eq("tag", args["tag"]!) }.take(100).count))
+    }
+    f.query("jobs:allRuns") { ctx, _ in try ctx.db.query("runs").take(10_000).compactMap { $0["tag"]?.stringValue } }
+    f.internalMutation("jobs:record", args: ["tag": v.string()]) { ctx, args in
+        try ctx.db.insert("runs", ["tag": args["tag"]!])
+    }
+    f.internalMutation("jobs:failAfterWriting", args: ["tag": v.string()]) { ctx, args -> Value in
+        try ctx.db.insert("runs", ["tag": args["tag"]!])
+        throw UserError("job failed on purpose")
+    }
+    f.internalAction("jobs:recordFromAction", args: ["tag": v.string()]) { ctx, args in
+        try await ctx.runMutation("jobs:record", ["tag": args["tag"]!])
+    }
+    f.internalAction("jobs:failingAction") { _, _ -> Value in throw UserError("action failed on purpose") }
+    f.internalAction("jobs:scheduleFromAction", args: ["tag": v.string()]) { ctx, args in
+        try await ctx.scheduler.runAfter(0, "jobs:record", ["tag": args["tag"]!])
+    }
+    f.query("jobs:aQuery") { _, _ in Value.null }
+    f.query("jobs:lease") { ctx, _ -> Document? in try ctx.db.system.query("_scheduler_lease").first() }
+    f.query("jobs:cronJobs") { ctx, _ in try ctx.db.system.query("_cron_jobs").collect() }
+    f.query("jobs:jobsNamed", args: ["name": v.string()]) { ctx, args in
+        try ctx.db.system.query("_scheduled_functions").filter { $0["name"] == args["name"] }.collect()
+    }
+    return App(schema: schema, functions: f, crons: crons)
+}
+
+/// A writer engine on `app`, with a scheduler service running on it (as `chat dev` does).
+final class SchedulerHarness: @unchecked Sendable {
+    let directory = TemporaryDirectory()
+    let engine: Engine
+    private var services: [Task<Void, Never>] = []
+
+    init(app: App = jobsApp()) throws {
+        engine = try Engine.open(path: directory.database, app: app)
+    }
+
+    /// Starts a scheduler with its own lease holder; cancel the returned task to stop it.
+    @discardableResult
+    func startScheduler(nodeID: String = "test", lease: Duration = .seconds(2)) -> Task<Void, Never> {
+        var configuration = SchedulerService.Configuration(nodeID: nodeID)
+        configuration.leaseDuration = lease
+        var logger = Logger(label: "test.scheduler")
+        logger.logLevel = .warning
+        let service = SchedulerService(engine: engine, configuration: configuration, logger: logger)
+        let task = Task { await service.run() }
+        services.append(task)
+        return task
+    }
+
+    func stop() async {
+        for task in services {
+            task.cancel()
+            await task.value
+        }
+        services = []
+        engine.close()
+    }
+
+    func mutation(_ path: String, _ args: [String: Value] = [:]) async throws -> Value {
+        try await engine.mutation(path, args).value
+    }
+
+    func query(_ path: String, _ args: [String: Value] = [:]) async throws -> Value {
+        try await engine.query(path, args).value
+    }
+
+    /// Calls one of the scheduler's system mutations as the scheduler does.
+    func system(_ path: String, _ args: [String: Value]) async throws -> Value {
+        try await engine.mutation(path, args, caller: .server).value
+    }
+
+    func leaseHolder() async throws -> String? {
+        try await query("jobs:lease")["holder"]?.stringValue
+    }
+
+    func job(_ id: String) async throws -> Value {
+        try await query("jobs:job", ["id": .string(id)])
+    }
+
+    func state(_ id: String) async throws -> String? {
+        try await job(id)["state"]?["kind"]?.stringValue
+    }
+
+    /// Waits until `condition` holds, re-checking every 5 ms, for at most `timeout`.
+    func waitUntil(
+        _ what: String, timeout: Duration = .seconds(10), sourceLocation: SourceLocation = #_sourceLocation,
+        _ condition: () async throws -> Bool
+    ) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        Issue.record("timed out waiting until \(what)", sourceLocation: sourceLocation)
+        throw CancellationError()
+    }
+}
