@@ -85,7 +85,9 @@ let package = Package(
         .executableTarget(name: "chat", dependencies: ["ChatExample", "Ripple"]),
         .executableTarget(name: "RippleBench", dependencies: ["RippleEngine", "RippleValues", "CSQLite", "RippleReplication", "RippleStorage", "RippleScheduler", .product(name: "Logging", package: "swift-log")], path: "Benchmarks/RippleBench"),
 
-        .testTarget(name: "RippleValuesTests", dependencies: ["RippleValues"]),
+        // What several test targets share: temporary directories, a seeded generator.
+        .target(name: "RippleTestSupport", path: "Tests/RippleTestSupport"),
+        .testTarget(name: "RippleValuesTests", dependencies: ["RippleValues", "RippleTestSupport"]),
         .testTarget(name: "RippleProtocolTests", dependencies: ["RippleProtocol"]),
         .testTarget(name: "RippleAuthTests", dependencies: ["RippleAuth"]),
         .testTarget(
@@ -105,7 +107,8 @@ let package = Package(
             ]
         ),
         .testTarget(name: "RippleStorageTests", dependencies: ["RippleStorage"]),
-        .testTarget(name: "RippleEngineTests", dependencies: ["RippleEngine", "RippleStorage", "ChatExample", "RippleBench"]),
-        .testTarget(name: "RippleSchedulerTests", dependencies: ["RippleScheduler", "RippleEngine", "ChatExample"]),
+        .testTarget(
+            name: "RippleEngineTests", dependencies: ["RippleEngine", "RippleStorage", "ChatExample", "RippleBench", "RippleTestSupport"]),
+        .testTarget(name: "RippleSchedulerTests", dependencies: ["RippleScheduler", "RippleEngine", "RippleTestSupport"]),
     ]
 )

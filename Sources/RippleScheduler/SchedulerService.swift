@@ -180,12 +180,15 @@ public actor SchedulerService {
     /// After taking the lease from another holder (or from an earlier life of this node).
     private func takeOver() async {
         do {
-            let failed = try await engine.mutation(
-                SchedulerFunctions.failAbandonedActions,
-                ["holder": .string(configuration.holder), "running": .array(runningActions.map { .string($0) })], caller: .server
-            ).value
-            if let count = failed["failed"]?.doubleValue, count > 0 {
-                logger.warning("marked \(Int(count)) action jobs failed: their scheduler stopped while they ran")
+            // At most a batch per transaction; repeat until a batch comes back short.
+            var batch = Double(SchedulerLimits.jobsPerExecution)
+            while batch >= Double(SchedulerLimits.jobsPerExecution) {
+                let failed = try await engine.mutation(
+                    SchedulerFunctions.failAbandonedActions,
+                    ["holder": .string(configuration.holder), "running": .array(runningActions.map { .string($0) })], caller: .server
+                ).value
+                batch = failed["failed"]?.doubleValue ?? 0
+                if batch > 0 { logger.warning("marked \(Int(batch)) action jobs failed: their scheduler stopped while they ran") }
             }
             let crons = engine.app.crons.jobs.map { job -> Value in
                 ["name": .string(job.name), "schedule": job.schedule.value, "functionPath": .string(job.functionPath), "args": .object(job.args)]

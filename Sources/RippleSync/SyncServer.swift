@@ -83,10 +83,12 @@ public struct SyncServer: Sendable {
             guard let ts = request.uri.queryParameters["ts"].flatMap({ UInt64(String($0)) }) else {
                 return HTTPAPI.json(.badRequest, .object([("code", .string("BadRequest")), ("message", .string("?ts=<nanoseconds> required"))]))
             }
-            // Wait (bounded) until this node has applied `ts`; the hash is only defined exactly there.
+            // Wait (bounded) until this node has applied `ts`; the hash is only defined exactly there,
+            // so look often: on a cluster with background commits (the scheduler's lease) the
+            // node is at `ts` only until the next one.
             let deadline = ContinuousClock.now + .seconds(30)
             while try await engine.appliedTimestamp() < ts, ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(20))
+                try await Task.sleep(for: .milliseconds(1))
             }
             guard let hash = try await engine.stateHash(at: ts) else {
                 let at = try await engine.appliedTimestamp()

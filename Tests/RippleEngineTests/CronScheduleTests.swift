@@ -1,4 +1,5 @@
 import RippleEngine
+import RippleTestSupport
 import RippleValues
 import Testing
 
@@ -358,7 +359,7 @@ import Testing
     /// From random times in 2000-2099: the next run is later, matches, and no matching minute lies
     /// between (every minute of every day in the gap is checked, days by the day predicate).
     @Test func nextRunIsTheFirstMatchAfterRandomTimes() throws {
-        var random = SplitMix64(seed: 0x5EED_C0FF_EE15_600D)
+        var random = SeededRandom(seed: 0x5EED_C0FF_EE15_600D)
         let from = utc(2000, 1, 1)
         let span = utc(2100, 1, 1) - from
         for testCase in try Self.propertyCases() {
@@ -484,19 +485,5 @@ private struct TestDay {
             month += 1
             if month > 12 { (month, year) = (1, year + 1) }
         }
-    }
-}
-
-/// A small seeded generator (SplitMix64), so a failure reproduces.
-private struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import RippleEngine
+import RippleTestSupport
 import RippleValues
 import Testing
 
@@ -121,18 +122,5 @@ import Testing
         await #expect { try await engine.query("bad:skip") } throws: { "\($0)".contains("didn't use the index fields in order") }
         await #expect { try await engine.query("bad:index") } throws: { "\($0)".contains("Index items.by_nothing not found") }
         await #expect { try await engine.query("bad:table") } throws: { "\($0)".contains("Table \"nope\" does not exist") }
-    }
-}
-
-/// A deterministic generator for test data (SplitMix64).
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

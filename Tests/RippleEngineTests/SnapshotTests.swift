@@ -1,6 +1,7 @@
 import Foundation
 import RippleEngine
 import RippleStorage
+import RippleTestSupport
 import RippleValues
 import Synchronization
 import Testing

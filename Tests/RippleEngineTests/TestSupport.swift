@@ -1,21 +1,8 @@
 import Foundation
 import RippleEngine
+import RippleTestSupport
 import RippleValues
 import Synchronization
-
-/// A temporary directory removed when the value is released.
-final class TemporaryDirectory: Sendable {
-    let path: String
-
-    init() {
-        path = NSTemporaryDirectory() + "ripple-test-" + UUID().uuidString
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    var database: String { path + "/ripple.sqlite3" }
-}
 
 /// The schema most engine tests use: items in groups with a number, and notes.
 let itemsSchema = Schema([

@@ -1,5 +1,6 @@
 import Foundation
 import RippleEngine
+import RippleTestSupport
 import RippleValues
 import Testing
 

@@ -1,6 +1,7 @@
 import Foundation
 import RippleEngine
 import RippleScheduler
+import RippleTestSupport
 import RippleValues
 import Testing
 

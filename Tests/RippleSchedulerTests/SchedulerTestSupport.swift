@@ -2,22 +2,9 @@ import Foundation
 import Logging
 import RippleEngine
 import RippleScheduler
+import RippleTestSupport
 import RippleValues
 import Testing
-
-/// A temporary directory removed when the value is released.
-final class TemporaryDirectory: Sendable {
-    let path: String
-
-    init() {
-        path = NSTemporaryDirectory() + "ripple-scheduler-test-" + UUID().uuidString
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    var database: String { path + "/ripple.sqlite3" }
-}
 
 /// A small app whose jobs record each run under a tag, so tests can count runs per job.
 func jobsApp(crons: Crons = Crons()) -> App {

@@ -1,3 +1,4 @@
+import RippleTestSupport
 import Testing
 
 @testable import RippleValues
@@ -6,7 +7,7 @@ import Testing
     static let alphabet = Set("0123456789abcdefghjkmnpqrstvwxyz")
 
     static func sampleIDs() -> [DocumentID] {
-        var rng = SeededGenerator(seed: 8)
+        var rng = SeededRandom(seed: 8)
         var ids: [DocumentID] = []
         for table: UInt32 in [0, 1, 127, 128, 16383, 16384, 1 << 21, 1 << 28, .max] {
             for number: Int64 in [0, 1, -1, .min, .max, 1_000_000] {

@@ -1,3 +1,4 @@
+import RippleTestSupport
 import Testing
 
 @testable import RippleValues
@@ -147,7 +148,7 @@ import Testing
     }
 
     @Test func roundTripsRandomDoublesExactly() throws {
-        var rng = SeededGenerator(seed: 3)
+        var rng = SeededRandom(seed: 3)
         for _ in 0..<2000 {
             let d = Double(bitPattern: rng.next())
             guard d.isFinite else { continue }

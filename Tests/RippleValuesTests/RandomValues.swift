@@ -1,29 +1,15 @@
+import RippleTestSupport
 import RippleValues
-
-/// SplitMix64: a tiny seeded generator, so property tests replay exactly.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Random values from small domains, so that ties, prefixes and shared keys are common.
 struct RandomValues {
-    var rng: SeededGenerator
+    var rng: SeededRandom
     /// Only keys that Convex JSON accepts (printable ASCII, no `$`).
     var validFieldNames = false
     var maxDepth = 3
 
     init(seed: UInt64, validFieldNames: Bool = false) {
-        rng = SeededGenerator(seed: seed)
+        rng = SeededRandom(seed: seed)
         self.validFieldNames = validFieldNames
     }
 
