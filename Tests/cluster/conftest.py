@@ -24,9 +24,7 @@ to its report; scripts/test also prints the tail of `.cluster/*.log` after a fai
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +36,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "conformance"))
 
 from clients import ClientProcess, Subscription  # noqa: E402  (Tests/conformance)
-from harness import JwksServer, LogSource  # noqa: E402
+from harness import LogSource  # noqa: E402
+from session_fixtures import jwks, scratch_directory  # noqa: E402,F401  (Tests/conformance)
 
 from cluster import FIXED_PORTS, SCHEDULER_LEASE_SECONDS, Cluster, ClusterError, port_open  # noqa: E402
 
@@ -47,19 +46,7 @@ PORTS_BUSY_STATUS = 3
 
 @pytest.fixture(scope="session")
 def work_dir():
-    base = Path(tempfile.mkdtemp(prefix="ripple-cluster-suite-"))
-    yield base
-    if os.environ.get("RIPPLE_CLUSTER_SUITE_KEEP") != "1":
-        shutil.rmtree(base, ignore_errors=True)
-    else:
-        print(f"\ncluster suite: kept {base}")
-
-
-@pytest.fixture(scope="session")
-def jwks():
-    server = JwksServer()
-    yield server
-    server.close()
+    yield from scratch_directory("ripple-cluster-suite-", "RIPPLE_CLUSTER_SUITE_KEEP", "cluster suite")
 
 
 @pytest.fixture(scope="session")

@@ -19,8 +19,6 @@ attached to its report.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +27,8 @@ from typing import Any, Callable, Dict, List, Optional
 import pytest
 
 from clients import ClientProcess, RawSocket, Subscription
-from harness import ChatServer, JwksServer, LogSource, ServerError, new_admin_key, server_env
+from harness import ChatServer, LogSource, ServerError, new_admin_key, server_env
+from session_fixtures import jwks, scratch_directory  # noqa: F401
 
 # --- binary ------------------------------------------------------------------------------------
 
@@ -50,22 +49,10 @@ def chat_bin() -> str:
 
 @pytest.fixture(scope="session")
 def work_dir():
-    base = Path(tempfile.mkdtemp(prefix="ripple-conformance-"))
-    yield base
-    if os.environ.get("RIPPLE_CONFORMANCE_KEEP") != "1":
-        shutil.rmtree(base, ignore_errors=True)
-    else:
-        print(f"\nconformance: kept {base}")
+    yield from scratch_directory("ripple-conformance-", "RIPPLE_CONFORMANCE_KEEP", "conformance")
 
 
 # --- auth --------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def jwks():
-    server = JwksServer()
-    yield server
-    server.close()
 
 
 @pytest.fixture(scope="session")
