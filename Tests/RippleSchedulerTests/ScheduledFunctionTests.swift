@@ -165,6 +165,12 @@ import Testing
         } catch {
             #expect("\(error)".contains("Could not find public function"), "\(error)")
         }
+        do {
+            _ = try await h.engine.mutation(SchedulerFunctions.acquireLease, ["holder": "x", "durationMs": 1000], identity: .admin(actingAs: nil))
+            Issue.record("not even admins reach system functions")
+        } catch {
+            #expect("\(error)".contains("Could not find public function"), "\(error)")
+        }
         await h.stop()
     }
 
