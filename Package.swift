@@ -109,6 +109,6 @@ let package = Package(
         .testTarget(name: "RippleStorageTests", dependencies: ["RippleStorage"]),
         .testTarget(
             name: "RippleEngineTests", dependencies: ["RippleEngine", "RippleStorage", "ChatExample", "RippleBench", "RippleTestSupport"]),
-        .testTarget(name: "RippleSchedulerTests", dependencies: ["RippleScheduler", "RippleEngine", "RippleTestSupport"]),
+        .testTarget(name: "RippleSchedulerTests", dependencies: ["RippleScheduler", "RippleEngine", "ChatExample", "RippleTestSupport"]),
     ]
 )
