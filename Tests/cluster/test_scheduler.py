@@ -165,7 +165,9 @@ def test_standby_scheduler_waits_for_the_lease_and_takes_over(cluster):
                    interval=0.02, message="scheduler2 to take the lease over")
         took = time.monotonic() - killed
         print(f"scheduler2 took over {took:.2f} s after the kill (lease {SCHEDULER_LEASE_SECONDS} s)")
-        assert took <= SCHEDULER_LEASE_SECONDS + 1.0, f"takeover took {took:.2f} s with a {SCHEDULER_LEASE_SECONDS} s lease"
+        # The dead holder's lease runs out at most one lease after its last renewal; the standby
+        # polls every third of a lease. The rest is slack for a loaded 2-core CI machine.
+        assert took <= SCHEDULER_LEASE_SECONDS + 1.5, f"takeover took {took:.2f} s with a {SCHEDULER_LEASE_SECONDS} s lease"
         [job] = _schedule(cluster, "writer", prefix + "-after", 1, "mutation")
         wait_until(lambda: _states(cluster, [job])["counts"].get("success") == 1, timeout=30, message="a job under scheduler2")
     finally:
