@@ -35,21 +35,22 @@ import Testing
 
     @Test func secondSchedulerWaitsWhileTheFirstHoldsTheLease() async throws {
         let h = try SchedulerHarness()
-        let first = h.startScheduler(nodeID: "first", lease: .milliseconds(600))
+        // A lease long enough that a CPU-starved test machine still renews it in time.
+        let first = h.startScheduler(nodeID: "first", lease: .seconds(3))
         try await h.waitUntil("the first scheduler holds the lease") { try await h.leaseHolder()?.hasPrefix("first-") == true }
-        h.startScheduler(nodeID: "second", lease: .milliseconds(600))
+        h.startScheduler(nodeID: "second", lease: .seconds(3))
         for i in 0..<5 {
             let id = try await h.mutation("jobs:schedule", ["tag": .string("t\(i)"), "delayMs": 0]).stringValue!
             try await h.waitUntil("job \(i) succeeded") { try await h.state(id) == "success" }
         }
-        // Several renewals later the first still holds it.
-        try await Task.sleep(for: .milliseconds(700))
+        // Renewals later (one every second) the first still holds it.
+        try await Task.sleep(for: .milliseconds(1_500))
         let firstHolds = try await h.leaseHolder()?.hasPrefix("first-") == true
         #expect(firstHolds)
         // Stopping the first hands the lease back; the second takes over and runs jobs.
         first.cancel()
         await first.value
-        try await h.waitUntil("the second scheduler holds the lease", timeout: .seconds(3)) {
+        try await h.waitUntil("the second scheduler holds the lease", timeout: .seconds(5)) {
             try await h.leaseHolder()?.hasPrefix("second-") == true
         }
         let id = try await h.mutation("jobs:schedule", ["tag": "after", "delayMs": 0]).stringValue!
