@@ -47,11 +47,12 @@ import Testing
     @Test func canceledJobNeverRuns() async throws {
         let h = try SchedulerHarness()
         h.startScheduler()
-        let id = try await h.mutation("jobs:schedule", ["tag": "canceled", "delayMs": 300]).stringValue!
+        // Due in 2 s: time enough for the cancel to commit first even on a loaded machine.
+        let id = try await h.mutation("jobs:schedule", ["tag": "canceled", "delayMs": 2_000]).stringValue!
         _ = try await h.mutation("jobs:cancel", ["id": .string(id)])
         let stateAfterCancel = try await h.state(id)
         #expect(stateAfterCancel == "canceled")
-        let later = try await h.mutation("jobs:schedule", ["tag": "barrier", "delayMs": 500]).stringValue!
+        let later = try await h.mutation("jobs:schedule", ["tag": "barrier", "delayMs": 2_200]).stringValue!
         try await h.waitUntil("the barrier job succeeded") { try await h.state(later) == "success" }
         let canceledRuns = try await h.query("jobs:runs", ["tag": "canceled"])
         #expect(canceledRuns == 0)

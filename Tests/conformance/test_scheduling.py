@@ -17,7 +17,8 @@ from clients import RemoteError
 def test_client_subscribes_to_a_job_until_it_succeeds(client_factory, subscribe):
     client = client_factory()
     prefix = f"sub-{uuid.uuid4().hex[:8]}"
-    [job] = client.mutation("diagnostics:scheduleRuns", {"prefix": prefix, "count": 1, "delayMs": 1500, "kind": "mutation"})
+    # Due in 5 s: the subscriber's helper process starts well before that, even on a loaded machine.
+    [job] = client.mutation("diagnostics:scheduleRuns", {"prefix": prefix, "count": 1, "delayMs": 5_000, "kind": "mutation"})
     sub = subscribe("diagnostics:job", {"id": job})
     first = sub.next_value(30)
     assert first["state"] == {"kind": "pending"}, first
