@@ -17,11 +17,13 @@ public struct App: Sendable {
     }
 }
 
-/// Who is asking to run a function: a client (public functions only, unless admin) or another
-/// function on the server (internal functions allowed).
-public enum Caller: Sendable {
+/// Who is asking to run a function: a client (public functions only, unless admin), another
+/// function on the server (internal functions allowed), or the engine's own machinery (the
+/// scheduler), the only caller of the `_system/` functions.
+public enum Caller: String, Sendable {
     case client
     case server
+    case system
 }
 
 /// A query's result with what the sync layer needs to keep it live.
@@ -175,11 +177,15 @@ public final class Engine: Sendable {
 
     private func resolve(_ path: String, kind: FunctionKind, identity: Identity, caller: Caller) throws(FunctionError) -> FunctionDefinition {
         let canonical = FunctionPath.canonical(path)
-        // The engine's own `_system/` functions are for server code only, admins included:
-        // they trust their arguments (a lease holder's name, a job's expected state).
-        guard let function = functions.function(canonical),
-            function.visibility == .public || caller == .server || (identity.isAdmin && !canonical.hasPrefix("_system/"))
-        else {
+        // The engine's own `_system/` functions trust their arguments (a lease holder's name, a
+        // job's expected state): only the engine calls them — not clients, admins or app code.
+        let allowed: Bool
+        if canonical.hasPrefix(SchedulerFunctions.systemPrefix) {
+            allowed = caller == .system
+        } else {
+            allowed = caller != .client || identity.isAdmin
+        }
+        guard let function = functions.function(canonical), function.visibility == .public || allowed else {
             throw FunctionError(.unknownFunction, "Could not find public function for '\(canonical)'. Did you forget to define it?")
         }
         guard function.kind == kind else {
@@ -305,7 +311,7 @@ public final class Engine: Sendable {
         if let forwarder, let applier {
             // Read-your-writes from any node: answer only once this replica has applied the commit.
             switch await forwarder.forward(
-                ForwardedCall(path: function.path, args: args, identity: identity, dedupKey: dedupKey, fromServer: caller == .server))
+                ForwardedCall(path: function.path, args: args, identity: identity, dedupKey: dedupKey, caller: caller))
             {
             case .committed(let result):
                 await applier.waitUntilApplied(result.ts)

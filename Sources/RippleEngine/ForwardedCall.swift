@@ -8,22 +8,21 @@ public struct ForwardedCall: Sendable, Equatable {
     public let args: [String: Value]
     public let identity: Identity
     public let dedupKey: String?
-    /// Whether the call came from server code (an action), which may call internal functions.
-    public let fromServer: Bool
+    /// Who called on the replica: a client, server code (an action: internal functions allowed),
+    /// or the engine itself (the scheduler: `_system/` functions allowed).
+    public let caller: Caller
 
-    public init(path: String, args: [String: Value], identity: Identity, dedupKey: String?, fromServer: Bool = false) {
+    public init(path: String, args: [String: Value], identity: Identity, dedupKey: String?, caller: Caller = .client) {
         self.path = path
         self.args = args
         self.identity = identity
         self.dedupKey = dedupKey
-        self.fromServer = fromServer
+        self.caller = caller
     }
-
-    public var caller: Caller { fromServer ? .server : .client }
 
     public var encoded: [UInt8] {
         var fields: [String: Value] = [
-            "path": .string(path), "args": .object(args), "identity": identity.value, "fromServer": .boolean(fromServer),
+            "path": .string(path), "args": .object(args), "identity": identity.value, "caller": .string(caller.rawValue),
         ]
         if let dedupKey { fields["dedupKey"] = .string(dedupKey) }
         return ValueCodec.encode(.object(fields))
@@ -34,9 +33,8 @@ public struct ForwardedCall: Sendable, Equatable {
         guard let path = value["path"]?.stringValue, let args = value["args"]?.objectValue, let identity = value["identity"] else {
             throw ValueError("forwarded call is malformed")
         }
-        self.init(
-            path: path, args: args, identity: try Identity(value: identity), dedupKey: value["dedupKey"]?.stringValue,
-            fromServer: value["fromServer"] == true)
+        guard let caller = Caller(rawValue: value["caller"]?.stringValue ?? "") else { throw ValueError("forwarded call names no caller") }
+        self.init(path: path, args: args, identity: try Identity(value: identity), dedupKey: value["dedupKey"]?.stringValue, caller: caller)
     }
 }
 

@@ -174,7 +174,7 @@ public struct ActionScheduler: Sendable {
     }
 
     public func cancel(_ id: String) async throws {
-        _ = try await engine.mutation(SchedulerFunctions.cancel, ["id": .string(id)], caller: .server)
+        _ = try await engine.mutation(SchedulerFunctions.cancel, ["id": .string(id)], caller: .system)
     }
 
     private func schedule(_ path: String, _ args: [String: Value], _ when: [String: Value]) async throws -> String {
@@ -183,7 +183,7 @@ public struct ActionScheduler: Sendable {
         var request = when
         request["name"] = .string(name)
         request["args"] = .object(args)
-        let result = try await engine.mutation(SchedulerFunctions.schedule, request, caller: .server)
+        let result = try await engine.mutation(SchedulerFunctions.schedule, request, caller: .system)
         guard let id = result.value.stringValue else { throw UserError("scheduling \(name) returned no job id") }
         return id
     }

@@ -9,6 +9,8 @@ import RippleValues
 /// transaction that changes it, which is what makes a mutation job run exactly once and an
 /// action job start at most once, whatever a scheduler crashes or retries.
 public enum SchedulerFunctions {
+    /// Paths under this prefix are the engine's own: only `Caller.system` may call them.
+    public static let systemPrefix = "_system/"
     public static let schedule = "_system/scheduler:schedule"
     public static let cancel = "_system/scheduler:cancel"
     public static let acquireLease = "_system/scheduler:acquireLease"

@@ -114,7 +114,7 @@ public actor SchedulerService {
         do {
             reply = try await engine.mutation(
                 SchedulerFunctions.acquireLease,
-                ["holder": .string(configuration.holder), "durationMs": .float64(leaseMilliseconds)], caller: .server
+                ["holder": .string(configuration.holder), "durationMs": .float64(leaseMilliseconds)], caller: .system
             ).value
         } catch {
             logger.warning("scheduler lease request failed: \(error.message)")
@@ -173,7 +173,7 @@ public actor SchedulerService {
         heldUntil = nil
         metrics.leaseHeld.record(0)
         _ = try? await engine.mutation(
-            SchedulerFunctions.releaseLease, ["holder": .string(configuration.holder)], caller: .server)
+            SchedulerFunctions.releaseLease, ["holder": .string(configuration.holder)], caller: .system)
         logger.info("scheduler lease released")
     }
 
@@ -185,7 +185,7 @@ public actor SchedulerService {
             while batch >= Double(SchedulerLimits.jobsPerExecution) {
                 let failed = try await engine.mutation(
                     SchedulerFunctions.failAbandonedActions,
-                    ["holder": .string(configuration.holder), "running": .array(runningActions.map { .string($0) })], caller: .server
+                    ["holder": .string(configuration.holder), "running": .array(runningActions.map { .string($0) })], caller: .system
                 ).value
                 batch = failed["failed"]?.doubleValue ?? 0
                 if batch > 0 { logger.warning("marked \(Int(batch)) action jobs failed: their scheduler stopped while they ran") }
@@ -194,7 +194,7 @@ public actor SchedulerService {
                 ["name": .string(job.name), "schedule": job.schedule.value, "functionPath": .string(job.functionPath), "args": .object(job.args)]
             }
             let synced = try await engine.mutation(
-                SchedulerFunctions.syncCrons, ["holder": .string(configuration.holder), "crons": .array(crons)], caller: .server
+                SchedulerFunctions.syncCrons, ["holder": .string(configuration.holder), "crons": .array(crons)], caller: .system
             ).value
             logger.info(
                 "cron jobs synced: \(Int(synced["added"]?.doubleValue ?? 0)) added, \(Int(synced["changed"]?.doubleValue ?? 0)) changed, \(Int(synced["removed"]?.doubleValue ?? 0)) removed"
@@ -228,7 +228,7 @@ public actor SchedulerService {
     private func startDueJobs() async throws(FunctionError) -> Double {
         let capacity = configuration.maxRunningMutations + configuration.maxRunningActions
         let reply = try await engine.query(
-            SchedulerFunctions.jobsInState, ["state": "pending", "limit": .float64(Double(capacity * 4))], caller: .server
+            SchedulerFunctions.jobsInState, ["state": "pending", "limit": .float64(Double(capacity * 4))], caller: .system
         ).value
         let now = Self.nowMilliseconds()
         for document in reply.arrayValue ?? [] {
@@ -251,7 +251,7 @@ public actor SchedulerService {
     }
 
     private func startDueCrons() async throws(FunctionError) -> Double {
-        let reply = try await engine.query(SchedulerFunctions.cronJobs, caller: .server).value
+        let reply = try await engine.query(SchedulerFunctions.cronJobs, caller: .system).value
         let now = Self.nowMilliseconds()
         var nextDue = Double.infinity
         for cron in reply.arrayValue ?? [] {
@@ -309,7 +309,7 @@ public actor SchedulerService {
         }
         var failure: String?
         do {
-            _ = try await engine.action(job.name, job.args, caller: .server)
+            _ = try await engine.action(job.name, job.args, caller: .system)
         } catch {
             failure = error.message
         }
@@ -357,7 +357,7 @@ public actor SchedulerService {
     private func callJobMutation(_ path: String, _ fields: [String: Value]) async throws(FunctionError) -> Value {
         var args = fields
         args["holder"] = .string(configuration.holder)
-        return try await engine.mutation(path, args, caller: .server).value
+        return try await engine.mutation(path, args, caller: .system).value
     }
 
     private func noteStatus(_ reply: Value, _ job: ScheduledJob) {

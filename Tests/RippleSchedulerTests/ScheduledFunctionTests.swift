@@ -39,7 +39,7 @@ import Testing
         try await h.waitUntil("the later job succeeded") { try await h.state(later) == "success" }
         let rolledBackRuns = try await h.query("jobs:runs", ["tag": "never"])
         #expect(rolledBackRuns == 0)
-        let states = try await h.engine.query(SchedulerFunctions.jobsInState, ["state": "success"], caller: .server).value
+        let states = try await h.engine.query(SchedulerFunctions.jobsInState, ["state": "success"], caller: .system).value
         #expect(states.arrayValue?.count == 1)
         await h.stop()
     }
@@ -76,7 +76,7 @@ import Testing
         let tags = try await h.query("jobs:allRuns").arrayValue!.compactMap(\.stringValue)
         #expect(tags.count == 1_000)
         #expect(Set(tags).count == 1_000)
-        let pending = try await h.engine.query(SchedulerFunctions.jobsInState, ["state": "pending"], caller: .server).value
+        let pending = try await h.engine.query(SchedulerFunctions.jobsInState, ["state": "pending"], caller: .system).value
         #expect(pending.arrayValue?.count == 0)
         await h.stop()
     }
@@ -169,6 +169,12 @@ import Testing
         do {
             _ = try await h.engine.mutation(SchedulerFunctions.acquireLease, ["holder": "x", "durationMs": 1000], identity: .admin(actingAs: nil))
             Issue.record("not even admins reach system functions")
+        } catch {
+            #expect("\(error)".contains("Could not find public function"), "\(error)")
+        }
+        do {
+            _ = try await h.engine.action("jobs:actionCallsSystem")
+            Issue.record("app code must not reach system functions")
         } catch {
             #expect("\(error)".contains("Could not find public function"), "\(error)")
         }

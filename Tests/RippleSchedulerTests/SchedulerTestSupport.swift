@@ -58,6 +58,9 @@ func jobsApp(crons: Crons = Crons()) -> App {
         try await ctx.scheduler.runAfter(0, "jobs:record", ["tag": args["tag"]!])
     }
     f.query("jobs:aQuery") { _, _ in Value.null }
+    f.action("jobs:actionCallsSystem") { ctx, _ in
+        try await ctx.runMutation(SchedulerFunctions.acquireLease, ["holder": "app", "durationMs": 1e12])
+    }
     f.query("jobs:lease") { ctx, _ -> Document? in try ctx.db.system.query("_scheduler_lease").first() }
     f.query("jobs:cronJobs") { ctx, _ in try ctx.db.system.query("_cron_jobs").collect() }
     f.query("jobs:jobsNamed", args: ["name": v.string()]) { ctx, args in
@@ -108,7 +111,7 @@ final class SchedulerHarness: @unchecked Sendable {
 
     /// Calls one of the scheduler's system mutations as the scheduler does.
     func system(_ path: String, _ args: [String: Value]) async throws -> Value {
-        try await engine.mutation(path, args, caller: .server).value
+        try await engine.mutation(path, args, caller: .system).value
     }
 
     func leaseHolder() async throws -> String? {
