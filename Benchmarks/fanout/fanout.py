@@ -331,6 +331,7 @@ class Server:
     def start(self) -> None:
         env = dict(os.environ)
         env["RIPPLE_ADMIN_KEY"] = self.admin_key
+        env["CHAT_DIAGNOSTICS"] = "1"  # diagnostics:echo is the benchmark's baseline
         env.pop("RIPPLE_DATA", None)
         env.pop("RIPPLE_LISTEN", None)
         self.log_file = open(self.log_path, "wb")

@@ -47,12 +47,12 @@ extension ChatApp {
     }
 
     /// The seed's `crons.ts`.
-    static func crons() -> Crons {
+    static func crons(diagnostics: Bool) -> Crons {
         var crons = Crons()
         do {
             try crons.daily("generate-daily-summaries", hourUTC: 6, minuteUTC: 0, "ai:generateDailySummaries")
             // A cron every second for the scheduler's cluster tests; off unless asked for.
-            if ProcessInfo.processInfo.environment["CHAT_TEST_CRON"] == "1" {
+            if diagnostics, ProcessInfo.processInfo.environment["CHAT_TEST_CRON"] == "1" {
                 try crons.interval("diagnostics-tick", seconds: 1, "diagnostics:recordCronRun")
             }
         } catch {

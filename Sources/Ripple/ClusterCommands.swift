@@ -197,6 +197,8 @@ struct ReplicaNode {
         }
         try await runUntilFirstExits {
             try await application.runService()
+            // Hand the lease back while the link to the writer is still up.
+            await jobRunner?.shutdown()
         } and: {
             try await runUntilFirstExits {
                 try await client.run()

@@ -96,6 +96,7 @@ struct DevCommand: ParsableCommand {
         }
         try await runUntilFirstExits {
             try await application.runService()
+            await scheduler.shutdown()
         } and: {
             await scheduler.run()
             try await neverEnding()

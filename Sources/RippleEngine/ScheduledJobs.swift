@@ -22,6 +22,8 @@ public struct ScheduledJob: Sendable, Equatable {
     public let scheduledTime: Double
     public let state: JobState
     public let error: String?
+    /// The scheduler running an `inProgress` action (its lease holder name).
+    public let runner: String?
 
     public init?(_ document: Document) {
         guard let name = document["name"]?.stringValue, case .array(let args)? = document["args"],
@@ -34,6 +36,7 @@ public struct ScheduledJob: Sendable, Equatable {
         self.scheduledTime = scheduledTime
         self.state = state
         self.error = document["state"]?["error"]?.stringValue
+        self.runner = document["state"]?["runner"]?.stringValue
     }
 }
 
@@ -71,10 +74,11 @@ struct JobTable {
         return try transaction.get(id).flatMap(ScheduledJob.init)
     }
 
-    /// Moves a job to `state`; a final state records `completedTime`.
-    func set(_ id: String, _ state: JobState, error: String? = nil) throws {
+    /// Moves a job to `state`; a final state records `completedTime`, `inProgress` its runner.
+    func set(_ id: String, _ state: JobState, error: String? = nil, runner: String? = nil) throws {
         var fields: [String: Value] = ["kind": .string(state.rawValue)]
         if let error { fields["error"] = .string(error) }
+        if let runner { fields["runner"] = .string(runner) }
         try transaction.withSystemWrites {
             try transaction.patch(id, ["state": .object(fields), "completedTime": state.isFinal ? .float64(now) : nil])
         }

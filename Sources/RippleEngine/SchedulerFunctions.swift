@@ -129,13 +129,18 @@ public enum SchedulerFunctions {
             try jobs.set(id, .success)
             return status(.done)
         }
-        // An action job's start: pending → inProgress, so that no other run can start it.
+        // An action job's start: pending → inProgress, recording which scheduler runs it, so that
+        // no other run can start it. Asking again as the same runner answers `done` again: a
+        // scheduler whose reply was lost retries, and it has not run the action yet.
         functions.internalMutation(startActionJob, args: nil) { ctx, args in
             guard try holdsLease(ctx, args) else { return status(.leaseLost) }
             let jobs = JobTable(transaction: ctx.db.transaction)
             let id = try args.string("id")
-            guard let job = try jobs.job(id), job.state == .pending else { return status(.skipped) }
-            try jobs.set(id, .inProgress)
+            let holder = try args.string("holder")
+            guard let job = try jobs.job(id) else { return status(.skipped) }
+            if job.state == .inProgress, job.runner == holder { return status(.done) }
+            guard job.state == .pending else { return status(.skipped) }
+            try jobs.set(id, .inProgress, runner: holder)
             return status(.done)
         }
         // A job's end: from `from` (pending for a failed mutation job, inProgress for an action)
@@ -151,25 +156,27 @@ public enum SchedulerFunctions {
             try jobs.set(id, error == nil ? .success : .failed, error: error)
             return status(.done)
         }
-        // After a scheduler takes the lease: actions still `inProgress` that it is not running
-        // itself were started by a scheduler that died; they are failed, never run again.
+        // After a scheduler takes the lease: actions still `inProgress` under another runner were
+        // started by a scheduler that lost the lease (died, or was cut off); they are failed,
+        // never run again. (Its own runs it finishes itself.)
         functions.internalMutation(failAbandonedActions, args: nil) { ctx, args in
             guard try holdsLease(ctx, args) else { return status(.leaseLost) }
             let jobs = JobTable(transaction: ctx.db.transaction)
-            let running = Set((args["running"]?.arrayValue ?? []).compactMap(\.stringValue))
+            let holder = try args.string("holder")
             var failed = 0
-            for job in try jobs.jobs(in: .inProgress, limit: SchedulerLimits.jobsPerExecution) where !running.contains(job.id) {
+            for job in try jobs.jobs(in: .inProgress, limit: SchedulerLimits.jobsPerExecution) where job.runner != holder {
                 try jobs.set(job.id, .failed, error: "Transient error while executing action; the scheduler stopped before it finished and it was not retried")
                 failed += 1
             }
             return ["status": .string(Status.done.rawValue), "failed": .float64(Double(failed))] as Value
         }
+        // Jobs in a state, earliest due first, a page at a time (`cursor`: where the last ended).
         functions.internalQuery(jobsInState, args: nil) { ctx, args in
             guard let state = JobState(rawValue: try args.string("state")) else { throw UserError("unknown job state") }
             let limit = Int(args["limit"]?.doubleValue ?? 256)
             let query = try ctx.db.system.query(SystemTables.scheduledFunctions)
                 .withIndex(SystemTables.byStateAndTime) { $0.eq("state.kind", state.rawValue) }
-            return Value.array(try query.take(limit).map(\.convexValue))
+            return try query.paginate(numItems: limit, cursor: try args.optionalString("cursor")).convexValue
         }
     }
 

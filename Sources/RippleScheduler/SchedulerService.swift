@@ -9,7 +9,8 @@ import RippleValues
 /// Everything it changes goes through `_system/scheduler:` mutations on the writer, each
 /// checking the job's state and the lease in its own transaction — so this loop may crash,
 /// retry or race another scheduler at any point without running a mutation job twice or an
-/// action job more than once. What it keeps in memory (jobs in flight) only avoids asking twice.
+/// action job more than once. What it keeps in memory (jobs in flight) only avoids asking twice;
+/// a job leaves it only once the writer has given a definite answer about it.
 public actor SchedulerService {
     public struct Configuration: Sendable {
         /// This process's name in the lease: the node id plus a random suffix, so a restarted
@@ -36,11 +37,17 @@ public actor SchedulerService {
 
     /// Until when (this node's clock) the lease is surely still ours; nil while not held.
     private var heldUntil: ContinuousClock.Instant?
+    /// Set by a takeover until its bookkeeping (abandoned actions, cron sync) has succeeded.
+    private var needsTakeover = false
+    /// The holder we last saw refusing us, so the wait is logged once, not every poll.
+    private var waitingOn: String?
+    /// When the lease we were refused expires (writer's clock, ms); cleared by any other answer.
+    private var refusedUntil: Double?
+    /// Set by `shutdown()`: no more jobs start and the lease is not asked for again.
+    private var stopping = false
     private var runningMutations: Set<String> = []
     private var runningActions: Set<String> = []
     private var runningCrons: Set<String> = []
-    /// The holder we last saw refusing us, so the wait is logged once, not every poll.
-    private var waitingOn: String?
 
     public init(engine: Engine, configuration: Configuration, logger: Logger) {
         self.engine = engine
@@ -48,11 +55,12 @@ public actor SchedulerService {
         self.logger = logger
     }
 
-    /// Runs until cancelled; hands the lease back on the way out.
+    /// Runs until cancelled or shut down. Jobs still running then finish on their own tasks but
+    /// stop retrying their bookkeeping; the next scheduler to take over settles them.
     public func run() async {
         watchCommits()
         logger.info("scheduler \(configuration.holder) starting; \(engine.app.crons.jobs.count) cron jobs defined")
-        while !Task.isCancelled {
+        while !Task.isCancelled && !stopping {
             guard await acquireLease() else { continue }
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.renewWhileHeld() }
@@ -61,7 +69,32 @@ public actor SchedulerService {
                 group.cancelAll()
             }
         }
-        await releaseLease()
+        stopping = true
+    }
+
+    /// Stops starting jobs and hands the lease back, so that a standby scheduler takes over at
+    /// once instead of waiting for the lease to expire. Call it while the node can still reach
+    /// the writer (before the replication link is closed).
+    public func shutdown() async {
+        stopping = true
+        doorbell.ring()
+        guard heldUntil != nil else { return }
+        heldUntil = nil
+        metrics.leaseHeld.record(0)
+        do {
+            _ = try await engine.mutation(SchedulerFunctions.releaseLease, ["holder": .string(configuration.holder)], caller: .system)
+            logger.info("scheduler lease released")
+        } catch {
+            logger.warning("could not release the scheduler lease (it expires by itself): \(error.message)")
+        }
+    }
+
+    /// For `/health`: whether this node holds the lease and what it is running.
+    public func status() -> JSON {
+        .object([
+            ("holder", .string(configuration.holder)), ("holdsLease", .bool(isHeld)),
+            ("runningMutations", .int(Int64(runningMutations.count))), ("runningActions", .int(Int64(runningActions.count))),
+        ])
     }
 
     /// Rings the doorbell for every commit that touches jobs or crons.
@@ -86,29 +119,27 @@ public actor SchedulerService {
     }
 
     private var isHeld: Bool {
-        guard let heldUntil else { return false }
+        guard let heldUntil, !stopping else { return false }
         return ContinuousClock.now < heldUntil
     }
 
-    /// For `/health`: whether this node holds the lease and what it is running.
-    public func status() -> JSON {
-        .object([
-            ("holder", .string(configuration.holder)), ("holdsLease", .bool(isHeld)),
-            ("runningMutations", .int(Int64(runningMutations.count))), ("runningActions", .int(Int64(runningActions.count))),
-        ])
-    }
-
-    /// Asks the writer for the lease (or renews it). On a takeover, fails the actions a dead
-    /// scheduler left in progress and syncs the crons. Waits before returning false.
+    /// Asks for the lease; waits before returning false (until the holder's lease expires, or a
+    /// third of a lease after an error).
     private func acquireLease() async -> Bool {
-        guard await requestLease() else {
-            await waitForLease()
-            return false
+        if await requestLease() { return true }
+        var wait = configuration.leaseDuration / 3
+        if let refusedUntil {
+            wait = min(wait, .milliseconds(max(10, Int64(refusedUntil - Self.nowMilliseconds()) + 10)))
         }
-        return true
+        try? await Task.sleep(for: wait)
+        return false
     }
 
+    /// Asks the writer for the lease (or renews it); true while it is ours. A takeover (the lease
+    /// was someone else's, or ours had lapsed) is followed by its bookkeeping, retried at every
+    /// renewal until it succeeds.
     private func requestLease() async -> Bool {
+        guard !stopping else { return false }
         let sent = ContinuousClock.now
         let reply: Value
         do {
@@ -117,8 +148,9 @@ public actor SchedulerService {
                 ["holder": .string(configuration.holder), "durationMs": .float64(leaseMilliseconds)], caller: .system
             ).value
         } catch {
+            refusedUntil = nil
             logger.warning("scheduler lease request failed: \(error.message)")
-            return false
+            return isHeld
         }
         guard reply["granted"] == true else {
             heldUntil = nil
@@ -128,79 +160,56 @@ public actor SchedulerService {
                 logger.info("scheduler lease is held by \(holder); waiting")
                 waitingOn = holder
             }
-            leaseExpiresAt = reply["expiresAt"]?.doubleValue
+            refusedUntil = reply["expiresAt"]?.doubleValue
             return false
         }
         waitingOn = nil
+        refusedUntil = nil
         // The writer's lease runs from its commit, which is after `sent`: ours ends no later.
         heldUntil = sent + configuration.leaseDuration - .milliseconds(50)
         metrics.leaseHeld.record(1)
         if reply["takeover"] == true {
             logger.info("scheduler lease acquired (epoch \(reply["epoch"]?.int64Value ?? 0))")
-            await takeOver()
+            needsTakeover = true
         }
+        if needsTakeover { await takeOver() }
         return isHeld
-    }
-
-    /// When the refused lease expires (writer's clock, ms), to sleep until then.
-    private var leaseExpiresAt: Double?
-
-    private func waitForLease() async {
-        let third = configuration.leaseDuration / 3
-        var wait = third
-        if let expiresAt = leaseExpiresAt {
-            let untilExpiry = Duration.milliseconds(max(10, Int64(expiresAt - Self.nowMilliseconds()) + 10))
-            wait = min(third, untilExpiry)
-        }
-        try? await Task.sleep(for: wait)
     }
 
     private func renewWhileHeld() async {
         while !Task.isCancelled {
             try? await Task.sleep(for: configuration.leaseDuration / 3)
             if Task.isCancelled { return }
-            _ = await requestLease()
-            if !isHeld {
-                logger.warning("scheduler lease lost; no new jobs start until it is back")
+            if !(await requestLease()) {
+                if !stopping { logger.warning("scheduler lease lost; no new jobs start until it is back") }
                 doorbell.ring()
                 return
             }
         }
     }
 
-    private func releaseLease() async {
-        guard heldUntil != nil else { return }
-        heldUntil = nil
-        metrics.leaseHeld.record(0)
-        _ = try? await engine.mutation(
-            SchedulerFunctions.releaseLease, ["holder": .string(configuration.holder)], caller: .system)
-        logger.info("scheduler lease released")
-    }
-
-    /// After taking the lease from another holder (or from an earlier life of this node).
+    /// After taking the lease: fail the actions other runners left in progress, then bring the
+    /// crons in line with the app. Clears `needsTakeover` only when both succeeded.
     private func takeOver() async {
         do {
             // At most a batch per transaction; repeat until a batch comes back short.
             var batch = Double(SchedulerLimits.jobsPerExecution)
             while batch >= Double(SchedulerLimits.jobsPerExecution) {
-                let failed = try await engine.mutation(
-                    SchedulerFunctions.failAbandonedActions,
-                    ["holder": .string(configuration.holder), "running": .array(runningActions.map { .string($0) })], caller: .system
-                ).value
+                let failed = try await callJobMutation(SchedulerFunctions.failAbandonedActions, [:])
                 batch = failed["failed"]?.doubleValue ?? 0
                 if batch > 0 { logger.warning("marked \(Int(batch)) action jobs failed: their scheduler stopped while they ran") }
             }
             let crons = engine.app.crons.jobs.map { job -> Value in
                 ["name": .string(job.name), "schedule": job.schedule.value, "functionPath": .string(job.functionPath), "args": .object(job.args)]
             }
-            let synced = try await engine.mutation(
-                SchedulerFunctions.syncCrons, ["holder": .string(configuration.holder), "crons": .array(crons)], caller: .system
-            ).value
+            let synced = try await callJobMutation(SchedulerFunctions.syncCrons, ["crons": .array(crons)])
+            guard synced["status"]?.stringValue == SchedulerFunctions.Status.done.rawValue else { return }
+            needsTakeover = false
             logger.info(
                 "cron jobs synced: \(Int(synced["added"]?.doubleValue ?? 0)) added, \(Int(synced["changed"]?.doubleValue ?? 0)) changed, \(Int(synced["removed"]?.doubleValue ?? 0)) removed"
             )
         } catch {
-            logger.warning("scheduler takeover bookkeeping failed (retried at the next takeover): \(error.message)")
+            logger.warning("scheduler takeover bookkeeping failed (retried at the next renewal): \(error.message)")
         }
     }
 
@@ -208,46 +217,61 @@ public actor SchedulerService {
 
     private static func nowMilliseconds() -> Double { Date().timeIntervalSince1970 * 1000 }
 
-    /// Starts due jobs and crons while the lease is held; sleeps until the next one is due or a
-    /// commit or finished job rings.
+    /// Starts due jobs and crons while the lease is held and its bookkeeping is done; sleeps
+    /// until the next one is due, or a commit or a finished job rings.
     private func dispatchWhileHeld() async {
         while isHeld && !Task.isCancelled {
             var nextDue = Self.nowMilliseconds() + 1_000
-            do {
-                nextDue = min(nextDue, try await startDueJobs())
-                nextDue = min(nextDue, try await startDueCrons())
-            } catch {
-                logger.warning("scheduler could not read due jobs: \(error.message)")
+            if !needsTakeover {
+                do {
+                    nextDue = min(nextDue, try await startDueJobs())
+                    nextDue = min(nextDue, try await startDueCrons())
+                } catch {
+                    logger.warning("scheduler could not read due jobs: \(error.message)")
+                }
             }
             let wait = max(0, nextDue - Self.nowMilliseconds())
             await doorbell.wait(upTo: .microseconds(Int64(wait * 1000)))
         }
     }
 
-    /// Starts what is due and has room; returns when the earliest job not yet due is.
+    /// Starts what is due and has room; returns when the earliest job not yet due is. Reads the
+    /// pending jobs a page at a time, so a backlog of one kind (actions waiting for a free slot)
+    /// does not hide due jobs of the other.
     private func startDueJobs() async throws(FunctionError) -> Double {
-        let capacity = configuration.maxRunningMutations + configuration.maxRunningActions
-        let reply = try await engine.query(
-            SchedulerFunctions.jobsInState, ["state": "pending", "limit": .float64(Double(capacity * 4))], caller: .system
-        ).value
-        let now = Self.nowMilliseconds()
-        for document in reply.arrayValue ?? [] {
-            guard let fields = document.objectValue, let job = ScheduledJob(Document(fields: fields)) else { continue }
-            if job.scheduledTime > now { return job.scheduledTime }
-            guard isHeld else { break }
-            if runningMutations.contains(job.id) || runningActions.contains(job.id) { continue }
-            metrics.startDelay.recordNanoseconds(Int64(max(0, now - job.scheduledTime) * 1_000_000))
-            if engine.app.functions.function(job.name)?.kind == .action {
-                guard runningActions.count < configuration.maxRunningActions else { continue }
-                runningActions.insert(job.id)
-                Task { await self.runAction(job) }
-            } else {
-                guard runningMutations.count < configuration.maxRunningMutations else { continue }
-                runningMutations.insert(job.id)
-                Task { await self.runMutation(job) }
+        let pageSize = 4 * (configuration.maxRunningMutations + configuration.maxRunningActions)
+        var cursor: Value = .null
+        for _ in 0..<16 {
+            guard runningMutations.count < configuration.maxRunningMutations || runningActions.count < configuration.maxRunningActions
+            else { return .infinity }
+            let reply = try await engine.query(
+                SchedulerFunctions.jobsInState, ["state": "pending", "limit": .float64(Double(pageSize)), "cursor": cursor], caller: .system
+            ).value
+            let now = Self.nowMilliseconds()
+            for document in reply["page"]?.arrayValue ?? [] {
+                guard let fields = document.objectValue, let job = ScheduledJob(Document(fields: fields)) else { continue }
+                if job.scheduledTime > now { return job.scheduledTime }
+                guard isHeld else { return .infinity }
+                start(job, now: now)
             }
+            guard reply["isDone"] == false, let next = reply["continueCursor"] else { break }
+            cursor = next
         }
         return .infinity
+    }
+
+    private func start(_ job: ScheduledJob, now: Double) {
+        if runningMutations.contains(job.id) || runningActions.contains(job.id) { return }
+        if engine.app.functions.function(job.name)?.kind == .action {
+            guard runningActions.count < configuration.maxRunningActions else { return }
+            runningActions.insert(job.id)
+            Task { await self.runAction(job) }
+        } else {
+            guard runningMutations.count < configuration.maxRunningMutations else { return }
+            runningMutations.insert(job.id)
+            Task { await self.runMutation(job) }
+        }
+        metrics.startDelay.recordNanoseconds(Int64(max(0, now - job.scheduledTime) * 1_000_000))
     }
 
     private func startDueCrons() async throws(FunctionError) -> Double {
@@ -270,7 +294,8 @@ public actor SchedulerService {
     // MARK: - Running jobs
 
     /// Asks the writer to run the job's mutation and mark it done in one transaction. A job that
-    /// throws is marked failed; one the writer could not run (unavailable) is retried later.
+    /// throws is marked failed; one the writer could not run (unavailable) is retried later —
+    /// safely, since the writer runs a job only while it is still pending.
     private func runMutation(_ job: ScheduledJob) async {
         defer {
             runningMutations.remove(job.id)
@@ -278,10 +303,7 @@ public actor SchedulerService {
         }
         do {
             let reply = try await callJobMutation(SchedulerFunctions.runMutationJob, ["id": .string(job.id)])
-            if reply["status"]?.stringValue == SchedulerFunctions.Status.done.rawValue {
-                metrics.jobEnded(kind: "mutation", outcome: "success")
-            }
-            noteStatus(reply, job)
+            if noteStatus(reply) == .done { metrics.jobEnded(kind: "mutation", outcome: "success") }
         } catch where error.kind == .unavailable {
             logger.warning("mutation job \(job.id) (\(job.name)) not run, will retry: \(error.message)")
             try? await Task.sleep(for: .milliseconds(200))
@@ -290,23 +312,18 @@ public actor SchedulerService {
         }
     }
 
-    /// Marks the job inProgress, runs the action here, then marks it success or failed.
+    /// Marks the job inProgress (as its runner), runs the action here, then marks it success or
+    /// failed. The job stays in `runningActions` until the writer has answered both steps.
     private func runAction(_ job: ScheduledJob) async {
         defer {
             runningActions.remove(job.id)
             doorbell.ring()
         }
-        do {
-            let reply = try await callJobMutation(SchedulerFunctions.startActionJob, ["id": .string(job.id)])
-            guard reply["status"]?.stringValue == SchedulerFunctions.Status.done.rawValue else {
-                noteStatus(reply, job)
-                return
-            }
-        } catch {
-            logger.warning("action job \(job.id) (\(job.name)) not started, will retry: \(error.message)")
-            try? await Task.sleep(for: .milliseconds(200))
-            return
-        }
+        // A lost reply is asked again: the writer answers `done` again to the same runner.
+        guard let started = await definitely({ () async throws(FunctionError) -> Value in
+            try await self.callJobMutation(SchedulerFunctions.startActionJob, ["id": .string(job.id)])
+        }), noteStatus(started) == .done
+        else { return }
         var failure: String?
         do {
             _ = try await engine.action(job.name, job.args, caller: .system)
@@ -316,27 +333,40 @@ public actor SchedulerService {
         await finish(job, from: .inProgress, error: failure)
     }
 
-    /// Records a job's end, retrying while the writer is unreachable and the lease is ours.
+    /// Records a job's end. Retried until the writer answers — even while this node thinks the
+    /// lease lapsed, since the writer judges that — so that a finished action is not left
+    /// `inProgress` by a passing outage.
     private func finish(_ job: ScheduledJob, from: JobState, error: String?) async {
         var fields: [String: Value] = ["id": .string(job.id), "from": .string(from.rawValue)]
         if let error { fields["error"] = .string(error) }
-        while true {
+        guard let reply = await definitely({ () async throws(FunctionError) -> Value in
+            try await self.callJobMutation(SchedulerFunctions.finishJob, fields)
+        }) else {
+            logger.warning("could not record the end of job \(job.id) (\(job.name)); the next scheduler to take over fails it")
+            return
+        }
+        if noteStatus(reply) == .done {
+            metrics.jobEnded(kind: from == .pending ? "mutation" : "action", outcome: error == nil ? "success" : "failed")
+        }
+        if let error { logger.info("scheduled function \(job.name) (\(job.id)) failed: \(error)") }
+    }
+
+    /// Calls `mutation` until the writer answers (a status), backing off while it is unavailable;
+    /// nil if this task is cancelled first or the call fails for another reason.
+    private func definitely(_ mutation: () async throws(FunctionError) -> Value) async -> Value? {
+        var backoff = Duration.milliseconds(100)
+        while !Task.isCancelled && !stopping {
             do {
-                    let reply = try await callJobMutation(SchedulerFunctions.finishJob, fields)
-                noteStatus(reply, job)
-                if reply["status"]?.stringValue == SchedulerFunctions.Status.done.rawValue {
-                    metrics.jobEnded(kind: from == .pending ? "mutation" : "action", outcome: error == nil ? "success" : "failed")
-                }
-                if let error { logger.info("scheduled function \(job.name) (\(job.id)) failed: \(error)") }
-                return
+                return try await mutation()
+            } catch where error.kind == .unavailable {
+                try? await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, .seconds(2))
             } catch {
-                guard error.kind == .unavailable, isHeld, !Task.isCancelled else {
-                    logger.warning("could not record the end of job \(job.id) (\(job.name)): \(error.message)")
-                    return
-                }
-                try? await Task.sleep(for: .milliseconds(200))
+                logger.warning("scheduler bookkeeping failed: \(error.message)")
+                return nil
             }
         }
+        return nil
     }
 
     private func runCron(_ name: String, nextRun: Double) async {
@@ -346,8 +376,7 @@ public actor SchedulerService {
         }
         do {
             let reply = try await callJobMutation(SchedulerFunctions.runCron, ["name": .string(name), "nextRun": .float64(nextRun)])
-            if reply["status"]?.stringValue == SchedulerFunctions.Status.done.rawValue { metrics.cronRuns.increment() }
-            if reply["status"]?.stringValue == SchedulerFunctions.Status.leaseLost.rawValue { loseLease() }
+            if noteStatus(reply) == .done { metrics.cronRuns.increment() }
         } catch {
             logger.warning("cron \(name) not run, will retry: \(error.message)")
             try? await Task.sleep(for: .milliseconds(200))
@@ -360,15 +389,16 @@ public actor SchedulerService {
         return try await engine.mutation(path, args, caller: .system).value
     }
 
-    private func noteStatus(_ reply: Value, _ job: ScheduledJob) {
-        if reply["status"]?.stringValue == SchedulerFunctions.Status.leaseLost.rawValue { loseLease() }
-    }
-
-    private func loseLease() {
-        guard heldUntil != nil else { return }
-        logger.warning("the writer says this scheduler no longer holds the lease")
-        heldUntil = nil
-        metrics.leaseHeld.record(0)
-        doorbell.ring()
+    /// The status of a job mutation's reply; a lease the writer says we lost stops dispatch.
+    @discardableResult
+    private func noteStatus(_ reply: Value) -> SchedulerFunctions.Status? {
+        let status = reply["status"]?.stringValue.flatMap(SchedulerFunctions.Status.init(rawValue:))
+        if status == .leaseLost, heldUntil != nil {
+            logger.warning("the writer says this scheduler no longer holds the lease")
+            heldUntil = nil
+            metrics.leaseHeld.record(0)
+            doorbell.ring()
+        }
+        return status
     }
 }

@@ -39,4 +39,11 @@ import Testing
         #expect(summary["content"]?.stringValue?.contains("2 messages in 1 channels") == true)
         await h.stop()
     }
+
+    @Test func diagnosticsFunctionsAreNotPartOfTheAppUsersRun() {
+        #expect(ChatApp.app.functions.function("diagnostics:scheduleRuns") == nil)
+        #expect(ChatApp.app.functions.function("diagnostics:transferMembers") == nil)
+        #expect(ChatApp.appWithDiagnostics.functions.function("diagnostics:scheduleRuns") != nil)
+        #expect(ChatApp.app.functions.function("ai:generateUserSummary") != nil)
+    }
 }

@@ -95,6 +95,28 @@ import Testing
         await h.stop()
     }
 
+    @Test func actionStartRetriedByItsRunnerAfterALostReplyIsStillItsOwn() async throws {
+        let h = try SchedulerHarness()
+        _ = try await h.system(SchedulerFunctions.acquireLease, ["holder": "s", "durationMs": 60_000])
+        let id = try await h.mutation("jobs:scheduleTarget", ["path": "jobs:recordFromAction", "args": ["tag": "retried"]]).stringValue!
+        let first = try await h.system(SchedulerFunctions.startActionJob, ["holder": "s", "id": .string(id)])
+        // The reply was lost; the runner asks again and may run the action (it has not yet).
+        let again = try await h.system(SchedulerFunctions.startActionJob, ["holder": "s", "id": .string(id)])
+        #expect(first["status"] == "done" && again["status"] == "done")
+        #expect(try await h.job(id)["state"] == ["kind": "inProgress", "runner": "s"])
+        // The runner's own actions are not abandoned: a sweep by the same holder leaves it alone.
+        let sweep = try await h.system(SchedulerFunctions.failAbandonedActions, ["holder": "s"])
+        #expect(sweep["failed"] == 0)
+        let finished = try await h.system(SchedulerFunctions.finishJob, ["holder": "s", "id": .string(id), "from": "inProgress"])
+        #expect(finished["status"] == "done")
+        #expect(try await h.state(id) == "success")
+        // A finish retried after a lost reply changes nothing.
+        let late = try await h.system(SchedulerFunctions.finishJob, ["holder": "s", "id": .string(id), "from": "inProgress", "error": "x"])
+        #expect(late["status"] == "skipped")
+        #expect(try await h.state(id) == "success")
+        await h.stop()
+    }
+
     @Test func mutationJobRunsOnceUnderConcurrentRetriesAndNeverWithoutTheLease() async throws {
         let h = try SchedulerHarness()
         let id = try await h.mutation("jobs:schedule", ["tag": "once", "delayMs": 0]).stringValue!

@@ -20,7 +20,7 @@ final class TestNode: Sendable {
     static func start() async throws -> TestNode {
         let directory = NSTemporaryDirectory() + "ripple-sync-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let engine = try Engine.open(path: directory + "/ripple.sqlite3", app: ChatApp.app)
+        let engine = try Engine.open(path: directory + "/ripple.sqlite3", app: ChatApp.appWithDiagnostics)
         var logger = Logger(label: "test")
         logger.logLevel = .warning
         let authenticator = try Authenticator(config: AuthConfig(providers: [], adminKey: "test-admin-key"))

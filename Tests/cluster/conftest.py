@@ -64,6 +64,7 @@ def cluster(jwks):
     # second, and the chat app's test cron that runs every second.
     env["RIPPLE_SCHEDULER_LEASE_SECONDS"] = str(SCHEDULER_LEASE_SECONDS)
     env["CHAT_TEST_CRON"] = "1"
+    env["CHAT_DIAGNOSTICS"] = "1"  # the diagnostics:* functions the tests call
     for var in ("RIPPLE_DATA", "RIPPLE_LISTEN", "RIPPLE_NODE_ID", "RIPPLE_WRITER", "RIPPLE_REPLICATION_LISTEN"):
         env.pop(var, None)
     handle = Cluster(env)

@@ -61,6 +61,12 @@ def _kill_and_restart_scheduler(cluster) -> None:
     cluster.restart("scheduler")
 
 
+def _wait_for_scheduler_lease(cluster) -> None:
+    """Until the (restarted) scheduler holds the lease again: a kill before that would only
+    kill a scheduler that is waiting, not one that is running jobs."""
+    wait_until(lambda: _held_by(cluster, "scheduler"), timeout=30, interval=0.02, message="the scheduler to hold the lease")
+
+
 def test_job_scheduled_on_a_replica_runs_on_the_scheduler(cluster):
     wait_until(lambda: _held_by(cluster, "scheduler"), timeout=30, message="the scheduler to hold the lease")
     prefix = f"first-{uuid.uuid4().hex[:8]}"
@@ -81,10 +87,16 @@ def test_mutation_jobs_run_exactly_once_across_twenty_scheduler_kills(cluster):
     ids = _schedule(cluster, "writer", prefix, 500, "mutation", delay_ms=200, spread_ms=15_000)
     rng = random.Random(prefix)
     kills = 0
+    progress = []
     for _ in range(20):
-        time.sleep(rng.uniform(0.05, 0.9))
+        _wait_for_scheduler_lease(cluster)
+        time.sleep(rng.uniform(0.05, 0.6))
         _kill_and_restart_scheduler(cluster)
         kills += 1
+        progress.append(_stats(cluster, prefix)["counter"])
+    print(f"jobs done after each kill: {progress}")
+    # The kills landed while jobs were running, not after they were all done.
+    assert progress[0] < 500 and len(set(progress)) > 5, f"the kills did not interleave with the jobs: {progress}"
     wait_until(lambda: _stats(cluster, prefix)["counter"] >= 500 and _states(cluster, ids)["counts"].get("success") == 500,
                timeout=SETTLE_TIMEOUT, message="all 500 jobs to succeed")
     stats = _stats(cluster, prefix)
@@ -100,6 +112,7 @@ def test_action_jobs_never_run_twice_and_never_stay_in_progress_across_kills(clu
     ids = _schedule(cluster, "writer", prefix, 60, "action", delay_ms=200, spread_ms=6_000, sleep_ms=400)
     rng = random.Random(prefix)
     for _ in range(6):
+        _wait_for_scheduler_lease(cluster)
         time.sleep(rng.uniform(0.3, 1.2))
         _kill_and_restart_scheduler(cluster)
 
@@ -170,8 +183,14 @@ def test_standby_scheduler_waits_for_the_lease_and_takes_over(cluster):
         assert took <= SCHEDULER_LEASE_SECONDS + 1.5, f"takeover took {took:.2f} s with a {SCHEDULER_LEASE_SECONDS} s lease"
         [job] = _schedule(cluster, "writer", prefix + "-after", 1, "mutation")
         wait_until(lambda: _states(cluster, [job])["counts"].get("success") == 1, timeout=30, message="a job under scheduler2")
-    finally:
-        # Back to one scheduler on 3212 for the tests after this one.
+        # Back to one scheduler on 3212: it starts as the standby; scheduler2 stops cleanly
+        # (SIGTERM) and hands the lease back instead of letting it expire.
         cluster.restart("scheduler")
-        cluster.kill("scheduler2")
-    wait_until(lambda: _held_by(cluster, "scheduler"), timeout=10, message="the scheduler to hold the lease again")
+        before_stop = standby_log.size()
+        cluster.script("stop", "scheduler2")
+        assert "scheduler lease released" in standby_log.text_since(before_stop), standby_log.text_since(before_stop)
+        wait_until(lambda: _held_by(cluster, "scheduler"), timeout=10, message="the scheduler to hold the lease again")
+    finally:
+        cluster.script("stop", "scheduler2", check=False)
+        if cluster.health("scheduler") is None:
+            cluster.restart("scheduler")

@@ -351,6 +351,7 @@ def server_env(issuer: str, admin_key: str) -> Dict[str, str]:
     env = dict(os.environ)
     env["CLERK_JWT_ISSUER_DOMAIN"] = issuer
     env["RIPPLE_ADMIN_KEY"] = admin_key
+    env["CHAT_DIAGNOSTICS"] = "1"  # the diagnostics:* functions the suites call
     for var in ("RIPPLE_DATA", "RIPPLE_LISTEN"):
         env.pop(var, None)
     return env
