@@ -378,11 +378,16 @@ struct BenchCommitSink: CommitSink {
     let applyTimes: Durations
     let lag: LagRecorder
     func appliedTimestamp() async throws -> UInt64 { try await engine.appliedTimestamp() }
-    func apply(_ commits: [Commit]) async throws {
+    func apply(
+        _ commits: [Commit], following previousTimestamp: UInt64, completion: @escaping @Sendable (Result<UInt64, any Error>) -> Void
+    ) {
         lag.applyStarted(commits.map(\.ts))
         let start = DispatchTime.now().uptimeNanoseconds
-        try await engine.apply(commits)
-        applyTimes.add(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        let applyTimes = self.applyTimes
+        engine.apply(commits, following: previousTimestamp) { result in
+            applyTimes.add(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            completion(result)
+        }
     }
 }
 

@@ -3,15 +3,41 @@ import Logging
 import RippleStorage
 import RippleValues
 
-/// A replica's serial executor: applies commits shipped from the writer, each batch in one
-/// SQLite transaction together with the applied position (no double apply, no gap), then tells
-/// the commit listeners — the same path the writer's committer feeds, so subscriptions on a
-/// replica work exactly as on the writer.
+/// A replica's serial executor: applies commits shipped from the writer, in order, each
+/// transaction together with the applied position (no double apply, no gap), then tells the
+/// commit listeners — the same path the writer's committer feeds, so subscriptions on a replica
+/// work exactly as on the writer.
+///
+/// Like the writer's `Committer`, it is one thread that owns the replica's write connection and
+/// takes everything queued at once. Batches that arrived while the previous transaction ran go
+/// into one transaction (one COMMIT, one sync): a replica that fell behind catches up in larger
+/// steps instead of paying a sync per received batch, and no concurrency-pool task sits between
+/// the link and the apply. Callers are told through a completion called on this thread, in the
+/// order they queued.
 final class Applier: @unchecked Sendable {
-    // `store` and `catalogVersion` are touched only on `queue`; `waiters` and `listeners` are
-    // guarded by `lock`.
+    /// Work for the applier thread, in arrival order.
+    private enum Work {
+        /// Commits to apply. `previous` is the commit they must follow (a link's chain); nil
+        /// only asks for the first to be after the applied position.
+        case commits([Commit], previous: UInt64?, done: @Sendable (Result<UInt64, any Error>) -> Void)
+        /// A writer's snapshot that replaces the whole state.
+        case snapshot(SnapshotCodec.Decoded, done: @Sendable (Result<UInt64, any Error>) -> Void)
+    }
+
+    /// One transaction holds at most this many commits: catch-up batches (1,000 commits each)
+    /// are merged a few at a time, which keeps every transaction short for the readers' WAL.
+    static let maxCommitsPerTransaction = 4_000
+
+    // The queue is guarded by `condition`; `store` belongs to the applier thread; `applied`,
+    // `currentCatalog`, `listeners` and `waiters` are written by the thread and read by anyone,
+    // under `lock`.
+    private let condition = NSCondition()
+    private var pending: [Work] = []
+    private var stopping = false
+    private var stopped = false
+    private var started = false
+
     private let store: Store
-    private let queue = DispatchQueue(label: "ripple-applier")
     private let lock = NSLock()
     private var listeners: [@Sendable (CommitGroup) -> Void] = []
     private var waiters: [(UInt64, CheckedContinuation<Void, Never>)] = []
@@ -33,6 +59,7 @@ final class Applier: @unchecked Sendable {
         return currentCatalog
     }
 
+    /// The newest commit applied durably.
     var appliedTimestamp: UInt64 {
         lock.lock()
         defer { lock.unlock() }
@@ -45,84 +72,48 @@ final class Applier: @unchecked Sendable {
         lock.unlock()
     }
 
+    func start() {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !started else { return }
+        started = true
+        let thread = Thread { [self] in run() }
+        thread.name = "ripple-applier"
+        thread.start()
+    }
+
+    /// Finishes the queued work, then stops the thread. Later work fails as unavailable.
+    func stop() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        while started && !stopped { condition.wait() }
+        condition.unlock()
+    }
+
+    /// Queues `commits`, which must follow `previous` exactly (the commit before the first);
+    /// `done` is called on the applier thread once they are durable (with the applied position
+    /// then) or failed. Work queued after a failed batch fails too: it no longer follows the
+    /// applied position.
+    func enqueue(_ commits: [Commit], following previous: UInt64, done: @escaping @Sendable (Result<UInt64, any Error>) -> Void) {
+        submit(.commits(commits, previous: previous, done: done))
+    }
+
     /// Applies `commits` (strictly after the applied position, in order) durably.
     func apply(_ commits: [Commit]) async throws {
         guard !commits.isEmpty else { return }
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            queue.async { [self] in
-                continuation.resume(with: Result { try applyOnQueue(commits) })
-            }
+        _ = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<UInt64, any Error>) in
+            submit(.commits(commits, previous: nil, done: { continuation.resume(with: $0) }))
         }
     }
 
-    private func applyOnQueue(_ commits: [Commit]) throws {
-        let current = try store.appliedTimestamp()
-        guard let first = commits.first, first.ts > current else {
-            throw ValueError("commit \(commits.first?.ts ?? 0) is not after the applied position \(current)")
-        }
-        var mutations: [CommittedMutation] = []
-        do {
-            try store.database.statement("BEGIN IMMEDIATE").run()
-            var previous = current
-            for commit in commits {
-                guard commit.ts > previous else { throw ValueError("commits out of order at \(commit.ts)") }
-                let changes = try store.apply(commit)
-                mutations.append(CommittedMutation(ts: commit.ts, writes: WriteSet(changes)))
-                previous = commit.ts
-            }
-            try store.database.statement("COMMIT").run()
-        } catch {
-            try? store.database.statement("ROLLBACK").run()
-            try? store.reloadCatalog()
-            throw error
-        }
-        let last = commits.last!.ts
-        lock.lock()
-        applied = last
-        currentCatalog = store.catalog
-        let listeners = self.listeners
-        let ready = waiters.filter { $0.0 <= last }
-        waiters.removeAll { $0.0 <= last }
-        lock.unlock()
-        let group = CommitGroup(mutations: mutations, appliedTimestamp: last)
-        for listener in listeners { listener(group) }
-        for (_, waiter) in ready { waiter.resume() }
-    }
-
-    /// Replaces the whole state with `snapshot` in one transaction, then tells the listeners
-    /// that every document it removed or wrote changed, so subscriptions re-run.
+    /// Replaces the whole state with `snapshot` in one transaction (after everything queued
+    /// before it), then tells the listeners that every document it removed or wrote changed, so
+    /// subscriptions re-run.
     func install(_ snapshot: SnapshotCodec.Decoded) async throws -> UInt64 {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<UInt64, any Error>) in
-            queue.async { [self] in
-                continuation.resume(with: Result { try installOnQueue(snapshot) })
-            }
+            submit(.snapshot(snapshot, done: { continuation.resume(with: $0) }))
         }
-    }
-
-    private func installOnQueue(_ snapshot: SnapshotCodec.Decoded) throws -> UInt64 {
-        let changes: [DocumentChange]
-        do {
-            try store.database.statement("BEGIN IMMEDIATE").run()
-            changes = try store.installSnapshot(snapshot)
-            try store.database.statement("COMMIT").run()
-        } catch {
-            try? store.database.statement("ROLLBACK").run()
-            try? store.reloadCatalog()
-            throw error
-        }
-        let ts = snapshot.ts
-        lock.lock()
-        applied = ts
-        currentCatalog = store.catalog
-        let listeners = self.listeners
-        let ready = waiters.filter { $0.0 <= ts }
-        waiters.removeAll { $0.0 <= ts }
-        lock.unlock()
-        logger.info("installed snapshot", metadata: ["ts": "\(ts)", "documents": "\(snapshot.documents.count)"])
-        let group = CommitGroup(mutations: [CommittedMutation(ts: ts, writes: WriteSet(changes))], appliedTimestamp: ts)
-        for listener in listeners { listener(group) }
-        for (_, waiter) in ready { waiter.resume() }
-        return ts
     }
 
     /// Suspends until this node has applied `ts`.
@@ -137,5 +128,145 @@ final class Applier: @unchecked Sendable {
             waiters.append((ts, continuation))
             lock.unlock()
         }
+    }
+
+    // MARK: - The applier thread
+
+    private func submit(_ work: Work) {
+        condition.lock()
+        if stopping {
+            condition.unlock()
+            let error = FunctionError(.unavailable, "The node is shutting down")
+            switch work {
+            case .commits(_, _, let done), .snapshot(_, let done): done(.failure(error))
+            }
+            return
+        }
+        pending.append(work)
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func run() {
+        while let work = take() {
+            var next = work[...]
+            while let first = next.first {
+                if case .snapshot(let snapshot, let done) = first {
+                    next = next.dropFirst()
+                    done(Result { try installNow(snapshot) })
+                    continue
+                }
+                var batches: [(commits: [Commit], previous: UInt64?, done: @Sendable (Result<UInt64, any Error>) -> Void)] = []
+                var count = 0
+                while case .commits(let commits, let previous, let done) = next.first,
+                    batches.isEmpty || count + commits.count <= Self.maxCommitsPerTransaction
+                {
+                    batches.append((commits, previous, done))
+                    count += commits.count
+                    next = next.dropFirst()
+                }
+                applyNow(batches)
+            }
+        }
+    }
+
+    /// Takes everything queued, waiting for work; nil once stopping with nothing queued.
+    private func take() -> [Work]? {
+        condition.lock()
+        defer { condition.unlock() }
+        while pending.isEmpty && !stopping { condition.wait() }
+        if pending.isEmpty {
+            stopped = true
+            condition.broadcast()
+            return nil
+        }
+        let taken = pending
+        pending.removeAll(keepingCapacity: true)
+        return taken
+    }
+
+    /// Applies `batches` in one transaction: every batch that follows the one before it (the
+    /// first: the applied position). A batch that does not, and every batch after it, fails
+    /// without being applied; the ones before it still commit.
+    private func applyNow(_ batches: [(commits: [Commit], previous: UInt64?, done: @Sendable (Result<UInt64, any Error>) -> Void)]) {
+        var mutations: [CommittedMutation] = []
+        var accepted = 0
+        var rejection: (any Error)?
+        var position: UInt64 = 0
+        do {
+            position = try store.appliedTimestamp()
+            try store.database.statement("BEGIN IMMEDIATE").run()
+            do {
+                for batch in batches {
+                    if let error = Self.check(batch.commits, previous: batch.previous, position: position) {
+                        rejection = error
+                        break
+                    }
+                    for commit in batch.commits {
+                        let changes = try store.apply(commit)
+                        mutations.append(CommittedMutation(ts: commit.ts, writes: WriteSet(changes)))
+                    }
+                    position = batch.commits.last?.ts ?? position
+                    accepted += 1
+                }
+                try store.database.statement("COMMIT").run()
+            } catch {
+                try? store.database.statement("ROLLBACK").run()
+                try? store.reloadCatalog()
+                throw error
+            }
+        } catch {
+            for batch in batches { batch.done(.failure(error)) }
+            return
+        }
+        if !mutations.isEmpty { published(CommitGroup(mutations: mutations, appliedTimestamp: position)) }
+        for batch in batches[..<accepted] { batch.done(.success(position)) }
+        if let rejection {
+            for batch in batches[accepted...] { batch.done(.failure(rejection)) }
+        }
+    }
+
+    /// Why `commits` cannot be applied at `position`, or nil when they can.
+    private static func check(_ commits: [Commit], previous: UInt64?, position: UInt64) -> ValueError? {
+        guard let first = commits.first else { return nil }
+        if let previous, previous != position {
+            return ValueError("commits after \(previous) do not follow the applied position \(position)")
+        }
+        guard first.ts > position else { return ValueError("commit \(first.ts) is not after the applied position \(position)") }
+        var last = position
+        for commit in commits {
+            guard commit.ts > last else { return ValueError("commits out of order at \(commit.ts)") }
+            last = commit.ts
+        }
+        return nil
+    }
+
+    /// Makes a durable group visible: the position, the catalog, then listeners and waiters.
+    private func published(_ group: CommitGroup) {
+        lock.lock()
+        applied = group.appliedTimestamp
+        currentCatalog = store.catalog
+        let listeners = self.listeners
+        let ready = waiters.filter { $0.0 <= group.appliedTimestamp }
+        waiters.removeAll { $0.0 <= group.appliedTimestamp }
+        lock.unlock()
+        for listener in listeners { listener(group) }
+        for (_, waiter) in ready { waiter.resume() }
+    }
+
+    private func installNow(_ snapshot: SnapshotCodec.Decoded) throws -> UInt64 {
+        let changes: [DocumentChange]
+        do {
+            try store.database.statement("BEGIN IMMEDIATE").run()
+            changes = try store.installSnapshot(snapshot)
+            try store.database.statement("COMMIT").run()
+        } catch {
+            try? store.database.statement("ROLLBACK").run()
+            try? store.reloadCatalog()
+            throw error
+        }
+        logger.info("installed snapshot", metadata: ["ts": "\(snapshot.ts)", "documents": "\(snapshot.documents.count)"])
+        published(CommitGroup(mutations: [CommittedMutation(ts: snapshot.ts, writes: WriteSet(changes))], appliedTimestamp: snapshot.ts))
+        return snapshot.ts
     }
 }

@@ -113,6 +113,7 @@ public final class Engine: Sendable {
         case .replica(let forwarder):
             // The catalog comes from the writer's log; ids are validated against the latest one.
             let applier = try Applier(store: store, logger: options.logger)
+            applier.start()
             return Engine(
                 app: app, committer: nil, applier: applier, forwarder: forwarder, readers: readers, limits: options.limits,
                 tableNumbers: { applier.catalog.table(named: $0)?.number })
@@ -155,9 +156,11 @@ public final class Engine: Sendable {
         return try s.step() ? UInt64(bitPattern: s.int64(0)) : 0
     }
 
-    /// Stops the writer after the mutations already queued; later calls fail as unavailable.
+    /// Stops the writer (or the replica's applier) after the work already queued; later calls
+    /// fail as unavailable.
     public func close() {
         committer?.stop()
+        applier?.stop()
     }
 
     /// Calls `listener` after every durable group that wrote something — committed here (writer)
@@ -369,6 +372,20 @@ extension Engine {
     public func apply(_ commits: [Commit]) async throws {
         guard let applier else { throw FunctionError(.invalidUse, "Only a replica applies shipped commits") }
         try await applier.apply(commits)
+    }
+
+    /// Queues commits from the writer's log for applying (replica only) and returns at once.
+    /// They must follow `previousTimestamp` exactly — the commit before the first, as the link's
+    /// batches chain — or they fail without being applied. `completion` is called once they are
+    /// durable (with the applied timestamp then, which may include later commits applied in the
+    /// same transaction) or failed, in the order they were queued, on the applier's thread: keep
+    /// it short.
+    public func apply(
+        _ commits: [Commit], following previousTimestamp: UInt64,
+        completion: @escaping @Sendable (Result<UInt64, any Error>) -> Void
+    ) {
+        guard let applier else { return completion(.failure(FunctionError(.invalidUse, "Only a replica applies shipped commits"))) }
+        applier.enqueue(commits, following: previousTimestamp, done: completion)
     }
 
     /// Suspends until this replica has applied `ts`; returns at once on the writer.

@@ -41,11 +41,22 @@ extension CommitSource {
 public protocol CommitSink: Sendable {
     /// The newest commit applied durably: where streaming resumes after a (re)connect.
     func appliedTimestamp() async throws -> UInt64
-    /// Applies `commits` in order, each atomically with the applied timestamp, durably before
-    /// returning. They always follow `appliedTimestamp()` without gaps or repeats.
-    func apply(_ commits: [Commit]) async throws
+    /// Queues `commits` for applying after everything queued before, and returns without
+    /// waiting: the client keeps receiving while earlier batches are applied, and a sink may
+    /// apply several queued batches in one transaction. They must follow `previousTimestamp`
+    /// exactly (the commit before the first); a batch that does not — for example because one
+    /// queued before it failed — must fail without being applied. Each commit is applied
+    /// atomically with the applied timestamp. `completion` is called once, in queue order, when
+    /// the batch is durable (with the sink's applied timestamp then, which is what the replica
+    /// acknowledges to the writer) or has failed (the client then closes the link and resumes
+    /// from `appliedTimestamp()`).
+    func apply(
+        _ commits: [Commit], following previousTimestamp: UInt64,
+        completion: @escaping @Sendable (Result<UInt64, any Error>) -> Void
+    )
     /// Replaces the whole state with a snapshot taken at `ts` (bytes already checked against the
-    /// writer's SHA-256), atomically and durably; afterwards `appliedTimestamp()` is `ts`.
+    /// writer's SHA-256), atomically and durably; afterwards `appliedTimestamp()` is `ts`. The
+    /// client calls it only once every queued batch has completed.
     func install(snapshot: [UInt8], at ts: UInt64) async throws
 }
 

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// A replica's end of replication: connects to the writer, proves it knows the cluster secret,
 /// applies the commits the writer streams through its `CommitSink`, and forwards requests to the
@@ -61,7 +62,11 @@ public actor ReplicationClient {
 
     /// The newest commit timestamp the writer has announced (in `accepted`, heartbeats and
     /// commits); 0 before the first link.
-    public private(set) var writerLatestTimestamp: UInt64 = 0
+    public nonisolated var writerLatestTimestamp: UInt64 { announcedTimestamp.load(ordering: .relaxed) }
+
+    /// Backs `writerLatestTimestamp`. An atomic rather than actor state: the receive loop
+    /// updates it for every message and must not hop to the actor's executor to do so.
+    private nonisolated let announcedTimestamp = Atomic<UInt64>(0)
 
     public init(
         writerHost: String,
@@ -141,6 +146,12 @@ public actor ReplicationClient {
 
     /// Connects, shakes hands and applies commits until the link ends. Sets `accepted` once the
     /// writer accepted, so the caller can reset its backoff.
+    ///
+    /// Batches go to the sink without waiting for the previous one to be applied: the loop keeps
+    /// receiving (and the sink may apply what queued up in one transaction), and the ack for a
+    /// batch is sent from the sink's completion, so it names only durable commits. Before a
+    /// snapshot is installed and before the link ends, the loop waits for every queued batch, so
+    /// the next position starts from what the sink really holds.
     private nonisolated func follow(accepted: inout Bool) async throws {
         let applied = try await sink.appliedTimestamp()
         let connection = try await connect()
@@ -152,6 +163,8 @@ public actor ReplicationClient {
 
             let (outbox, outboxWriter) = AsyncStream.makeStream(of: ReplicationMessage.self)
             let linkID = await linkOpened(outbox: outboxWriter, writerLatest: latest)
+            let applies = QueuedApplies(appliedTimestamp: applied)
+            let channel = connection.channel
             do {
                 try await withThrowingDiscardingTaskGroup { group in
                     group.addTask {
@@ -178,11 +191,13 @@ public actor ReplicationClient {
                             case .write(_, let bytes):
                                 snapshotBytes += bytes
                             case .complete(let ts):
+                                await applies.drained()
+                                if let failure = applies.failure { throw failure }
                                 let received = ContinuousClock.now - snapshotStarted
                                 // Installing a large snapshot takes a while: keep acking the old
                                 // position so the writer's read timeout does not close the link.
                                 let bytes = snapshotBytes
-                                let position = stream.appliedTimestamp
+                                let position = applies.appliedTimestamp
                                 let sink = self.sink
                                 try await withThrowingTaskGroup(of: Void.self) { install in
                                     install.addTask { try await sink.install(snapshot: bytes, at: ts) }
@@ -201,31 +216,44 @@ public actor ReplicationClient {
                                 ])
                                 snapshotBytes = []
                                 stream = ReplicaStream(appliedTimestamp: ts, writerLatestTimestamp: max(ts, stream.writerLatestTimestamp))
+                                applies.installed(ts)
                                 outboxWriter.yield(.ack(appliedTimestamp: ts))
-                                await writerAnnounced(stream.writerLatestTimestamp)
+                                writerAnnounced(stream.writerLatestTimestamp)
                             }
                             continue
                         default:
                             if snapshot.isReceiving { throw ReplicationError.unexpectedMessage("\(message.kind) during a snapshot") }
                         }
+                        let previous = stream.lastReceivedTimestamp
+                        _ = stream.applied(through: applies.appliedTimestamp)
                         switch try stream.receive(message) {
                         case .apply(let commits):
-                            try await sink.apply(commits)
-                            outboxWriter.yield(stream.applied(through: commits[commits.count - 1].ts))
-                            await writerAnnounced(stream.writerLatestTimestamp)
+                            applies.queued()
+                            sink.apply(commits, following: previous) { result in
+                                applies.completed(result)
+                                switch result {
+                                case .success(let ts): outboxWriter.yield(.ack(appliedTimestamp: ts))
+                                // Ends the receive loop; the failure is rethrown below.
+                                case .failure: channel.close(promise: nil)
+                                }
+                            }
+                            writerAnnounced(stream.writerLatestTimestamp)
                         case .send(let reply):
                             outboxWriter.yield(reply)
-                            await writerAnnounced(stream.writerLatestTimestamp)
+                            writerAnnounced(stream.writerLatestTimestamp)
                         case .deliverForwardResult(let requestID, let payload):
                             await finishForward(requestID, with: .success(payload))
                         }
                     }
+                    await applies.drained()
                     outboxWriter.finish()
+                    if let failure = applies.failure { throw failure }
                 }
             } catch {
                 outboxWriter.finish()
+                await applies.drained()
                 await linkClosed(linkID)
-                throw error
+                throw applies.failure ?? error
             }
             await linkClosed(linkID)
         }
@@ -281,8 +309,8 @@ public actor ReplicationClient {
         }
     }
 
-    private func writerAnnounced(_ latest: UInt64) {
-        writerLatestTimestamp = max(writerLatestTimestamp, latest)
+    private nonisolated func writerAnnounced(_ latest: UInt64) {
+        announcedTimestamp.max(latest, ordering: .relaxed)
     }
 
     private func finishForward(_ requestID: UInt64, with result: Result<[UInt8], any Error>) {

@@ -239,6 +239,9 @@ public actor ReplicationServer {
             maxBatchCommits: configuration.maxBatchCommits,
             maxBatchBytes: configuration.maxBatchBytes
         )
+        // Whether the last read found nothing and the loop has waited since: a read that finds
+        // nothing again means the wait timed out, and the replica gets a heartbeat.
+        var waited = false
         while !Task.isCancelled {
             let commits: [Commit]
             do {
@@ -253,13 +256,19 @@ public actor ReplicationServer {
                 continue
             }
             if commits.isEmpty {
-                await source.waitForCommit(after: stream.sentTimestamp)
-                let latest = try await source.latestTimestamp()
-                if latest <= stream.sentTimestamp, !Task.isCancelled {
-                    try await outbound.write(.heartbeat(latestTimestamp: latest))
+                // A woken loop reads the log straight away: asking for the latest timestamp
+                // first would put another trip through the reader pool on every live commit.
+                if waited {
+                    let latest = try await source.latestTimestamp()
+                    if latest <= stream.sentTimestamp, !Task.isCancelled {
+                        try await outbound.write(.heartbeat(latestTimestamp: latest))
+                    }
                 }
+                await source.waitForCommit(after: stream.sentTimestamp)
+                waited = true
                 continue
             }
+            waited = false
             for message in try stream.messages(for: commits) {
                 try await outbound.write(message)
             }

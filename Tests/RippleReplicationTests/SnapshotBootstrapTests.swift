@@ -58,9 +58,28 @@ actor SnapshotReplica: CommitSink {
     private(set) var applied: [Commit] = []
     private(set) var violations: [String] = []
 
+    private let jobs = SerialJobs()
+
     init(applied: UInt64 = 0) { current = applied }
 
     func appliedTimestamp() -> UInt64 { current }
+
+    nonisolated func apply(
+        _ commits: [Commit], following previous: UInt64, completion: @escaping @Sendable (Result<UInt64, any Error>) -> Void
+    ) {
+        jobs.enqueue { await self.applyQueued(commits, following: previous, completion: completion) }
+    }
+
+    private func applyQueued(
+        _ commits: [Commit], following previous: UInt64, completion: @Sendable (Result<UInt64, any Error>) -> Void
+    ) {
+        guard previous == current else {
+            violations.append("commits after \(previous) queued at \(current)")
+            return completion(.failure(ReplicationError.gap(lastReceived: current, previousTimestamp: previous)))
+        }
+        apply(commits)
+        completion(.success(current))
+    }
 
     func apply(_ commits: [Commit]) {
         for commit in commits {

@@ -3,6 +3,7 @@ import NIOCore
 import NIOEmbedded
 import RippleReplication
 import RippleStorage
+import Synchronization
 
 /// A commit writing one document whose value is `size` bytes of a repeating pattern (so batches
 /// compress).
@@ -206,14 +207,63 @@ final class IDBox: @unchecked Sendable {
     var id: Int?
 }
 
+/// Runs jobs one at a time in the order they were queued: gives the actor sinks below the
+/// queued `CommitSink.apply(_:following:completion:)` (a `Task` per job would not keep order).
+final class SerialJobs: Sendable {
+    private struct State {
+        var jobs: [@Sendable () async -> Void] = []
+        var running = false
+    }
+
+    private let state = Mutex(State())
+
+    func enqueue(_ job: @escaping @Sendable () async -> Void) {
+        let start = state.withLock { state in
+            state.jobs.append(job)
+            defer { state.running = true }
+            return !state.running
+        }
+        guard start else { return }
+        Task {
+            while let job = state.withLock({ state -> (@Sendable () async -> Void)? in
+                if state.jobs.isEmpty {
+                    state.running = false
+                    return nil
+                }
+                return state.jobs.removeFirst()
+            }) {
+                await job()
+            }
+        }
+    }
+}
+
 /// The replica's database, in memory; records anything applied twice or out of order.
 actor MemoryReplica: CommitSink {
     private(set) var applied: [Commit] = []
     private(set) var violations: [String] = []
     private var current: UInt64 = 0
     private var waiters = TimestampWaiters()
+    private let jobs = SerialJobs()
 
     func appliedTimestamp() -> UInt64 { current }
+
+    nonisolated func apply(
+        _ commits: [Commit], following previous: UInt64, completion: @escaping @Sendable (Result<UInt64, any Error>) -> Void
+    ) {
+        jobs.enqueue { await self.applyQueued(commits, following: previous, completion: completion) }
+    }
+
+    private func applyQueued(
+        _ commits: [Commit], following previous: UInt64, completion: @Sendable (Result<UInt64, any Error>) -> Void
+    ) {
+        guard previous == current else {
+            violations.append("commits after \(previous) queued at \(current)")
+            return completion(.failure(ReplicationError.gap(lastReceived: current, previousTimestamp: previous)))
+        }
+        apply(commits)
+        completion(.success(current))
+    }
 
     func apply(_ commits: [Commit]) {
         for commit in commits {
