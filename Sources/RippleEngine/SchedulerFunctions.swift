@@ -19,6 +19,7 @@ public enum SchedulerFunctions {
     public static let startActionJob = "_system/scheduler:startActionJob"
     public static let finishJob = "_system/scheduler:finishJob"
     public static let failAbandonedActions = "_system/scheduler:failAbandonedActions"
+    public static let deleteFinishedJobs = "_system/scheduler:deleteFinishedJobs"
     public static let syncCrons = "_system/scheduler:syncCrons"
     public static let runCron = "_system/scheduler:runCron"
     public static let jobsInState = "_system/scheduler:jobsInState"
@@ -169,6 +170,26 @@ public enum SchedulerFunctions {
                 failed += 1
             }
             return ["status": .string(Status.done.rawValue), "failed": .float64(Double(failed))] as Value
+        }
+        // Finished jobs (success, failed, canceled) that finished before `before` are deleted,
+        // at most `limit` per call, oldest first — as Convex keeps them for 7 days.
+        functions.internalMutation(deleteFinishedJobs, args: nil) { ctx, args in
+            guard try holdsLease(ctx, args) else { return status(.leaseLost) }
+            let transaction = ctx.db.transaction
+            let before = try args.double("before")
+            var budget = Int(args["limit"]?.doubleValue ?? 500)
+            var deleted = 0
+            for state in [JobState.success, .failed, .canceled] where budget > 0 {
+                let finished = try ctx.db.system.query(SystemTables.scheduledFunctions)
+                    .withIndex(SystemTables.byStateAndTime) { $0.eq("state.kind", state.rawValue).lt("scheduledTime", before) }
+                    .take(budget)
+                for job in finished where (job["completedTime"]?.doubleValue ?? 0) < before {
+                    try transaction.withSystemWrites { try transaction.delete(job.id) }
+                    deleted += 1
+                }
+                budget -= finished.count
+            }
+            return ["status": .string(Status.done.rawValue), "deleted": .float64(Double(deleted))] as Value
         }
         // Jobs in a state, earliest due first, a page at a time (`cursor`: where the last ended).
         functions.internalQuery(jobsInState, args: nil) { ctx, args in

@@ -23,6 +23,8 @@ public actor SchedulerService {
         public var maxRunningMutations = 32
         /// Action jobs running at once on this node.
         public var maxRunningActions = 16
+        /// Finished jobs (success, failed, canceled) are deleted this long after they finished.
+        public var finishedJobRetention: Duration = .seconds(7 * 24 * 3600)
 
         public init(nodeID: String) {
             holder = "\(nodeID)-\(String(UInt64.random(in: 0...UInt64.max), radix: 36))"
@@ -48,6 +50,8 @@ public actor SchedulerService {
     private var runningMutations: Set<String> = []
     private var runningActions: Set<String> = []
     private var runningCrons: Set<String> = []
+    /// When finished jobs were last cleaned up (this node's clock).
+    private var lastCleanup: ContinuousClock.Instant?
 
     public init(engine: Engine, configuration: Configuration, logger: Logger) {
         self.engine = engine
@@ -185,7 +189,26 @@ public actor SchedulerService {
                 doorbell.ring()
                 return
             }
+            await deleteFinishedJobsIfDue()
         }
+    }
+
+    /// Once a minute, deletes the jobs that finished longer ago than the retention (a batch at
+    /// a time, so that one transaction stays small).
+    private func deleteFinishedJobsIfDue() async {
+        if let lastCleanup, ContinuousClock.now - lastCleanup < .seconds(60) { return }
+        lastCleanup = ContinuousClock.now
+        let (seconds, attoseconds) = configuration.finishedJobRetention.components
+        let before = Self.nowMilliseconds() - (Double(seconds) * 1000 + Double(attoseconds) / 1e15)
+        var total = 0.0
+        while isHeld {
+            guard let reply = try? await callJobMutation(SchedulerFunctions.deleteFinishedJobs, ["before": .float64(before), "limit": 500]),
+                let deleted = reply["deleted"]?.doubleValue
+            else { break }
+            total += deleted
+            if deleted < 500 { break }
+        }
+        if total > 0 { logger.info("deleted \(Int(total)) scheduled jobs that finished more than \(configuration.finishedJobRetention) ago") }
     }
 
     /// After taking the lease: fail the actions other runners left in progress, then bring the

@@ -119,6 +119,27 @@ import Testing
         await h.stop()
     }
 
+    @Test func finishedJobsAreDeletedAfterTheRetentionPendingOnesNever() async throws {
+        let h = try SchedulerHarness()
+        h.startScheduler()
+        let done = try await h.mutation("jobs:schedule", ["tag": "old", "delayMs": 0]).stringValue!
+        try await h.waitUntil("the job succeeded") { try await h.state(done) == "success" }
+        let waiting = try await h.mutation("jobs:schedule", ["tag": "later", "delayMs": 3_600_000]).stringValue!
+        try await h.waitUntil("the scheduler holds the lease") { try await h.leaseHolder() != nil }
+        let holder = try await h.leaseHolder()!
+        let now = Date().timeIntervalSince1970 * 1000
+        // Nothing finished before an hour ago.
+        let none = try await h.system(SchedulerFunctions.deleteFinishedJobs, ["holder": .string(holder), "before": .float64(now - 3_600_000)])
+        #expect(none["deleted"] == 0)
+        let some = try await h.system(SchedulerFunctions.deleteFinishedJobs, ["holder": .string(holder), "before": .float64(now + 1_000)])
+        #expect(some["deleted"] == 1)
+        let gone = try await h.job(done)
+        #expect(gone.isNull)
+        let stillPending = try await h.state(waiting)
+        #expect(stillPending == "pending")
+        await h.stop()
+    }
+
     @Test func schedulingMistakesFailAtSchedulingTime() async throws {
         let h = try SchedulerHarness()
         func message(_ path: String, _ args: Value) async -> String {
