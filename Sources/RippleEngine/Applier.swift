@@ -38,6 +38,7 @@ final class Applier: @unchecked Sendable {
     private var started = false
 
     private let store: Store
+    private let checkpointer: ReplicaCheckpointer
     private let lock = NSLock()
     private var listeners: [@Sendable (CommitGroup) -> Void] = []
     private var waiters: [(UInt64, CheckedContinuation<Void, Never>)] = []
@@ -46,6 +47,19 @@ final class Applier: @unchecked Sendable {
     private let logger: Logger
 
     init(store: Store, logger: Logger) throws {
+        // The replica's transactions commit with `synchronous=NORMAL`: in WAL mode a COMMIT then
+        // survives a crash of the process but skips the sync, which was most of an apply's time.
+        // An OS crash or power loss can lose the last transactions — a tail of the writer's log,
+        // which the writer still holds: the replica restarts from its (consistent) applied
+        // position and fetches the tail again. Its acknowledgements may then have been ahead of
+        // what it kept; they only hold back the writer's age-based log pruning, so at worst a
+        // pruned tail makes the writer send a snapshot. Clients cannot see time go back: a
+        // reconnecting client waits until the node has applied its observed timestamp
+        // (`SyncSession`). See docs/architecture.md, Replication.
+        try store.database.execute("PRAGMA synchronous=NORMAL")
+        // Checkpoints happen on the checkpointer's connection, not inside an apply.
+        try store.database.execute("PRAGMA wal_autocheckpoint=0")
+        self.checkpointer = try ReplicaCheckpointer(path: store.database.path, logger: logger)
         self.store = store
         self.applied = try store.appliedTimestamp()
         self.currentCatalog = store.catalog
@@ -77,6 +91,7 @@ final class Applier: @unchecked Sendable {
         defer { condition.unlock() }
         guard !started else { return }
         started = true
+        checkpointer.start()
         let thread = Thread { [self] in run() }
         thread.name = "ripple-applier"
         thread.start()
@@ -88,7 +103,9 @@ final class Applier: @unchecked Sendable {
         stopping = true
         condition.broadcast()
         while started && !stopped { condition.wait() }
+        let wasStarted = started
         condition.unlock()
+        if wasStarted { checkpointer.stop() }
     }
 
     /// Queues `commits`, which must follow `previous` exactly (the commit before the first);
