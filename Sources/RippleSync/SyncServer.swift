@@ -83,12 +83,12 @@ public struct SyncServer: Sendable {
             guard let ts = request.uri.queryParameters["ts"].flatMap({ UInt64(String($0)) }) else {
                 return HTTPAPI.json(.badRequest, .object([("code", .string("BadRequest")), ("message", .string("?ts=<nanoseconds> required"))]))
             }
-            // Wait (bounded) until this node has applied `ts`; the hash is only defined exactly there,
-            // so look often: on a cluster with background commits (the scheduler's lease) the
-            // node is at `ts` only until the next one.
-            let deadline = ContinuousClock.now + .seconds(30)
-            while try await engine.appliedTimestamp() < ts, ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(1))
+            // Wait (bounded) until this node has applied `ts`; the hash is only defined exactly there.
+            // Look often at first — on a cluster with background commits (the scheduler's lease)
+            // the node is at `ts` only until the next one — then every 20 ms for a node far behind.
+            let started = ContinuousClock.now
+            while try await engine.appliedTimestamp() < ts, ContinuousClock.now - started < .seconds(30) {
+                try await Task.sleep(for: ContinuousClock.now - started < .milliseconds(200) ? .milliseconds(1) : .milliseconds(20))
             }
             guard let hash = try await engine.stateHash(at: ts) else {
                 let at = try await engine.appliedTimestamp()
