@@ -321,11 +321,32 @@ final class BenchCommitSource: CommitSource {
     let engine: Engine
     let lag: LagRecorder
     private let state = Mutex(State())
+    private let followers = Mutex<[Int: @Sendable ([Commit]) -> Void]>([:])
+    private let nextFollower = Counter()
 
     init(engine: Engine, lag: LagRecorder) {
         self.engine = engine
         self.lag = lag
-        engine.onCommit { [weak self] group in self?.note(group.appliedTimestamp) }
+        engine.onCommit { [weak self] group in
+            self?.note(group.appliedTimestamp)
+            self?.deliver(group)
+        }
+    }
+
+    /// The live tail, as `EngineCommitSource`/`CommitFollowers` do it; a commit handed over here
+    /// counts as "read" for the lag breakdown.
+    func followCommits(_ deliver: @escaping @Sendable ([Commit]) -> Void) -> (@Sendable () -> Void)? {
+        let id = nextFollower.value.wrappingAdd(1, ordering: .relaxed).oldValue
+        followers.withLock { $0[id] = deliver }
+        return { [weak self] in _ = self?.followers.withLock { $0.removeValue(forKey: id) } }
+    }
+
+    private func deliver(_ group: CommitGroup) {
+        let current = followers.withLock { Array($0.values) }
+        guard !current.isEmpty else { return }
+        let commits = group.mutations.map { Commit(ts: $0.ts, writes: $0.logWrites) }
+        lag.fetched(commits.map(\.ts))
+        for deliver in current { deliver(commits) }
     }
 
     private func note(_ ts: UInt64) {

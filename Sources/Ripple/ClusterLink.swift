@@ -13,13 +13,22 @@ final class EngineCommitSource: CommitSource {
     let engine: Engine
     let dedup: MutationDedup
     let signal = CommitSignal()
+    /// Replication connections on the live tail, called from the commit listener.
+    let followers = CommitFollowers()
     /// Each replica's last acknowledged applied timestamp, by node id.
     let acknowledged = Mutex<[String: UInt64]>([:])
 
     init(engine: Engine, dedup: MutationDedup) {
         self.engine = engine
         self.dedup = dedup
-        engine.onCommit { [signal] group in signal.note(group.appliedTimestamp) }
+        engine.onCommit { [signal, followers] group in
+            signal.note(group.appliedTimestamp)
+            followers.deliver(group)
+        }
+    }
+
+    func followCommits(_ deliver: @escaping @Sendable ([Commit]) -> Void) -> (@Sendable () -> Void)? {
+        followers.add(deliver)
     }
 
     func latestTimestamp() async throws -> UInt64 { try await engine.appliedTimestamp() }
@@ -86,6 +95,34 @@ final class EngineCommitSource: CommitSource {
         }
         let pruned = (try? await engine.logPrunedThrough()) ?? 0
         return [("replicas", .object(replicas)), ("logPrunedThrough", .string(String(pruned)))]
+    }
+}
+
+/// The replication connections on the live tail: each durable group, as log entries, goes to
+/// all of them from the committer's thread.
+final class CommitFollowers: Sendable {
+    private struct State {
+        var next = 0
+        var all: [Int: @Sendable ([Commit]) -> Void] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    /// Registers `deliver`; returns what unregisters it.
+    func add(_ deliver: @escaping @Sendable ([Commit]) -> Void) -> @Sendable () -> Void {
+        let id = state.withLock { state in
+            state.next += 1
+            state.all[state.next] = deliver
+            return state.next
+        }
+        return { [self] in _ = state.withLock { $0.all.removeValue(forKey: id) } }
+    }
+
+    func deliver(_ group: CommitGroup) {
+        let followers = state.withLock { Array($0.all.values) }
+        guard !followers.isEmpty else { return }
+        let commits = group.mutations.map { Commit(ts: $0.ts, writes: $0.logWrites) }
+        for deliver in followers { deliver(commits) }
     }
 }
 

@@ -221,7 +221,7 @@ final class Applier: @unchecked Sendable {
                     }
                     for commit in batch.commits {
                         let changes = try store.apply(commit)
-                        mutations.append(CommittedMutation(ts: commit.ts, writes: WriteSet(changes)))
+                        mutations.append(CommittedMutation(ts: commit.ts, writes: WriteSet(changes), logWrites: commit.writes))
                     }
                     position = batch.commits.last?.ts ?? position
                     accepted += 1
@@ -283,7 +283,7 @@ final class Applier: @unchecked Sendable {
             throw error
         }
         logger.info("installed snapshot", metadata: ["ts": "\(snapshot.ts)", "documents": "\(snapshot.documents.count)"])
-        published(CommitGroup(mutations: [CommittedMutation(ts: snapshot.ts, writes: WriteSet(changes))], appliedTimestamp: snapshot.ts))
+        published(CommitGroup(mutations: [CommittedMutation(ts: snapshot.ts, writes: WriteSet(changes), logWrites: [])], appliedTimestamp: snapshot.ts))
         return snapshot.ts
     }
 }

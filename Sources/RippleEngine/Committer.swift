@@ -7,6 +7,10 @@ import RippleValues
 public struct CommittedMutation: Sendable {
     public let ts: UInt64
     public let writes: WriteSet
+    /// The commit's entry in the commit log (what replicas apply). Carried here so the writer's
+    /// replication server can hand a caught-up replica the commit without reading it back from
+    /// the log; empty for a replica's snapshot install, which is no log entry.
+    public let logWrites: [LogWrite]
 }
 
 /// What one group commit made durable, handed to commit listeners (subscriptions, replication)
@@ -236,7 +240,7 @@ final class Committer: @unchecked Sendable {
             if !transaction.logWrites.isEmpty {
                 log.append(ts: ts, writes: transaction.logWrites)
                 lastTimestamp = ts
-                committed.append(CommittedMutation(ts: ts, writes: WriteSet(transaction.changes)))
+                committed.append(CommittedMutation(ts: ts, writes: WriteSet(transaction.changes), logWrites: transaction.logWrites))
             }
             return .success(MutationResult(value: value, ts: lastTimestamp))
         } catch {

@@ -13,6 +13,13 @@ public protocol CommitSource: Sendable {
     /// (one second) without one — the server sends a heartbeat then. Should return promptly when
     /// the calling task is cancelled, so connections close without delay.
     func waitForCommit(after: UInt64) async
+    /// Calls `deliver` with every commit group made durable from now on — each commit in exactly
+    /// one group, in log order, each group only once it is visible to `commits(after:limit:)` —
+    /// from the thread that committed it (so `deliver` must not block), until the returned
+    /// closure is called. The server uses it to hand a caught-up replica each group in memory
+    /// instead of reading it back from the log (`LiveTail`). Returns nil when the source cannot
+    /// (the default): the server then reads every commit from the log, woken by `waitForCommit`.
+    func followCommits(_ deliver: @escaping @Sendable ([Commit]) -> Void) -> (@Sendable () -> Void)?
     /// Runs a request a replica forwarded (a mutation call) and returns the answer; called
     /// concurrently for concurrent requests.
     func handleForward(_ payload: [UInt8]) async -> [UInt8]
@@ -32,6 +39,7 @@ public protocol CommitSource: Sendable {
 public struct SnapshotsUnsupported: Error, Sendable {}
 
 extension CommitSource {
+    public func followCommits(_ deliver: @escaping @Sendable ([Commit]) -> Void) -> (@Sendable () -> Void)? { nil }
     public func replicaConnected(nodeID: String) {}
     public func replicaDisconnected(nodeID: String) {}
     public func snapshot() async throws -> (ts: UInt64, bytes: [UInt8]) { throw SnapshotsUnsupported() }

@@ -20,6 +20,8 @@ public actor ReplicationServer {
         public var nonceSource: @Sendable () -> [UInt8]
         /// Snapshots travel in `snapshotChunk` messages of at most this many bytes.
         public var snapshotChunkBytes: Int = 1 << 20
+        /// How often a replica on the live tail gets a heartbeat.
+        public var heartbeatInterval: Duration = .seconds(1)
 
         public init(
             link: ReplicationLinkConfiguration = .init(),
@@ -159,7 +161,12 @@ public actor ReplicationServer {
         do {
             try await connection.executeThenClose { inbound, outbound in
                 var messages = inbound.makeAsyncIterator()
-                guard let (nodeID, applied) = try await handshake(&messages, outbound: outbound, logger: logger) else { return }
+                // Everything the writer sends in order — handshake, commits, heartbeats, snapshots — is
+                // written straight to the channel, which the live tail also does from the committing
+                // thread: one path keeps the order. Only forward results, which need no order, go
+                // through `outbound`.
+                let channel = connection.channel
+                guard let (nodeID, applied) = try await handshake(&messages, channel: channel, logger: logger) else { return }
                 logger[metadataKey: "node"] = "\(nodeID)"
                 logger.info("replica connected", metadata: ["applied": "\(applied)"])
                 source.replicaAcknowledged(nodeID: nodeID, appliedTimestamp: applied)
@@ -169,10 +176,10 @@ public actor ReplicationServer {
                 try await withThrowingDiscardingTaskGroup { group in
                     group.addTask {
                         do {
-                            try await self.streamCommits(after: applied, to: outbound, logger: streamLogger)
+                            try await self.streamCommits(after: applied, to: channel, logger: streamLogger)
                         } catch {
                             // Wakes the receive loop below, which is waiting on the socket.
-                            connection.channel.close(promise: nil)
+                            channel.close(promise: nil)
                             throw error
                         }
                     }
@@ -202,7 +209,7 @@ public actor ReplicationServer {
     /// nil when it was refused or left.
     private nonisolated func handshake(
         _ messages: inout NIOAsyncChannelInboundStream<ReplicationMessage>.AsyncIterator,
-        outbound: NIOAsyncChannelOutboundWriter<ReplicationMessage>,
+        channel: any Channel,
         logger: Logger
     ) async throws -> (nodeID: String, applied: UInt64)? {
         var handshake = WriterHandshake(clusterID: clusterID, secret: secret, nonceSource: configuration.nonceSource)
@@ -213,15 +220,15 @@ public actor ReplicationServer {
             }
             switch action {
             case .send(let reply):
-                try await outbound.write(reply)
+                try await channel.writeAndFlush(reply)
             case .lookUpLatestTimestamp:
                 preconditionFailure("WriterHandshake asked for the latest timestamp twice")
             case .accept(let nodeID, let applied, let reply):
-                try await outbound.write(reply)
+                try await channel.writeAndFlush(reply)
                 return (nodeID, applied)
             case .refuse(let refusal, let nodeID, let reply):
                 logger.warning("refused replica", metadata: ["reason": "\(refusal.rawValue)", "node": "\(nodeID ?? "?")"])
-                try await outbound.write(reply)
+                try await channel.writeAndFlush(reply)
                 return nil
             }
         }
@@ -231,14 +238,26 @@ public actor ReplicationServer {
     /// Catch-up then live tail: sends every commit after `applied`, heartbeats when idle.
     /// When the commits after the replica's position were pruned, sends a snapshot first and
     /// continues after the snapshot's timestamp.
-    private nonisolated func streamCommits(
-        after applied: UInt64, to outbound: NIOAsyncChannelOutboundWriter<ReplicationMessage>, logger: Logger
-    ) async throws {
+    ///
+    /// Catch-up reads the log. Once a read finds nothing new and the source can follow commits,
+    /// the connection goes live: the `LiveTail` sends each durable group from the commit
+    /// listener, and this task only sends heartbeats — until the tail falls behind, when it
+    /// reads the log again from where the tail stopped.
+    private nonisolated func streamCommits(after applied: UInt64, to channel: any Channel, logger: Logger) async throws {
         var stream = WriterStream(
             appliedTimestamp: applied,
             maxBatchCommits: configuration.maxBatchCommits,
             maxBatchBytes: configuration.maxBatchBytes
         )
+        let tail = LiveTail(channel: channel, maxKept: 4 * configuration.maxBatchCommits)
+        let stopFollowing = source.followCommits { tail.committed($0) }
+        defer {
+            stopFollowing?()
+            tail.close()
+        }
+        // The last catch-up batch's write: awaited after the next read, so reading the log
+        // overlaps sending, but at most one batch waits in the channel.
+        var lastWrite: EventLoopFuture<Void>?
         // Whether the last read found nothing and the loop has waited since: a read that finds
         // nothing again means the wait timed out, and the replica gets a heartbeat.
         var waited = false
@@ -250,9 +269,25 @@ public actor ReplicationServer {
                 logger.info("replica position was pruned; sending a snapshot", metadata: [
                     "position": "\(stream.sentTimestamp)", "prunedThrough": "\(pruned.through)",
                 ])
-                let ts = try await sendSnapshot(to: outbound, position: stream.sentTimestamp, logger: logger)
+                let ts = try await sendSnapshot(to: channel, position: stream.sentTimestamp, logger: logger)
                 stream = WriterStream(
                     appliedTimestamp: ts, maxBatchCommits: configuration.maxBatchCommits, maxBatchBytes: configuration.maxBatchBytes)
+                continue
+            }
+            if commits.isEmpty, stopFollowing != nil {
+                try await lastWrite?.get()
+                guard try tail.goLive(stream) else { continue }
+                live: while true {
+                    switch await tail.waitWhileLive(timeout: configuration.heartbeatInterval) {
+                    case .live:
+                        if Task.isCancelled { return }
+                    case .readLog(let position):
+                        stream = position
+                        break live
+                    case .closed:
+                        return
+                    }
+                }
                 continue
             }
             if commits.isEmpty {
@@ -261,7 +296,7 @@ public actor ReplicationServer {
                 if waited {
                     let latest = try await source.latestTimestamp()
                     if latest <= stream.sentTimestamp, !Task.isCancelled {
-                        try await outbound.write(.heartbeat(latestTimestamp: latest))
+                        try await channel.writeAndFlush(ReplicationMessage.heartbeat(latestTimestamp: latest))
                     }
                 }
                 await source.waitForCommit(after: stream.sentTimestamp)
@@ -269,16 +304,15 @@ public actor ReplicationServer {
                 continue
             }
             waited = false
+            try await lastWrite?.get()
             for message in try stream.messages(for: commits) {
-                try await outbound.write(message)
+                lastWrite = channel.writeAndFlush(message)
             }
         }
     }
 
     /// Sends a consistent snapshot of the source in chunks; returns its timestamp.
-    private nonisolated func sendSnapshot(
-        to outbound: NIOAsyncChannelOutboundWriter<ReplicationMessage>, position: UInt64, logger: Logger
-    ) async throws -> UInt64 {
+    private nonisolated func sendSnapshot(to channel: any Channel, position: UInt64, logger: Logger) async throws -> UInt64 {
         let started = ContinuousClock.now
         // Building a large snapshot takes a while: heartbeat the replica's current position
         // meanwhile, so its read timeout does not close the link.
@@ -288,7 +322,7 @@ public actor ReplicationServer {
             build.addTask {
                 while true {
                     try await Task.sleep(for: .seconds(2))
-                    try await outbound.write(.heartbeat(latestTimestamp: position))
+                    try await channel.writeAndFlush(ReplicationMessage.heartbeat(latestTimestamp: position))
                 }
             }
             defer { build.cancelAll() }
@@ -298,15 +332,15 @@ public actor ReplicationServer {
             throw CancellationError()
         }
         let built = ContinuousClock.now - started
-        try await outbound.write(.snapshotBegin(ts: ts, totalBytes: UInt64(bytes.count)))
+        try await channel.writeAndFlush(ReplicationMessage.snapshotBegin(ts: ts, totalBytes: UInt64(bytes.count)))
         let chunk = max(1, configuration.snapshotChunkBytes)
         var offset = 0
         while offset < bytes.count {
             let end = min(bytes.count, offset + chunk)
-            try await outbound.write(.snapshotChunk(offset: UInt64(offset), bytes: Array(bytes[offset..<end])))
+            try await channel.writeAndFlush(ReplicationMessage.snapshotChunk(offset: UInt64(offset), bytes: Array(bytes[offset..<end])))
             offset = end
         }
-        try await outbound.write(.snapshotEnd(sha256: Array(SHA256.hash(data: bytes))))
+        try await channel.writeAndFlush(ReplicationMessage.snapshotEnd(sha256: Array(SHA256.hash(data: bytes))))
         logger.info("snapshot sent", metadata: [
             "ts": "\(ts)", "bytes": "\(bytes.count)", "built": "\(built)", "total": "\(ContinuousClock.now - started)",
         ])

@@ -128,6 +128,17 @@ actor MemoryCommitLog: CommitSource {
     func append(_ commits: [Commit]) {
         log += commits
         waiters.reached(log.last?.ts ?? 0)
+        for deliver in followers.withLock({ Array($0.values) }) { deliver(commits) }
+    }
+
+    /// Connections on the live tail; `append` is their commit listener.
+    private nonisolated let followers = Mutex<[Int: @Sendable ([Commit]) -> Void]>([:])
+    private nonisolated let nextFollower = Atomic<Int>(0)
+
+    nonisolated func followCommits(_ deliver: @escaping @Sendable ([Commit]) -> Void) -> (@Sendable () -> Void)? {
+        let id = nextFollower.wrappingAdd(1, ordering: .relaxed).oldValue
+        followers.withLock { $0[id] = deliver }
+        return { [self] in _ = self.followers.withLock { $0.removeValue(forKey: id) } }
     }
 
     func latestTimestamp() -> UInt64 { log.last?.ts ?? 0 }
