@@ -23,6 +23,9 @@ public actor SchedulerService {
         public var maxRunningMutations = 32
         /// Action jobs running at once on this node.
         public var maxRunningActions = 16
+        /// An action job running longer is recorded failed and its slot freed (Convex's limit);
+        /// its task is cancelled, which stops it at its next suspension point that checks.
+        public var actionTimeout: Duration = .seconds(600)
         /// Finished jobs (success, failed, canceled) are deleted this long after they finished.
         public var finishedJobRetention: Duration = .seconds(7 * 24 * 3600)
 
@@ -347,13 +350,32 @@ public actor SchedulerService {
             try await self.callJobMutation(SchedulerFunctions.startActionJob, ["id": .string(job.id)])
         }), noteStatus(started) == .done
         else { return }
-        var failure: String?
-        do {
-            _ = try await engine.action(job.name, job.args, caller: .system)
-        } catch {
-            failure = error.message
-        }
+        let failure = await runWithinTimeout(job)
         await finish(job, from: .inProgress, error: failure)
+    }
+
+    /// Runs the job's action; returns its error message, or nil on success. An action still
+    /// running after `actionTimeout` is given up on (and cancelled).
+    private func runWithinTimeout(_ job: ScheduledJob) async -> String? {
+        let engine = self.engine
+        let timeout = configuration.actionTimeout
+        let outcome = FirstOutcome()
+        let action = Task {
+            do throws(FunctionError) {
+                _ = try await engine.action(job.name, job.args, caller: .system)
+                await outcome.settle(nil)
+            } catch {
+                await outcome.settle(error.message)
+            }
+        }
+        let timer = Task {
+            try? await Task.sleep(for: timeout)
+            if !Task.isCancelled { await outcome.settle("Action timed out after \(timeout)") }
+        }
+        let result = await outcome.value
+        timer.cancel()
+        action.cancel()
+        return result
     }
 
     /// Records a job's end. Retried until the writer answers — even while this node thinks the
@@ -423,5 +445,25 @@ public actor SchedulerService {
             doorbell.ring()
         }
         return status
+    }
+}
+
+/// The first of several racing results (an action's end, or its timeout); later ones are ignored.
+private actor FirstOutcome {
+    private var result: String??
+    private var waiters: [CheckedContinuation<String?, Never>] = []
+
+    func settle(_ value: String?) {
+        guard result == nil else { return }
+        result = .some(value)
+        for waiter in waiters { waiter.resume(returning: value) }
+        waiters = []
+    }
+
+    var value: String? {
+        get async {
+            if let result { return result }
+            return await withCheckedContinuation { waiters.append($0) }
+        }
     }
 }

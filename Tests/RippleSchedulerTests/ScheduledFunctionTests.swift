@@ -109,6 +109,19 @@ import Testing
         await h.stop()
     }
 
+    @Test func actionRunningPastItsTimeoutIsFailedAndCancelled() async throws {
+        let h = try SchedulerHarness()
+        h.startScheduler(actionTimeout: .milliseconds(300))
+        let id = try await h.mutation("jobs:scheduleTarget", ["path": "jobs:slowAction", "args": ["tag": "slow"]]).stringValue!
+        try await h.waitUntil("the slow action was failed") { try await h.state(id) == "failed" }
+        let error = try await h.job(id)["state"]?["error"]?.stringValue ?? ""
+        #expect(error.contains("timed out"), "\(error)")
+        // Cancelled in its sleep, it never got to record its run.
+        let runs = try await h.query("jobs:runs", ["tag": "slow"])
+        #expect(runs == 0)
+        await h.stop()
+    }
+
     @Test func actionsScheduleThroughTheirOwnMutation() async throws {
         let h = try SchedulerHarness()
         h.startScheduler()

@@ -54,6 +54,10 @@ func jobsApp(crons: Crons = Crons()) -> App {
         try await ctx.runMutation("jobs:record", ["tag": args["tag"]!])
     }
     f.internalAction("jobs:failingAction") { _, _ -> Value in throw UserError("action failed on purpose") }
+    f.internalAction("jobs:slowAction", args: ["tag": v.string()]) { ctx, args in
+        try await Task.sleep(for: .seconds(30))
+        return try await ctx.runMutation("jobs:record", ["tag": args["tag"]!])
+    }
     f.internalAction("jobs:scheduleFromAction", args: ["tag": v.string()]) { ctx, args in
         try await ctx.scheduler.runAfter(0, "jobs:record", ["tag": args["tag"]!])
     }
@@ -81,9 +85,10 @@ final class SchedulerHarness: @unchecked Sendable {
 
     /// Starts a scheduler with its own lease holder; cancel the returned task to stop it.
     @discardableResult
-    func startScheduler(nodeID: String = "test", lease: Duration = .seconds(2)) -> Task<Void, Never> {
+    func startScheduler(nodeID: String = "test", lease: Duration = .seconds(2), actionTimeout: Duration = .seconds(600)) -> Task<Void, Never> {
         var configuration = SchedulerService.Configuration(nodeID: nodeID)
         configuration.leaseDuration = lease
+        configuration.actionTimeout = actionTimeout
         var logger = Logger(label: "test.scheduler")
         logger.logLevel = .warning
         let service = SchedulerService(engine: engine, configuration: configuration, logger: logger)
