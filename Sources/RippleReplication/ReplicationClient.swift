@@ -147,14 +147,15 @@ public actor ReplicationClient {
     /// Connects, shakes hands and applies commits until the link ends. Sets `accepted` once the
     /// writer accepted, so the caller can reset its backoff.
     ///
-    /// Batches go to the sink without waiting for the previous one to be applied: the loop keeps
-    /// receiving (and the sink may apply what queued up in one transaction), and the ack for a
-    /// batch is sent from the sink's completion, so it names only durable commits. Before a
+    /// Batches go to the sink without waiting for the previous one to be applied — queued by the
+    /// `ReplicaCommitHandler` on the event loop, or by this loop after a snapshot — and the ack
+    /// for a batch is sent from the sink's completion, so it names only durable commits. Before a
     /// snapshot is installed and before the link ends, the loop waits for every queued batch, so
     /// the next position starts from what the sink really holds.
     private nonisolated func follow(accepted: inout Bool) async throws {
         let applied = try await sink.appliedTimestamp()
-        let connection = try await connect()
+        let applies = QueuedApplies(appliedTimestamp: applied)
+        let connection = try await connect(applied: applied, applies: applies)
         try await connection.executeThenClose { inbound, outbound in
             var messages = inbound.makeAsyncIterator()
             let latest = try await handshake(&messages, outbound: outbound, applied: applied)
@@ -163,7 +164,6 @@ public actor ReplicationClient {
 
             let (outbox, outboxWriter) = AsyncStream.makeStream(of: ReplicationMessage.self)
             let linkID = await linkOpened(outbox: outboxWriter, writerLatest: latest)
-            let applies = QueuedApplies(appliedTimestamp: applied)
             let channel = connection.channel
             do {
                 try await withThrowingDiscardingTaskGroup { group in
@@ -259,15 +259,18 @@ public actor ReplicationClient {
         }
     }
 
-    private nonisolated func connect() async throws -> Connection {
+    private nonisolated func connect(applied: UInt64, applies: QueuedApplies) async throws -> Connection {
         let link = configuration.link
         let logger = logger
+        let sink = sink
         return try await ClientBootstrap(group: eventLoopGroup)
             .connectTimeout(configuration.connectTimeout)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .connect(host: writerHost, port: writerPort) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addReplicationHandlers(configuration: link, logger: logger)
+                    try channel.pipeline.syncOperations.addHandler(
+                        ReplicaCommitHandler(appliedTimestamp: applied, sink: sink, applies: applies) { [self] in writerAnnounced($0) })
                     return try Connection(wrappingChannelSynchronously: channel)
                 }
             }
