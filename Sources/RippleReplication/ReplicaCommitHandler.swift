@@ -55,6 +55,7 @@ final class ReplicaCommitHandler: ChannelInboundHandler {
             switch message {
             case .commits, .heartbeat:
                 let previous = stream.lastReceivedTimestamp
+                // A heartbeat is answered with what the sink has made durable by now.
                 _ = stream.applied(through: applies.appliedTimestamp)
                 let action: ReplicaStream.Action
                 do {

@@ -11,7 +11,8 @@ import RippleStorage
 public struct ReplicaStream: Sendable {
     /// What the connection must do next.
     public enum Action: Sendable, Equatable {
-        /// Apply these commits durably, in order, then send `applied(through:)`'s ack.
+        /// Apply these commits durably, in order (queued on the `CommitSink`, whose completion
+        /// acknowledges them), and report the sink's position with `applied(through:)`.
         case apply([Commit])
         /// Send this message (an ack answering a heartbeat, so the writer sees the link alive).
         case send(ReplicationMessage)
@@ -62,7 +63,8 @@ public struct ReplicaStream: Sendable {
         }
     }
 
-    /// Records that everything through `ts` is applied durably; returns the ack to send.
+    /// Records that everything through `ts` is applied durably (the ack a heartbeat is answered
+    /// with); returns that ack.
     public mutating func applied(through ts: UInt64) -> ReplicationMessage {
         appliedTimestamp = max(appliedTimestamp, min(ts, lastReceivedTimestamp))
         return .ack(appliedTimestamp: appliedTimestamp)

@@ -225,6 +225,7 @@ public actor ReplicationClient {
                             if snapshot.isReceiving { throw ReplicationError.unexpectedMessage("\(message.kind) during a snapshot") }
                         }
                         let previous = stream.lastReceivedTimestamp
+                        // A heartbeat is answered with what the sink has made durable by now.
                         _ = stream.applied(through: applies.appliedTimestamp)
                         switch try stream.receive(message) {
                         case .apply(let commits):
