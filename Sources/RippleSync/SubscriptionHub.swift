@@ -74,7 +74,15 @@ actor SubscriptionHub {
         var owedTimestamp: UInt64 = 0
         /// Server clock skew to report, from Connect.
         var clientClockSkew: Int64?
+        /// Transitions handed to the socket and not yet written to it (`transitionWritten`).
+        var unwrittenTransitions = 0
     }
+
+    /// At most this many Transitions wait for a socket at once. A client that reads slower than
+    /// its queries change gets its next Transition when the socket has taken the last ones, and
+    /// that Transition covers everything since: it costs the node a bounded buffer, not one
+    /// queued Transition per commit.
+    static let maxUnwrittenTransitions = 2
 
     let engine: Engine
     let logger: Logger
@@ -88,6 +96,9 @@ actor SubscriptionHub {
     /// Sessions that may owe their client a Transition (a query changed, the query set or
     /// identity moved, a mutation finished). Other sessions are not visited by a round.
     private var pendingSessions = Set<SessionID>()
+    /// Sessions owing a Transition whose socket still has `maxUnwrittenTransitions` to write;
+    /// they go back to `pendingSessions` when it has written one.
+    private var backloggedSessions = Set<SessionID>()
     /// Every commit up to here has been through invalidation.
     private var processedTimestamp: UInt64
     private var processedWaiters: [(UInt64, CheckedContinuation<Void, Never>)] = []
@@ -142,7 +153,18 @@ actor SubscriptionHub {
         guard let session = sessions.removeValue(forKey: id) else { return }
         sessionsGauge.record(sessions.count)
         pendingSessions.remove(id)
+        backloggedSessions.remove(id)
         for (queryId, key) in session.queries { unsubscribe(Subscriber(session: id, queryId: queryId), from: key) }
+    }
+
+    /// The socket has written one of the Transitions handed to it.
+    func transitionWritten(_ id: SessionID) {
+        guard sessions[id] != nil else { return }
+        sessions[id]!.unwrittenTransitions -= 1
+        if backloggedSessions.remove(id) != nil {
+            pendingSessions.insert(id)
+            requestUpdate()
+        }
     }
 
     func setClockSkew(_ id: SessionID, _ skew: Int64?) {
@@ -291,6 +313,10 @@ actor SubscriptionHub {
     private func sendTransition(_ id: SessionID, at ts: UInt64) -> Bool {
         guard var session = sessions[id], needsTransition(session) else { return true }
         guard ts >= session.sent.ts, ts >= session.owedTimestamp else { return false }
+        guard session.unwrittenTransitions < Self.maxUnwrittenTransitions else {
+            backloggedSessions.insert(id)
+            return true
+        }
         var modifications: [StateModification] = session.removed.map { .queryRemoved(queryId: $0) }
         var hashes = session.sentHashes
         for (queryId, key) in session.queries.sorted(by: { $0.key < $1.key }) {
@@ -317,6 +343,7 @@ actor SubscriptionHub {
         session.sentHashes = hashes
         session.removed = []
         session.owesTransition = false
+        session.unwrittenTransitions += 1
         sessions[id] = session
         return true
     }

@@ -160,6 +160,7 @@ public struct SyncServer: Sendable {
             group.addTask {
                 for await message in outbox {
                     do { try await outbound.write(.text(message.serialized())) } catch { break }
+                    if case .transition = message { await hub.transitionWritten(id) }
                 }
             }
             group.addTask {
