@@ -430,10 +430,11 @@ class Bench:
         status, body = await self.http.request("GET", "/metrics")
         if status != 200:
             raise RuntimeError(f"GET /metrics: HTTP {status}")
-        m = re.search(rf"^{re.escape(name)} (\d+)\s*$", body.decode(), re.M)
+        # Counters print as integers, gauges as floats ("ripple_live_queries 1000.0").
+        m = re.search(rf"^{re.escape(name)} ([0-9.eE+-]+)\s*$", body.decode(), re.M)
         if not m:
             raise RuntimeError(f"/metrics has no {name}")
-        return int(m.group(1))
+        return int(float(m.group(1)))
 
     # -- setup
 
