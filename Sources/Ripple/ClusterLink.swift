@@ -206,6 +206,11 @@ final class LogPruner: Sendable {
     let retention: LogRetention
     let source: EngineCommitSource
     let logger: Logger
+    /// The pruner's SQLite work runs here, off the concurrency pool: its statements block, and a
+    /// long pass must not hold a pool thread that sync sockets and replication links need.
+    private let queue = DispatchQueue(label: "ripple-log-pruner")
+    /// The pruner's own connection, opened on first use; touched only on `queue`.
+    private nonisolated(unsafe) var store: Store?
 
     init(path: String, retention: LogRetention, source: EngineCommitSource, logger: Logger) {
         self.path = path
@@ -232,10 +237,19 @@ final class LogPruner: Sendable {
 
     /// One pruning pass; returns how many commits were deleted.
     func pruneOnce() async throws -> Int {
-        let retention = self.retention
         let protected = source.oldestConnectedReplica()
+        return try await withCheckedThrowingContinuation { continuation in
+            queue.async { [self] in
+                continuation.resume(with: Result { try prune(protecting: protected) })
+            }
+        }
+    }
+
+    /// On `queue`: deletes what the retention allows, a batch per short write transaction.
+    private func prune(protecting protected: UInt64?) throws -> Int {
+        let store = try self.store ?? Store(database: Database(path: path))
+        self.store = store
         let now = UInt64(max(0, Date().timeIntervalSince1970) * 1_000_000_000)
-        let store = try Store(database: Database(path: path))
         let cutoff = try store.logCutoff(keepingNewest: max(0, retention.commits))
         var ageCutoff: UInt64 = 0
         if let seconds = retention.seconds {
@@ -247,11 +261,10 @@ final class LogPruner: Sendable {
         guard target > (try store.logPrunedThrough()) else { return 0 }
         let started = ContinuousClock.now
         var deleted = 0
-        while !Task.isCancelled {
+        while true {
             let count = try store.pruneLog(through: target, batch: retention.batch)
             deleted += count
             if count < retention.batch { break }
-            await Task.yield()
         }
         if deleted > 0 {
             let through = try store.logPrunedThrough()
