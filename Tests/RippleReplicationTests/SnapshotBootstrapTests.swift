@@ -53,14 +53,15 @@ actor PrunableLog: CommitSource {
 
 /// A replica that records installed snapshots and the commits applied after them.
 actor SnapshotReplica: CommitSink {
-    private(set) var current: UInt64
     private(set) var installed: [(ts: UInt64, bytes: [UInt8])] = []
-    private(set) var applied: [Commit] = []
-    private(set) var violations: [String] = []
-
+    private var log: AppliedCommits
     private let jobs = SerialJobs()
 
-    init(applied: UInt64 = 0) { current = applied }
+    init(applied: UInt64 = 0) { log = AppliedCommits(at: applied) }
+
+    var current: UInt64 { log.current }
+    var applied: [Commit] { log.applied }
+    var violations: [String] { log.violations }
 
     func appliedTimestamp() -> UInt64 { current }
 
@@ -73,26 +74,14 @@ actor SnapshotReplica: CommitSink {
     private func applyQueued(
         _ commits: [Commit], following previous: UInt64, completion: @Sendable (Result<UInt64, any Error>) -> Void
     ) {
-        guard previous == current else {
-            violations.append("commits after \(previous) queued at \(current)")
-            return completion(.failure(ReplicationError.gap(lastReceived: current, previousTimestamp: previous)))
-        }
-        apply(commits)
-        completion(.success(current))
+        completion(log.apply(commits, following: previous))
     }
 
-    func apply(_ commits: [Commit]) {
-        for commit in commits {
-            if commit.ts <= current { violations.append("commit \(commit.ts) applied after \(current)") }
-            applied.append(commit)
-            current = commit.ts
-        }
-    }
+    func apply(_ commits: [Commit]) { log.apply(commits) }
 
     func install(snapshot: [UInt8], at ts: UInt64) {
         installed.append((ts, snapshot))
-        applied = []
-        current = ts
+        log.reset(at: ts)
     }
 
     func waitUntilApplied(_ ts: UInt64) async throws {

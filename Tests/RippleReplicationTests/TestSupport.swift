@@ -249,13 +249,49 @@ final class SerialJobs: Sendable {
     }
 }
 
-/// The replica's database, in memory; records anything applied twice or out of order.
-actor MemoryReplica: CommitSink {
+/// What a test replica applied, in order, and anything applied twice, out of order or after a
+/// gap — the bookkeeping both test replicas share.
+struct AppliedCommits {
+    private(set) var current: UInt64
     private(set) var applied: [Commit] = []
     private(set) var violations: [String] = []
-    private var current: UInt64 = 0
+
+    init(at ts: UInt64 = 0) { current = ts }
+
+    /// Applies a batch that must follow `previous` exactly, as the link's batches chain.
+    mutating func apply(_ commits: [Commit], following previous: UInt64) -> Result<UInt64, any Error> {
+        guard previous == current else {
+            violations.append("commits after \(previous) queued at \(current)")
+            return .failure(ReplicationError.gap(lastReceived: current, previousTimestamp: previous))
+        }
+        apply(commits)
+        return .success(current)
+    }
+
+    mutating func apply(_ commits: [Commit]) {
+        for commit in commits {
+            if commit.ts <= current { violations.append("commit \(commit.ts) applied after \(current)") }
+            applied.append(commit)
+            current = commit.ts
+        }
+    }
+
+    /// Starts over at a snapshot's timestamp.
+    mutating func reset(at ts: UInt64) {
+        applied = []
+        current = ts
+    }
+}
+
+/// The replica's database, in memory; records anything applied twice or out of order.
+actor MemoryReplica: CommitSink {
+    private var log = AppliedCommits()
     private var waiters = TimestampWaiters()
     private let jobs = SerialJobs()
+
+    var applied: [Commit] { log.applied }
+    var violations: [String] { log.violations }
+    private var current: UInt64 { log.current }
 
     func appliedTimestamp() -> UInt64 { current }
 
@@ -268,20 +304,13 @@ actor MemoryReplica: CommitSink {
     private func applyQueued(
         _ commits: [Commit], following previous: UInt64, completion: @Sendable (Result<UInt64, any Error>) -> Void
     ) {
-        guard previous == current else {
-            violations.append("commits after \(previous) queued at \(current)")
-            return completion(.failure(ReplicationError.gap(lastReceived: current, previousTimestamp: previous)))
-        }
-        apply(commits)
-        completion(.success(current))
+        let outcome = log.apply(commits, following: previous)
+        waiters.reached(current)
+        completion(outcome)
     }
 
     func apply(_ commits: [Commit]) {
-        for commit in commits {
-            if commit.ts <= current { violations.append("commit \(commit.ts) applied after \(current)") }
-            applied.append(commit)
-            current = commit.ts
-        }
+        log.apply(commits)
         waiters.reached(current)
     }
 
