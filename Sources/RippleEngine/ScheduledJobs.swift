@@ -102,11 +102,11 @@ extension Transaction {
     }
 }
 
-/// Checks a function before it is scheduled (or named by a cron): it exists, is a mutation or
-/// an action, and accepts the arguments. Returns its canonical path.
+/// Checks a function before it is scheduled, named by a cron, or run as a job: it exists, is a
+/// mutation or an action, and accepts the arguments. Returns its definition.
 func checkScheduleTarget(
     _ path: String, _ args: [String: Value], functions: FunctionRegistry, tables: TableNumberLookup
-) throws(FunctionError) -> String {
+) throws(FunctionError) -> FunctionDefinition {
     guard let function = functions.function(path) else {
         throw FunctionError(.unknownFunction, "Attempted to schedule function at nonexistent path: \"\(FunctionPath.canonical(path))\"")
     }
@@ -120,7 +120,7 @@ func checkScheduleTarget(
             throw FunctionError(.invalidArguments, "ArgumentValidationError for scheduled function \(function.path): \(error.message)")
         }
     }
-    return function.path
+    return function
 }
 
 /// `ctx.scheduler` in a mutation: jobs scheduled here commit with the mutation, or not at all.
@@ -153,7 +153,7 @@ public struct Scheduler {
     }
 
     private func schedule(_ path: String, _ args: [String: Value], at time: Double) throws -> String {
-        let name = try checkScheduleTarget(path, args, functions: functions, tables: transaction.tableNumbers)
+        let name = try checkScheduleTarget(path, args, functions: functions, tables: transaction.tableNumbers).path
         return try JobTable(transaction: transaction).insert(name: name, args: args, scheduledTime: time)
     }
 }
@@ -183,7 +183,7 @@ public struct ActionScheduler: Sendable {
 
     private func schedule(_ path: String, _ args: [String: Value], _ when: [String: Value]) async throws -> String {
         // Checked here too, so that the error names the caller's mistake before any round trip.
-        let name = try checkScheduleTarget(path, args, functions: engine.app.functions, tables: engine.tableNumbers)
+        let name = try checkScheduleTarget(path, args, functions: engine.app.functions, tables: engine.tableNumbers).path
         var request = when
         request["name"] = .string(name)
         request["args"] = .object(args)

@@ -118,8 +118,8 @@ public enum SchedulerFunctions {
             let jobs = JobTable(transaction: ctx.db.transaction)
             let id = try args.string("id")
             guard let job = try jobs.job(id), job.state == .pending else { return status(.skipped) }
-            let target = try checkScheduleTarget(job.name, job.args, functions: app, tables: ctx.db.transaction.tableNumbers)
-            guard let function = app.function(target), case .mutation(let handler) = function.handler else {
+            let function = try checkScheduleTarget(job.name, job.args, functions: app, tables: ctx.db.transaction.tableNumbers)
+            guard case .mutation(let handler) = function.handler else {
                 throw FunctionError(.invalidUse, "Scheduled function \(job.name) is not a mutation")
             }
             // Scheduled functions run without the scheduling user's identity, as in Convex.
