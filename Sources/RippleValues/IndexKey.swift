@@ -95,7 +95,7 @@ public struct IndexKey: Hashable, Comparable, Sendable, CustomStringConvertible 
 extension Dictionary where Key == String, Value == RippleValues.Value {
     /// Looks up a dotted field path (`"author.name"`), as index fields may name nested fields.
     public func lookup(path: String) -> RippleValues.Value? {
-        guard path.contains(".") else { return self[path] }
+        guard path.utf8.contains(UInt8(ascii: ".")) else { return self[path] }
         var current: RippleValues.Value? = .object(self)
         for part in path.split(separator: ".", omittingEmptySubsequences: false) {
             guard case .object(let o)? = current else { return nil }
