@@ -214,9 +214,11 @@ public final class Store {
         var changes: [IndexChange] = []
         let indexes = catalog.indexes(of: tableNumber)
         changes.reserveCapacity(indexes.count)
+        let oldKeys = old?.objectValue.map(DocumentIndexKeys.init)
+        let newKeys = new?.objectValue.map(DocumentIndexKeys.init)
         for index in indexes {
-            let oldKey = old?.objectValue.map { IndexKey.forDocument($0, fields: index.fields) }
-            let newKey = new?.objectValue.map { IndexKey.forDocument($0, fields: index.fields) }
+            let oldKey = oldKeys?.key(fields: index.fields)
+            let newKey = newKeys?.key(fields: index.fields)
             if oldKey != newKey {
                 if let oldKey { try deleteIndexEntry(index: index.number, key: oldKey) }
                 if let newKey { try insertIndexEntry(index: index.number, key: newKey, document: number) }

@@ -83,11 +83,31 @@ public struct IndexKey: Hashable, Comparable, Sendable, CustomStringConvertible 
     /// The key of one document in an index: its indexed fields, then `_creationTime` and `_id`,
     /// which make every key unique and order ties by creation.
     public static func forDocument(_ document: [String: Value], fields: [String]) -> IndexKey {
+        DocumentIndexKeys(document).key(fields: fields)
+    }
+}
+
+/// One document's keys in the indexes of its table. Every key ends with the same
+/// `_creationTime` and `_id`: they are looked up and encoded once, not once per index.
+public struct DocumentIndexKeys {
+    let document: [String: Value]
+    /// The key in an index of no fields (`by_creation_time`), and the end of every other key.
+    let suffix: IndexKey
+
+    public init(_ document: [String: Value]) {
+        self.document = document
+        var suffix = IndexKey()
+        suffix.append(document["_creationTime"])
+        suffix.append(document["_id"])
+        self.suffix = suffix
+    }
+
+    public func key(fields: [String]) -> IndexKey {
+        guard !fields.isEmpty else { return suffix }
         var key = IndexKey()
-        key.bytes.reserveCapacity(48)
+        key.bytes.reserveCapacity(32 + suffix.bytes.count)
         for field in fields { key.append(document.lookup(path: field)) }
-        key.append(document["_creationTime"])
-        key.append(document["_id"])
+        key.bytes.append(contentsOf: suffix.bytes)
         return key
     }
 }
