@@ -11,12 +11,18 @@ public struct Schema: Sendable, Equatable {
 public struct TableDefinition: Sendable, Equatable {
     public let name: String
     /// `nil` means schemaless: any object is accepted.
-    public var fields: [String: Validator]?
+    public var fields: [String: Validator]? {
+        didSet { documentValidator = Self.documentValidator(fields) }
+    }
     public var indexes: [IndexDefinition] = []
+    /// The validator for a whole stored document (user fields only). Kept, not computed: every
+    /// write checks it, and building it boxes a new `Validator`.
+    public private(set) var documentValidator: Validator
 
     public init(_ name: String, _ fields: [String: Validator]?) {
         self.name = name
         self.fields = fields
+        self.documentValidator = Self.documentValidator(fields)
     }
 
     /// Adds an index, as `defineTable(...).index("by_channel", ["channelId", "timestamp"])`.
@@ -26,8 +32,7 @@ public struct TableDefinition: Sendable, Equatable {
         return copy
     }
 
-    /// The validator for a whole stored document (user fields only).
-    public var documentValidator: Validator { fields.map { .object($0) } ?? .any }
+    private static func documentValidator(_ fields: [String: Validator]?) -> Validator { fields.map { .object($0) } ?? .any }
 }
 
 /// A named index: equality/range lookups go through its fields in order.
