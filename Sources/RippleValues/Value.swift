@@ -117,31 +117,26 @@ extension Value: CustomStringConvertible {
 
 extension Dictionary where Key == String, Value == RippleValues.Value {
     /// Calls `body` with every field in `utf8Less` order of the keys, the order of the binary
-    /// forms. Documents are small: their fields are sorted on the stack, by index, without
-    /// copying them into an array or hashing a key again.
+    /// forms. Documents are small: their fields are insertion-sorted into a buffer on the stack,
+    /// read from the dictionary once, without hashing a key again.
     func forEachInKeyOrder(_ body: (String, RippleValues.Value) -> Void) {
+        guard !isEmpty else { return }
         guard count <= 32 else {
             for (key, value) in sorted(by: { utf8Less($0.key, $1.key) }) { body(key, value) }
             return
         }
-        withUnsafeTemporaryAllocation(of: Index.self, capacity: count) { order in
-            order.initialize(repeating: startIndex)
-            defer { order.deinitialize() }
+        withUnsafeTemporaryAllocation(of: Element.self, capacity: count) { buffer in
+            let fields = buffer.baseAddress!
             var n = 0
-            for i in indices {
-                let key = self[i].key
+            for field in self {
                 var j = n
-                while j > 0, utf8Less(key, self[order[j - 1]].key) {
-                    order[j] = order[j - 1]
-                    j -= 1
-                }
-                order[j] = i
+                while j > 0, utf8Less(field.key, fields[j - 1].key) { j -= 1 }
+                (fields + j + 1).moveInitialize(from: fields + j, count: n - j)
+                (fields + j).initialize(to: field)
                 n += 1
             }
-            for i in order {
-                let field = self[i]
-                body(field.key, field.value)
-            }
+            defer { fields.deinitialize(count: n) }
+            for i in 0..<n { body(fields[i].key, fields[i].value) }
         }
     }
 }
@@ -149,10 +144,10 @@ extension Dictionary where Key == String, Value == RippleValues.Value {
 /// Byte-wise UTF-8 order: Convex orders strings and field names this way, not by Unicode collation.
 @inlinable
 public func utf8Less(_ a: String, _ b: String) -> Bool {
-    var a = a
-    var b = b
-    return a.withUTF8 { pa in
-        b.withUTF8 { pb in
+    // In place where the UTF-8 is contiguous (native strings): `withUTF8` on copies retained and
+    // released both strings at every comparison of a sort.
+    let inPlace = a.utf8.withContiguousStorageIfAvailable { pa in
+        b.utf8.withContiguousStorageIfAvailable { pb in
             let n = min(pa.count, pb.count)
             if n > 0 {
                 let c = memcmpBytes(pa.baseAddress!, pb.baseAddress!, n)
@@ -161,6 +156,8 @@ public func utf8Less(_ a: String, _ b: String) -> Bool {
             return pa.count < pb.count
         }
     }
+    if let less = inPlace ?? nil { return less }
+    return a.utf8.lexicographicallyPrecedes(b.utf8)
 }
 
 @usableFromInline
