@@ -74,13 +74,15 @@ func fletcher16(_ bytes: [UInt8]) -> UInt16 {
 }
 
 func fletcher16(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt16 {
-    var a: UInt16 = 0
-    var b: UInt16 = 0
+    // Reduced once at the end, which gives the same sums as reducing at every byte: ids are a
+    // few dozen bytes, and 64-bit sums overflow only past 2^28 of them.
+    var a: UInt64 = 0
+    var b: UInt64 = 0
     for x in bytes {
-        a = (a &+ UInt16(x)) % 255
-        b = (b &+ a) % 255
+        a += UInt64(x)
+        b += a
     }
-    return b << 8 | a
+    return UInt16(b % 255) << 8 | UInt16(a % 255)
 }
 
 /// Base32 with Convex's id alphabet (no i, l, o, u), unpadded.
