@@ -97,6 +97,8 @@ public struct DocumentIndexKeys {
     public init(_ document: [String: Value]) {
         self.document = document
         var suffix = IndexKey()
+        // A float and an id, with tags and terminator: allocated once, not grown byte by byte.
+        suffix.bytes.reserveCapacity(48)
         suffix.append(document["_creationTime"])
         suffix.append(document["_id"])
         self.suffix = suffix
