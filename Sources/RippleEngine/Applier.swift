@@ -38,7 +38,7 @@ final class Applier: @unchecked Sendable {
     private var started = false
 
     private let store: Store
-    private let checkpointer: Checkpointer
+    private let checkpointer: ReplicaCheckpointer
     private let lock = NSLock()
     private var listeners: [@Sendable (CommitGroup) -> Void] = []
     private var waiters: [(UInt64, CheckedContinuation<Void, Never>)] = []
@@ -59,7 +59,7 @@ final class Applier: @unchecked Sendable {
         try store.database.execute("PRAGMA synchronous=NORMAL")
         // Checkpoints happen on the checkpointer's connection, not inside an apply.
         try store.database.execute("PRAGMA wal_autocheckpoint=0")
-        self.checkpointer = try Checkpointer(path: store.database.path, logger: logger)
+        self.checkpointer = try ReplicaCheckpointer(path: store.database.path, logger: logger)
         self.store = store
         self.applied = try store.appliedTimestamp()
         self.currentCatalog = store.catalog

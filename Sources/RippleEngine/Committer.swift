@@ -14,7 +14,7 @@ public struct CommittedMutation: Sendable {
 }
 
 /// What one group commit made durable, handed to commit listeners (subscriptions, replication)
-/// only once it is on disk.
+/// only after SQLite's COMMIT has returned.
 public struct CommitGroup: Sendable {
     public let mutations: [CommittedMutation]
     /// The node's applied timestamp after this group.
@@ -22,21 +22,9 @@ public struct CommitGroup: Sendable {
 }
 
 /// The writer's serial executor. One thread owns the write connection and runs mutations one
-/// after another — serializable by construction — each in its own SAVEPOINT, committing a whole
-/// group with one COMMIT.
-///
-/// Durability is pipelined. The connection commits with `synchronous=NORMAL`, so COMMIT only
-/// writes the group's WAL frames; a second thread, the syncer, makes them durable with
-/// `fdatasync` of the WAL while the committer already runs the next group. Only after that sync
-/// are the group's callers answered and the commit listeners told, and the `DurableWatermark`
-/// advanced (reads wait for it before answering). The WAL is a sequence, so a sync covers every
-/// group committed before it started, and whatever a power loss takes back is a suffix of groups
-/// nobody outside the process has seen.
-///
-/// The syncer paces the groups: while a sync runs, committing would not make anything durable
-/// sooner, so the committer keeps adding the requests that arrive to its open group and commits
-/// it as soon as the syncer is free (or the group is full). Under load each sync covers about a
-/// sync's worth of mutations; alone, a mutation is committed and synced at once.
+/// after another — serializable by construction — each in its own SAVEPOINT, committing the
+/// whole group with one COMMIT (one fsync with `synchronous=FULL`). Callers get their results
+/// only after that COMMIT returns.
 final class Committer: @unchecked Sendable {
     /// A unit of work run inside the writer's transaction.
     struct Request {
@@ -45,24 +33,12 @@ final class Committer: @unchecked Sendable {
         let finish: @Sendable (Result<MutationResult, FunctionError>) -> Void
     }
 
-    /// A group that is committed but not yet known to be durable.
-    private struct Unsynced {
-        let group: CommitGroup?
-        let appliedTimestamp: UInt64
-        let replies: [(finish: @Sendable (Result<MutationResult, FunctionError>) -> Void, outcome: Result<MutationResult, FunctionError>)]
-    }
-
-    // Guarded by `condition`, shared by the committer and syncer threads.
+    // The queue is guarded by `condition`; everything below it belongs to the committer thread.
     private let condition = NSCondition()
     private var pending: [Request] = []
-    private var unsynced: [Unsynced] = []
-    private var syncing = false
     private var stopping = false
-    private var committerDone = false
     private var stopped = false
-    private var listeners: [@Sendable (CommitGroup) -> Void] = []
 
-    // The committer thread's.
     private let store: Store
     private let schema: Schema
     private let limits: TransactionLimits
@@ -72,23 +48,16 @@ final class Committer: @unchecked Sendable {
     private var appliedTimestamp: UInt64
     private var lastDocumentNumber: Int64
     private var random = IDRandom()
+    private var listeners: [@Sendable (CommitGroup) -> Void] = []
     private let control: TransactionControl
+    /// How many requests the last group answered: about how many callers will soon be back.
+    private var expectedGroupSize = 1
     /// The open group's commits, written to the commit log as one row just before COMMIT.
     private var log = LogBatch()
+    /// A moving average of COMMIT's duration (mostly the fsync), in nanoseconds.
+    private var commitDuration: UInt64 = 0
 
-    // The syncer thread's.
-    private var wal: WALFile
-    let durable: DurableWatermark
-
-    private let checkpointer: Checkpointer
-
-    private let beforeWALSync: (@Sendable () -> Void)?
-
-    init(
-        store: Store, schema: Schema, clock: CommitClock, limits: TransactionLimits, maxGroupSize: Int, logger: Logger,
-        beforeWALSync: (@Sendable () -> Void)? = nil
-    ) throws {
-        self.beforeWALSync = beforeWALSync
+    init(store: Store, schema: Schema, clock: CommitClock, limits: TransactionLimits, maxGroupSize: Int, logger: Logger) throws {
         self.store = store
         self.schema = schema
         self.clock = clock
@@ -98,18 +67,6 @@ final class Committer: @unchecked Sendable {
         self.appliedTimestamp = try store.appliedTimestamp()
         self.lastDocumentNumber = try store.maxDocumentNumber()
         self.control = try TransactionControl(store.database)
-        // COMMIT writes the WAL; the syncer syncs it. Checkpoints (which sync the WAL before they
-        // copy it) run on the checkpointer's connection, never inside a group's COMMIT.
-        try store.database.execute("PRAGMA synchronous=NORMAL")
-        try store.database.execute("PRAGMA wal_autocheckpoint=0")
-        self.checkpointer = try Checkpointer(path: store.database.path, logger: logger)
-        // A previous process may have committed groups it never synced (killed between COMMIT
-        // and sync): they are in the WAL and readable, so they are made durable before anything
-        // is served.
-        var wal = WALFile(databasePath: store.database.path)
-        try wal.sync()
-        self.wal = wal
-        self.durable = DurableWatermark(durable: appliedTimestamp)
     }
 
     /// The statements that open, nest and end the group's transaction, prepared once: every
@@ -133,16 +90,12 @@ final class Committer: @unchecked Sendable {
     }
 
     func start() {
-        checkpointer.start()
-        let committer = Thread { [self] in runCommitter() }
-        committer.name = "ripple-committer"
-        committer.start()
-        let syncer = Thread { [self] in runSyncer() }
-        syncer.name = "ripple-wal-syncer"
-        syncer.start()
+        let thread = Thread { [self] in run() }
+        thread.name = "ripple-committer"
+        thread.start()
     }
 
-    /// Registers a listener for durable groups; called on the syncer thread, so keep it short.
+    /// Registers a listener for committed groups; called on the committer thread, so keep it short.
     func addListener(_ listener: @escaping @Sendable (CommitGroup) -> Void) {
         condition.lock()
         listeners.append(listener)
@@ -157,49 +110,57 @@ final class Committer: @unchecked Sendable {
             return
         }
         pending.append(request)
-        condition.broadcast()
+        condition.signal()
         condition.unlock()
     }
 
-    /// Finishes the queued work and makes it durable, then stops both threads. Later
-    /// submissions are refused.
+    /// Finishes the queued work, then stops the thread. Later submissions are refused.
     func stop() {
         condition.lock()
         stopping = true
         condition.broadcast()
         while !stopped { condition.wait() }
         condition.unlock()
-        checkpointer.stop()
     }
 
-    // MARK: - The committer thread
-
-    private func runCommitter() {
-        while true {
-            condition.lock()
-            while pending.isEmpty && !stopping { condition.wait() }
-            if pending.isEmpty {
-                committerDone = true
-                condition.broadcast()
-                condition.unlock()
-                return
-            }
-            let first = takePending(upTo: maxGroupSize)
-            condition.unlock()
+    private func run() {
+        while let first = take(upTo: maxGroupSize, until: nil) {
             commitGroup(startingWith: first)
         }
     }
 
-    /// Takes up to `limit` queued requests; the caller holds `condition`.
-    private func takePending(upTo limit: Int) -> [Request] {
+    /// Takes up to `limit` queued requests. With a `deadline`, waits until then for the first one
+    /// (returning none if it passes); without one, waits as long as it takes and returns `nil`
+    /// only once stopping with nothing queued, which stops the thread.
+    private func take(upTo limit: Int, until deadline: Date?) -> [Request]? {
+        condition.lock()
+        defer { condition.unlock() }
+        while pending.isEmpty && !stopping {
+            if let deadline {
+                if !condition.wait(until: deadline) { break }
+            } else {
+                condition.wait()
+            }
+        }
+        if pending.isEmpty {
+            if deadline != nil { return [] }
+            stopped = true
+            condition.broadcast()
+            return nil
+        }
         let count = min(pending.count, limit)
         let taken = Array(pending.prefix(count))
         pending.removeFirst(count)
         return taken
     }
 
-    /// Runs a group in one SQLite transaction and hands it to the syncer. The group grows while
-    /// the syncer is busy: requests that arrive meanwhile join it.
+    /// Runs a group in one SQLite transaction; once it is durable, tells the listeners (so that
+    /// subscriptions learn of a write before its author hears back) and resolves every request.
+    ///
+    /// The group grows while it runs: requests that arrive meanwhile join it. When the queue runs
+    /// dry before as many requests have joined as the previous group answered — those callers
+    /// are probably about to come back — it waits for them, for at most half of a recent COMMIT's
+    /// duration: committing early would make them wait for a whole extra COMMIT and fsync.
     private func commitGroup(startingWith first: [Request]) {
         var group: [Request] = []
         var outcomes: [Result<MutationResult, FunctionError>] = []
@@ -213,18 +174,19 @@ final class Committer: @unchecked Sendable {
             for request in first { request.finish(.failure(FunctionError(.unavailable, "Storage unavailable: \(error)"))) }
             return
         }
+        let lingerUntil = Date(timeIntervalSinceNow: Double(commitDuration) / 2e9)
         var next = first
         while true {
             for request in next {
-                outcomes.append(execute(request, committed: &committed, lastTimestamp: &lastTimestamp))
+                let outcome = execute(request, committed: &committed, lastTimestamp: &lastTimestamp)
                 group.append(request)
+                outcomes.append(outcome)
             }
-            condition.lock()
-            while pending.isEmpty && syncing && !stopping && group.count < maxGroupSize { condition.wait() }
-            next = group.count < maxGroupSize ? takePending(upTo: maxGroupSize - group.count) : []
-            condition.unlock()
-            if next.isEmpty { break }
+            if group.count >= min(maxGroupSize, expectedGroupSize) { break }
+            guard let more = take(upTo: maxGroupSize - group.count, until: lingerUntil), !more.isEmpty else { break }
+            next = more
         }
+        let commitStarted = DispatchTime.now().uptimeNanoseconds
         do {
             if lastTimestamp != appliedTimestamp {
                 try store.appendLog(log)
@@ -242,64 +204,22 @@ final class Committer: @unchecked Sendable {
             for request in group { request.finish(.failure(FunctionError(.unavailable, "Commit failed: \(error)"))) }
             return
         }
-        // Failed and read-only mutations wait for the sync too: what they answer may depend on
-        // state that is not yet durable.
-        let handed = Unsynced(
-            group: committed.isEmpty ? nil : CommitGroup(mutations: committed, appliedTimestamp: appliedTimestamp),
-            appliedTimestamp: appliedTimestamp,
-            replies: zip(group, outcomes).map { request, outcome in (request.finish, outcome) })
-        condition.lock()
-        unsynced.append(handed)
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    // MARK: - The syncer thread
-
-    /// Syncs the WAL behind the committer, then releases what each sync made durable, in commit
-    /// order: the watermark, the listeners, the callers.
-    private func runSyncer() {
-        while true {
+        let took = DispatchTime.now().uptimeNanoseconds - commitStarted
+        commitDuration = (commitDuration * 7 + took) / 8
+        expectedGroupSize = group.count
+        if !committed.isEmpty {
+            let durable = CommitGroup(mutations: committed, appliedTimestamp: appliedTimestamp)
             condition.lock()
-            while unsynced.isEmpty && !committerDone { condition.wait() }
-            if unsynced.isEmpty {
-                wal.close()
-                stopped = true
-                condition.broadcast()
-                condition.unlock()
-                return
-            }
-            let batch = unsynced
-            unsynced.removeAll()
-            syncing = true
             let listeners = self.listeners
             condition.unlock()
-
-            let through = batch[batch.count - 1].appliedTimestamp
-            if through > durable.durable {
-                beforeWALSync?()
-                do {
-                    try wal.sync()
-                } catch {
-                    // After a failed sync the kernel may have dropped the dirty pages: nothing
-                    // written since the last good sync can be called durable, and retrying could
-                    // falsely succeed. Stop, so the node restarts from what is on disk.
-                    logger.critical("syncing the WAL failed; stopping the node: \(error)")
-                    fatalError("syncing the WAL failed: \(error)")
-                }
-            }
-            condition.lock()
-            syncing = false
-            condition.broadcast()
-            condition.unlock()
-
-            durable.advance(to: through)
-            for item in batch {
-                if let group = item.group {
-                    for listener in listeners { listener(group) }
-                }
-                for reply in item.replies { reply.finish(reply.outcome) }
-            }
+            for listener in listeners { listener(durable) }
+        }
+        // Resuming a caller wakes a thread of the concurrency pool; doing that 64 times took as
+        // long as running the mutations. One task resumes them all, while this thread moves on
+        // to the next group.
+        let replies = zip(group, outcomes).map { request, outcome in (request.finish, outcome) }
+        Task.detached {
+            for (finish, outcome) in replies { finish(outcome) }
         }
     }
 

@@ -53,9 +53,6 @@ public struct EngineOptions: Sendable {
     public var logger = Logger(label: "ripple.engine")
     /// Writer (runs mutations) or replica (applies the writer's log, forwards mutations).
     public var role: EngineRole = .writer
-    /// Called on the writer's syncer thread before each WAL sync: tests hold a sync here to see
-    /// what waits for it.
-    var beforeWALSync: (@Sendable () -> Void)? = nil
 
     public init() {}
 }
@@ -97,6 +94,7 @@ public final class Engine: Sendable {
         do { try app.schema.check() } catch { throw error }
         try checkCrons(app)
         let store = try Store(database: Database(path: path))
+        let readers = try ReaderPool(path: path, count: options.readerCount)
         switch options.role {
         case .writer:
             let last = max(try store.appliedTimestamp(), try maxLoggedTimestamp(store))
@@ -104,9 +102,8 @@ public final class Engine: Sendable {
             try sync.run(app.schema.withSystemTables)
             let committer = try Committer(
                 store: store, schema: app.schema, clock: sync.clock, limits: options.limits,
-                maxGroupSize: options.maxGroupSize, logger: options.logger, beforeWALSync: options.beforeWALSync
+                maxGroupSize: options.maxGroupSize, logger: options.logger
             )
-            let readers = try ReaderPool(path: path, count: options.readerCount, durable: committer.durable)
             let catalog = store.catalog
             let engine = Engine(
                 app: app, committer: committer, applier: nil, forwarder: nil, readers: readers, limits: options.limits,
@@ -115,7 +112,6 @@ public final class Engine: Sendable {
             return engine
         case .replica(let forwarder):
             // The catalog comes from the writer's log; ids are validated against the latest one.
-            let readers = try ReaderPool(path: path, count: options.readerCount)
             let applier = try Applier(store: store, logger: options.logger)
             applier.start()
             return Engine(

@@ -33,8 +33,7 @@ final class Reader: @unchecked Sendable {
 }
 
 /// A fixed set of read connections (WAL lets them read while the writer commits). A query
-/// waits for a free one. On the writer, a read whose snapshot is not yet durable waits for it
-/// before answering (`DurableWatermark`).
+/// waits for a free one.
 final class ReaderPool: Sendable {
     private struct State {
         var free: [Reader]
@@ -42,28 +41,17 @@ final class ReaderPool: Sendable {
     }
 
     private let state: Mutex<State>
-    /// The writer's; nil on a replica, whose applied commits are its durable state.
-    private let durable: DurableWatermark?
 
-    init(path: String, count: Int, durable: DurableWatermark? = nil) throws {
+    init(path: String, count: Int) throws {
         var readers: [Reader] = []
         for i in 0..<count { readers.append(try Reader(path: path, number: i)) }
         state = Mutex(State(free: readers))
-        self.durable = durable
     }
 
     func withReader<T: Sendable>(_ body: @escaping @Sendable (Store, UInt64) throws -> T) async throws -> T {
         let reader = await acquire()
-        let read: (value: T, ts: UInt64)
-        do {
-            read = try await reader.snapshot { store, ts in (try body(store, ts), ts) }
-        } catch {
-            release(reader)
-            throw error
-        }
-        release(reader)
-        if let durable { await durable.wait(until: read.ts) }
-        return read.value
+        defer { release(reader) }
+        return try await reader.snapshot(body)
     }
 
     private func acquire() async -> Reader {

@@ -2,14 +2,14 @@ import Foundation
 import Logging
 import RippleStorage
 
-/// Moves the WAL into the database file on its own connection and thread, so the thread that
-/// writes (the writer's committer, a replica's applier) never does it. SQLite's automatic
-/// checkpoint runs inside whichever COMMIT crosses the WAL size limit and syncs the WAL and the
-/// database file there — a few milliseconds that every commit queued behind it waited for. A
-/// passive checkpoint from another connection runs beside the write transactions (it takes no
-/// write lock) and skips frames readers still use; the writing connection restarts the WAL from
-/// the beginning at its next transaction once a checkpoint has copied everything.
-final class Checkpointer: @unchecked Sendable {
+/// Moves the replica's WAL into the database file on its own connection and thread, so the
+/// applier never does it. SQLite's automatic checkpoint runs inside whichever COMMIT crosses the
+/// WAL size limit and syncs the WAL and the database file there — a few milliseconds that every
+/// commit queued behind that apply waited for. A passive checkpoint from another connection
+/// runs beside the applier's transactions (it takes no write lock) and skips frames readers
+/// still use; the applier restarts the WAL from the beginning at its next transaction once a
+/// checkpoint has copied everything.
+final class ReplicaCheckpointer: @unchecked Sendable {
     /// Between checkpoints. At 5,000 commits/s the WAL grows by about 15 MB in this time.
     static let interval: TimeInterval = 0.2
 
@@ -50,7 +50,7 @@ final class Checkpointer: @unchecked Sendable {
             do {
                 try database.execute("PRAGMA wal_checkpoint(PASSIVE)")
             } catch {
-                logger.warning("WAL checkpoint failed", metadata: ["error": "\(error)"])
+                logger.warning("replica WAL checkpoint failed", metadata: ["error": "\(error)"])
             }
             if last { break }
         }
