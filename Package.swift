@@ -7,6 +7,11 @@ let package = Package(
     products: [
         .library(name: "Ripple", targets: ["Ripple"]),
         .executable(name: "chat", targets: ["chat"]),
+        // For the fuzz targets in Fuzz/ (a package of their own); not an API for apps.
+        .library(
+            name: "RippleInternals",
+            targets: ["RippleValues", "RippleStorage", "RippleProtocol", "RippleReplication", "RippleAuth"]
+        ),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
