@@ -28,6 +28,9 @@ struct NodeOptions: ParsableArguments {
         guard !clusterSecret.isEmpty else {
             throw ValidationError("--cluster-secret (or RIPPLE_CLUSTER_SECRET) is required for cluster nodes")
         }
+        if let refusal = PlaceholderSecret.refusal(clusterSecret, setting: "--cluster-secret (RIPPLE_CLUSTER_SECRET)") {
+            throw ValidationError(refusal)
+        }
     }
 
     var databasePath: String {
@@ -72,8 +75,7 @@ struct WriterCommand: ParsableCommand {
         options.logger = logger
         let engine = try Engine.open(path: node.databasePath, app: app, options: options)
         defer { engine.close() }
-        let dedup = MutationDedup()
-        let source = EngineCommitSource(engine: engine, dedup: dedup)
+        let source = EngineCommitSource(engine: engine)
         let pruner = LogPruner(
             path: node.databasePath,
             retention: LogRetention(
@@ -88,8 +90,7 @@ struct WriterCommand: ParsableCommand {
         configuration.nodeID = node.nodeID
         configuration.replicationStatus = { await source.status() }
         let server = try await SyncServer.make(
-            engine: engine, authenticator: try makeAuthenticator(auth, logger: logger), configuration: configuration, logger: logger,
-            dedup: dedup)
+            engine: engine, authenticator: try makeAuthenticator(auth, logger: logger), configuration: configuration, logger: logger)
         let application = server.application { port in
             FileHandle.standardOutput.write(Data("Ripple writer listening on http://\(host):\(port), replication on \(replicationHost):\(replicationPort)\n".utf8))
         }
