@@ -63,6 +63,9 @@ struct WriterCommand: ParsableCommand {
     @Option(name: .long, help: "Seconds between commit log pruning passes (env RIPPLE_LOG_PRUNE_INTERVAL).")
     var logPruneInterval: Double = Double(ProcessInfo.processInfo.environment["RIPPLE_LOG_PRUNE_INTERVAL"] ?? "") ?? 10
 
+    @Option(name: .long, help: "Seconds a client mutation's result is kept for its resends, at least 300 (env RIPPLE_MUTATION_DEDUP_SECONDS).")
+    var mutationDedupSeconds: Int = Int(ProcessInfo.processInfo.environment["RIPPLE_MUTATION_DEDUP_SECONDS"] ?? "") ?? 300
+
     func run() throws { throw ValidationError("writer needs an app; run it through RippleMain.run(app)") }
 
     func run(app: App, auth: AuthSettings) async throws {
@@ -73,6 +76,7 @@ struct WriterCommand: ParsableCommand {
         let metricsText = nodeMetricsText()
         var options = EngineOptions()
         options.logger = logger
+        options.dedup.retention = try dedupRetention(seconds: mutationDedupSeconds)
         let engine = try Engine.open(path: node.databasePath, app: app, options: options)
         defer { engine.close() }
         let source = EngineCommitSource(engine: engine)
