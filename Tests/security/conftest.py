@@ -23,16 +23,8 @@ _conformance = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = _conformance  # dataclasses look their module up while it loads
 _spec.loader.exec_module(_conformance)
 
-chat_bin = _conformance.chat_bin
-work_dir = _conformance.work_dir
-jwks = _conformance.jwks
-make_token = _conformance.make_token
-admin_key = _conformance.admin_key
-server = _conformance.server
-server_factory = _conformance.server_factory
-client_factory = _conformance.client_factory
-client = _conformance.client
-raw_socket = _conformance.raw_socket
-pytest_runtest_makereport = _conformance.pytest_runtest_makereport
-pytest_runtest_setup = _conformance.pytest_runtest_setup
-_shared_server_watchdog = _conformance._shared_server_watchdog
+# Fixtures and report hooks, under their own names so pytest finds them here.
+globals().update({name: getattr(_conformance, name) for name in [
+    "chat_bin", "work_dir", "jwks", "make_token", "admin_key", "server", "server_factory", "client_factory", "client",
+    "raw_socket", "pytest_runtest_makereport", "pytest_runtest_setup", "_shared_server_watchdog",
+]})

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import datetime
+import hashlib
+import hmac
 import json
 import time
 
@@ -58,9 +60,6 @@ def test_hs256_signed_with_the_rsa_public_key(jwks, raw_socket):
     # The classic confusion: a verifier that takes the key's bytes as an HMAC secret accepts this.
     public_pem = jwks.key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     signing_input = segment({"alg": "HS256", "kid": jwks.KID, "typ": "JWT"}) + "." + segment(claims(jwks))
-    import hmac
-    import hashlib
-
     signature = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
     token = signing_input + "." + b64(signature)
     assert refusal(raw_socket, token)["error"] == PREFIX + f'the signing algorithm "HS256" is not accepted; use one of {ACCEPTED}.'
