@@ -79,9 +79,11 @@ struct MutationRequestTable {
 
     /// The result of an earlier run of `key`, if there was one.
     func earlierResult(of key: MutationRequestKey) throws -> Value? {
-        let query = try QueryInitializer(transaction: transaction, tableName: SystemTables.mutationRequests, system: true)
-            .withIndex(SystemTables.byKey) { $0.eq("key", key.digest) }
-        guard let record = try query.first() else { return nil }
+        let found = try transaction.withSystemWrites {
+            try QueryInitializer(transaction: transaction, tableName: SystemTables.mutationRequests, system: true)
+                .withIndex(SystemTables.byKey) { $0.eq("key", key.digest) }.first()
+        }
+        guard let record = found else { return nil }
         guard case .bytes(let encoded)? = record["result"] else {
             throw FunctionError(
                 .invalidUse,

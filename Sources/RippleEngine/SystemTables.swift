@@ -33,6 +33,10 @@ enum SystemTables {
     ]
 
     static func isSystem(_ table: String) -> Bool { table.hasPrefix("_") }
+
+    /// Tables no function may read, not even through `ctx.db.system`: remembered mutation results
+    /// belong to the clients that sent the mutations.
+    static func isEnginePrivate(_ table: String) -> Bool { table == mutationRequests }
 }
 
 extension Schema {

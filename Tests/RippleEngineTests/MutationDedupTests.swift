@@ -107,4 +107,19 @@ import Testing
         _ = try await engine.mutation("items:insert", ["group": "e", "n": 1], identity: alice, request: old)
         #expect(try await items(engine, "e") == 4)
     }
+
+    @Test func functionsCannotReadRememberedResults() async throws {
+        let dir = TemporaryDirectory()
+        var functions = itemsFunctions()
+        functions.query("spy:results") { ctx, _ in try ctx.db.system.query("_mutation_requests").collect() }
+        let engine = try Engine.open(path: dir.database, app: App(schema: itemsSchema, functions: functions))
+        defer { engine.close() }
+        _ = try await engine.mutation("items:insert", ["group": "s", "n": 1], identity: alice, request: ClientRequest(session: "s1", id: 1))
+        await #expect {
+            try await engine.query("spy:results")
+        } throws: { error in
+            (error as? FunctionError)?.message
+                == "Uncaught Error: Table \"_mutation_requests\" is internal to the engine; functions cannot read it"
+        }
+    }
 }
