@@ -28,6 +28,9 @@ struct NodeOptions: ParsableArguments {
         guard !clusterSecret.isEmpty else {
             throw ValidationError("--cluster-secret (or RIPPLE_CLUSTER_SECRET) is required for cluster nodes")
         }
+        if let refusal = PlaceholderSecret.refusal(clusterSecret, setting: "--cluster-secret (RIPPLE_CLUSTER_SECRET)") {
+            throw ValidationError(refusal)
+        }
     }
 
     var databasePath: String {
@@ -60,6 +63,9 @@ struct WriterCommand: ParsableCommand {
     @Option(name: .long, help: "Seconds between commit log pruning passes (env RIPPLE_LOG_PRUNE_INTERVAL).")
     var logPruneInterval: Double = Double(ProcessInfo.processInfo.environment["RIPPLE_LOG_PRUNE_INTERVAL"] ?? "") ?? 10
 
+    @Option(name: .long, help: "Seconds a client mutation's result is kept for its resends, at least 300 (env RIPPLE_MUTATION_DEDUP_SECONDS).")
+    var mutationDedupSeconds: Int = Int(ProcessInfo.processInfo.environment["RIPPLE_MUTATION_DEDUP_SECONDS"] ?? "") ?? 300
+
     func run() throws { throw ValidationError("writer needs an app; run it through RippleMain.run(app)") }
 
     func run(app: App, auth: AuthSettings) async throws {
@@ -70,10 +76,10 @@ struct WriterCommand: ParsableCommand {
         let metricsText = nodeMetricsText()
         var options = EngineOptions()
         options.logger = logger
+        options.dedup.retention = try dedupRetention(seconds: mutationDedupSeconds)
         let engine = try Engine.open(path: node.databasePath, app: app, options: options)
         defer { engine.close() }
-        let dedup = MutationDedup()
-        let source = EngineCommitSource(engine: engine, dedup: dedup)
+        let source = EngineCommitSource(engine: engine)
         let pruner = LogPruner(
             path: node.databasePath,
             retention: LogRetention(
@@ -88,8 +94,7 @@ struct WriterCommand: ParsableCommand {
         configuration.nodeID = node.nodeID
         configuration.replicationStatus = { await source.status() }
         let server = try await SyncServer.make(
-            engine: engine, authenticator: try makeAuthenticator(auth, logger: logger), configuration: configuration, logger: logger,
-            dedup: dedup)
+            engine: engine, authenticator: try makeAuthenticator(auth, logger: logger), configuration: configuration, logger: logger)
         let application = server.application { port in
             FileHandle.standardOutput.write(Data("Ripple writer listening on http://\(host):\(port), replication on \(replicationHost):\(replicationPort)\n".utf8))
         }

@@ -11,16 +11,14 @@ import Synchronization
 /// reads them, plus forwarded mutations and replica acknowledgements.
 final class EngineCommitSource: CommitSource {
     let engine: Engine
-    let dedup: MutationDedup
     let signal = CommitSignal()
     /// Replication connections on the live tail, called from the commit listener.
     let followers = CommitFollowers()
     /// Each replica's last acknowledged applied timestamp, by node id.
     let acknowledged = Mutex<[String: UInt64]>([:])
 
-    init(engine: Engine, dedup: MutationDedup) {
+    init(engine: Engine) {
         self.engine = engine
-        self.dedup = dedup
         engine.onCommit { [signal, followers] group in
             signal.note(group.appliedTimestamp)
             followers.deliver(group)
@@ -45,18 +43,11 @@ final class EngineCommitSource: CommitSource {
         guard let call = try? ForwardedCall(decoding: payload) else {
             return ForwardedOutcome.failed(FunctionError(.invalidUse, "Malformed forwarded mutation")).encoded
         }
-        let engine = self.engine
-        let run: @Sendable () async -> MutationDedup.Outcome = {
-            do throws(FunctionError) {
-                return .success(try await engine.mutation(call.path, call.args, identity: call.identity, caller: call.caller))
-            } catch {
-                return .failure(error)
-            }
-        }
-        let outcome = if let key = call.dedupKey { await dedup.run(key: key, run) } else { await run() }
-        switch outcome {
-        case .success(let result): return ForwardedOutcome.committed(result).encoded
-        case .failure(let error): return ForwardedOutcome.failed(error).encoded
+        do throws(FunctionError) {
+            let result = try await engine.mutation(call.path, call.args, identity: call.identity, caller: call.caller, request: call.request)
+            return ForwardedOutcome.committed(result).encoded
+        } catch {
+            return ForwardedOutcome.failed(error).encoded
         }
     }
 

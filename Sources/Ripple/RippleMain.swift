@@ -68,6 +68,9 @@ struct DevCommand: ParsableCommand {
     @Option(name: .long, help: "Address to serve clients on, host:port (env RIPPLE_LISTEN).")
     var listen: String = ProcessInfo.processInfo.environment["RIPPLE_LISTEN"] ?? "127.0.0.1:3210"
 
+    @Option(name: .long, help: "Seconds a client mutation's result is kept for its resends, at least 300 (env RIPPLE_MUTATION_DEDUP_SECONDS).")
+    var mutationDedupSeconds: Int = Int(ProcessInfo.processInfo.environment["RIPPLE_MUTATION_DEDUP_SECONDS"] ?? "") ?? 300
+
     func run() throws {
         throw ValidationError("dev needs an app; run it through RippleMain.run(app)")
     }
@@ -80,6 +83,7 @@ struct DevCommand: ParsableCommand {
         let path = URL(fileURLWithPath: data).appendingPathComponent("ripple.sqlite3").path
         var options = EngineOptions()
         options.logger = logger
+        options.dedup.retention = try dedupRetention(seconds: mutationDedupSeconds)
         let metricsText = nodeMetricsText()
         let engine = try Engine.open(path: path, app: app, options: options)
         defer { engine.close() }
@@ -117,6 +121,15 @@ let prometheusRegistry: PrometheusCollectorRegistry = {
 func nodeMetricsText() -> @Sendable () -> String {
     let registry = prometheusRegistry
     return { registry.emitToString() }
+}
+
+/// The dedup retention from `--mutation-dedup-seconds`: shorter than five minutes would forget a
+/// result while a client may still be reconnecting to resend it.
+func dedupRetention(seconds: Int) throws -> Duration {
+    guard seconds >= 300 else {
+        throw ValidationError("--mutation-dedup-seconds (RIPPLE_MUTATION_DEDUP_SECONDS) must be at least 300, got \(seconds)")
+    }
+    return .seconds(seconds)
 }
 
 /// Splits `host:port`; the error says what was expected.

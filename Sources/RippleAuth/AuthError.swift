@@ -24,7 +24,8 @@ public enum AuthError: Error, Sendable, Equatable {
     case unknownKey(keyID: String, issuer: String)
     /// The signature does not match the header and claims under the issuer's key.
     case badSignature
-    /// The issuer's OpenID configuration or key set could not be fetched or understood.
+    /// The issuer's OpenID configuration or key set could not be fetched or understood. `reason`
+    /// (addresses, transport errors) is for the operator's log only, never sent to clients.
     case keySetUnavailable(issuer: String, reason: String)
 }
 
@@ -32,6 +33,12 @@ extension AuthError: CustomStringConvertible {
     /// A human-readable sentence, safe to send to clients.
     public var description: String {
         "Could not verify token: " + detail
+    }
+
+    /// The description plus what only the operator may see (why a key set could not be loaded).
+    public var logDescription: String {
+        guard case .keySetUnavailable(_, let reason) = self else { return description }
+        return description + " Reason: " + reason
     }
 
     private var detail: String {
@@ -58,7 +65,7 @@ extension AuthError: CustomStringConvertible {
         case .badSignature:
             return "the token's signature is invalid."
         case .keySetUnavailable(let issuer, let reason):
-            return "could not load the signing keys of \(quoted(issuer)): \(reason)."
+            return "could not load the signing keys of \(quoted(issuer)) (the server's log says why); try again later."
         }
     }
 }

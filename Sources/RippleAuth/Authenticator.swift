@@ -42,6 +42,9 @@ public final class Authenticator: Sendable {
         guard clockLeeway >= .zero, clockLeeway <= .seconds(60) else {
             throw AuthConfigError("the clock leeway must be between 0 and 60 seconds, not \(clockLeeway)")
         }
+        if let adminKey = config.adminKey, let refusal = PlaceholderSecret.refusal(adminKey, setting: AuthConfig.adminKeyVariable) {
+            throw AuthConfigError(refusal)
+        }
         var providersByIssuer: [String: [AuthProvider]] = [:]
         var sources: [String: [JWK]?] = [:]
         for provider in config.providers {

@@ -63,6 +63,7 @@ actor KeySetCache {
                 slots[issuer] = .pinned(jwks, keySet)
                 return keySet
             } catch {
+                logger.warning("the configured key set is unusable", metadata: ["issuer": "\(issuer)", "error": "\(error.reason)"])
                 throw .keySetUnavailable(issuer: issuer, reason: error.reason)
             }
         case .discovered(var entry):
@@ -104,7 +105,7 @@ actor KeySetCache {
                 latest.lastFailure = nil
             case .failure(let error):
                 latest.lastFailure = error
-                logger.warning("fetching signing keys failed", metadata: ["issuer": "\(issuer)", "error": "\(error)"])
+                logger.warning("fetching signing keys failed", metadata: ["issuer": "\(issuer)", "error": "\(error.logDescription)"])
             }
             slots[issuer] = .discovered(latest)
             return try Self.outcome(result, stale: latest.keySet)

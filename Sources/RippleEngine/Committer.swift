@@ -170,8 +170,8 @@ final class Committer: @unchecked Sendable {
         do {
             try control.begin.run()
         } catch {
-            logger.error("cannot begin a write transaction: \(error)")
-            for request in first { request.finish(.failure(FunctionError(.unavailable, "Storage unavailable: \(error)"))) }
+            let failure = FunctionError.serverError(error)
+            for request in first { request.finish(.failure(failure)) }
             return
         }
         let lingerUntil = Date(timeIntervalSinceNow: Double(commitDuration) / 2e9)
@@ -197,11 +197,12 @@ final class Committer: @unchecked Sendable {
             appliedTimestamp = lastTimestamp
             log.removeAll()
         } catch {
-            logger.error("group commit failed, \(group.count) mutations not applied: \(error)")
+            logger.error("group commit failed, \(group.count) mutations not applied")
+            let failure = FunctionError.serverError(error)
             try? control.rollback.run()
             log.removeAll()
             lastDocumentNumber = firstDocumentNumber
-            for request in group { request.finish(.failure(FunctionError(.unavailable, "Commit failed: \(error)"))) }
+            for request in group { request.finish(.failure(failure)) }
             return
         }
         let took = DispatchTime.now().uptimeNanoseconds - commitStarted

@@ -53,6 +53,8 @@ public struct EngineOptions: Sendable {
     public var logger = Logger(label: "ripple.engine")
     /// Writer (runs mutations) or replica (applies the writer's log, forwards mutations).
     public var role: EngineRole = .writer
+    /// How long client mutation results are kept for resends.
+    public var dedup = MutationDedupPolicy()
 
     public init() {}
 }
@@ -84,6 +86,7 @@ public final class Engine: Sendable {
     let forwarder: (any MutationForwarder)?
     let readers: ReaderPool
     let limits: TransactionLimits
+    let dedupPolicy: MutationDedupPolicy
     /// Resolves `v.id("table")` in argument validators.
     let tableNumbers: TableNumberLookup
     let metrics = EngineMetrics()
@@ -107,7 +110,7 @@ public final class Engine: Sendable {
             let catalog = store.catalog
             let engine = Engine(
                 app: app, committer: committer, applier: nil, forwarder: nil, readers: readers, limits: options.limits,
-                tableNumbers: { catalog.table(named: $0)?.number })
+                dedupPolicy: options.dedup, tableNumbers: { catalog.table(named: $0)?.number })
             committer.start()
             return engine
         case .replica(let forwarder):
@@ -116,13 +119,13 @@ public final class Engine: Sendable {
             applier.start()
             return Engine(
                 app: app, committer: nil, applier: applier, forwarder: forwarder, readers: readers, limits: options.limits,
-                tableNumbers: { applier.catalog.table(named: $0)?.number })
+                dedupPolicy: options.dedup, tableNumbers: { applier.catalog.table(named: $0)?.number })
         }
     }
 
     private init(
         app: App, committer: Committer?, applier: Applier?, forwarder: (any MutationForwarder)?, readers: ReaderPool,
-        limits: TransactionLimits, tableNumbers: @escaping TableNumberLookup
+        limits: TransactionLimits, dedupPolicy: MutationDedupPolicy, tableNumbers: @escaping TableNumberLookup
     ) {
         self.app = app
         self.functions = app.functions.merging(SchedulerFunctions.registry(for: app.functions))
@@ -131,6 +134,7 @@ public final class Engine: Sendable {
         self.forwarder = forwarder
         self.readers = readers
         self.limits = limits
+        self.dedupPolicy = dedupPolicy
         self.tableNumbers = tableNumbers
         let metrics = self.metrics
         let replica = applier != nil
@@ -200,6 +204,11 @@ public final class Engine: Sendable {
     }
 
     private func validate(_ args: [String: Value], for function: FunctionDefinition) throws(FunctionError) {
+        do {
+            try limits.arguments.check(args, function: function.path)
+        } catch {
+            throw FunctionError(.invalidArguments, "ArgumentValidationError: \(error.message)")
+        }
         guard let validators = function.args else { return }
         do {
             try Validator.object(validators).validate(.object(args), tables: tableNumbers)
@@ -302,9 +311,13 @@ public final class Engine: Sendable {
     }
 
     /// Runs a mutation on the writer; returns once its group commit is durable.
+    ///
+    /// With a client `request`, the result is remembered (`MutationDedupPolicy`) and a resend of
+    /// the same request by the same identity gets it back instead of running again — on any node:
+    /// a replica forwards the request to the writer, whose transaction looks for it.
     public func mutation(
         _ path: String, _ args: [String: Value] = [:], identity: Identity = .anonymous, caller: Caller = .client,
-        dedupKey: String? = nil
+        request: ClientRequest? = nil
     ) async throws(FunctionError) -> MutationResult {
         let started = ContinuousClock.now
         defer { metrics.mutationLatency.record(since: started) }
@@ -314,7 +327,7 @@ public final class Engine: Sendable {
         if let forwarder, let applier {
             // Read-your-writes from any node: answer only once this replica has applied the commit.
             switch await forwarder.forward(
-                ForwardedCall(path: function.path, args: args, identity: identity, dedupKey: dedupKey, caller: caller))
+                ForwardedCall(path: function.path, args: args, identity: identity, request: request, caller: caller))
             {
             case .committed(let result):
                 await applier.waitUntilApplied(result.ts)
@@ -325,12 +338,18 @@ public final class Engine: Sendable {
         }
         let arguments = Arguments(args)
         let appFunctions = app.functions
+        let requestKey = request.map { MutationRequestKey(identity: identity, request: $0) }
+        let dedupPolicy = self.dedupPolicy
         return try await runInWriter(identity: identity) { transaction in
+            let requests = MutationRequestTable(transaction: transaction, policy: dedupPolicy)
+            if let requestKey, let earlier = try requests.earlierResult(of: requestKey) { return earlier }
             let now = Double(transaction.write!.ts) / 1_000_000
             let context = MutationContext(
                 db: DatabaseWriter(transaction: transaction), auth: Auth(identity: identity), now: now,
                 scheduler: Scheduler(transaction: transaction, functions: appFunctions))
-            return try handler(context, arguments)
+            let value = try handler(context, arguments)
+            if let requestKey { try requests.record(requestKey, result: value) }
+            return value
         }
     }
 

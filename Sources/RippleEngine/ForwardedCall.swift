@@ -1,22 +1,22 @@
 import RippleValues
 
 /// A mutation a replica forwards to the writer, with the caller's identity, as bytes for the
-/// replication link. `dedupKey` (client sessionId and requestId, when known) lets the writer
+/// replication link. `request` (the client's sessionId and requestId, when known) lets the writer
 /// answer a resend with the first outcome instead of running it twice.
 public struct ForwardedCall: Sendable, Equatable {
     public let path: String
     public let args: [String: Value]
     public let identity: Identity
-    public let dedupKey: String?
+    public let request: ClientRequest?
     /// Who called on the replica: a client, server code (an action: internal functions allowed),
     /// or the engine itself (the scheduler: `_system/` functions allowed).
     public let caller: Caller
 
-    public init(path: String, args: [String: Value], identity: Identity, dedupKey: String?, caller: Caller = .client) {
+    public init(path: String, args: [String: Value], identity: Identity, request: ClientRequest?, caller: Caller = .client) {
         self.path = path
         self.args = args
         self.identity = identity
-        self.dedupKey = dedupKey
+        self.request = request
         self.caller = caller
     }
 
@@ -24,7 +24,9 @@ public struct ForwardedCall: Sendable, Equatable {
         var fields: [String: Value] = [
             "path": .string(path), "args": .object(args), "identity": identity.value, "caller": .string(caller.rawValue),
         ]
-        if let dedupKey { fields["dedupKey"] = .string(dedupKey) }
+        if let request {
+            fields["request"] = ["session": .string(request.session), "id": .int64(Int64(request.id))]
+        }
         return ValueCodec.encode(.object(fields))
     }
 
@@ -34,7 +36,14 @@ public struct ForwardedCall: Sendable, Equatable {
             throw ValueError("forwarded call is malformed")
         }
         guard let caller = Caller(rawValue: value["caller"]?.stringValue ?? "") else { throw ValueError("forwarded call names no caller") }
-        self.init(path: path, args: args, identity: try Identity(value: identity), dedupKey: value["dedupKey"]?.stringValue, caller: caller)
+        var request: ClientRequest?
+        if let fields = value["request"]?.objectValue {
+            guard let session = fields["session"]?.stringValue, let id = fields["id"]?.int64Value.flatMap(UInt32.init(exactly:)) else {
+                throw ValueError("forwarded call has a malformed request id")
+            }
+            request = ClientRequest(session: session, id: id)
+        }
+        self.init(path: path, args: args, identity: try Identity(value: identity), request: request, caller: caller)
     }
 }
 

@@ -1,3 +1,5 @@
+import Logging
+import RippleStorage
 import RippleValues
 
 /// An error thrown by a function on purpose, carrying data for the client (Convex's
@@ -55,10 +57,22 @@ public struct FunctionError: Error, Sendable, CustomStringConvertible, Equatable
         case let error as UserError: return FunctionError(.thrown, "Uncaught Error: \(error.message)")
         case let error as TransactionError: return FunctionError(.invalidUse, "Uncaught Error: \(error.message)")
         case let error as ValueError: return FunctionError(.invalidUse, "Uncaught Error: \(error.message)")
+        case let error as DatabaseError: return serverError(error)
         default: return FunctionError(.thrown, "Uncaught Error: \(error)")
         }
     }
+
+    /// A failure of the node itself (SQLite, I/O), whose text may quote SQL, paths or addresses:
+    /// the client gets Convex's generic message with a request id to quote, and the log gets the
+    /// details under that id.
+    public static func serverError(_ error: any Error) -> FunctionError {
+        let requestID = String(UInt64.random(in: .min ... .max), radix: 16)
+        serverErrorLogger.error("request failed inside the server", metadata: ["requestId": "\(requestID)", "error": "\(error)"])
+        return FunctionError(.unavailable, "[Request ID: \(requestID)] Server Error")
+    }
 }
+
+private let serverErrorLogger = Logger(label: "ripple.engine")
 
 /// A misuse of the database API inside a function: a broken limit, a schema violation, a
 /// missing document, a bad index range. The message says which.

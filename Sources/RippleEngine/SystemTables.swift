@@ -20,13 +20,23 @@ enum SystemTables {
     /// One document: which scheduler may run jobs, until when (see `SchedulerLease`).
     static let schedulerLease = "_scheduler_lease"
 
+    /// Results of recent client mutations by `MutationRequestKey` (`key`, `result` as
+    /// `ValueCodec` bytes), so a resend is answered instead of run again (`MutationRequestTable`).
+    static let mutationRequests = "_mutation_requests"
+    static let byKey = "by_key"
+
     static let definitions: [TableDefinition] = [
         TableDefinition(scheduledFunctions, nil).index(byStateAndTime, ["state.kind", "scheduledTime"]),
         TableDefinition(cronJobs, nil).index(byName, ["name"]),
         TableDefinition(schedulerLease, nil),
+        TableDefinition(mutationRequests, nil).index(byKey, ["key"]),
     ]
 
     static func isSystem(_ table: String) -> Bool { table.hasPrefix("_") }
+
+    /// Tables no function may read, not even through `ctx.db.system`: remembered mutation results
+    /// belong to the clients that sent the mutations.
+    static func isEnginePrivate(_ table: String) -> Bool { table == mutationRequests }
 }
 
 extension Schema {

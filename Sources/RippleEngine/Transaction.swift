@@ -68,6 +68,9 @@ final class Transaction {
         if SystemTables.isSystem(name), !system, !writesSystemTables {
             throw TransactionError("Table \"\(name)\" is a system table: read it with ctx.db.system.query(\"\(name)\"); functions cannot write it")
         }
+        if SystemTables.isEnginePrivate(name), !writesSystemTables {
+            throw TransactionError("Table \"\(name)\" is internal to the engine; functions cannot read it")
+        }
         guard let table = catalog.table(named: name) else {
             throw TransactionError("Table \"\(name)\" does not exist in the schema")
         }

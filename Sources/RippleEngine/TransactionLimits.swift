@@ -8,6 +8,8 @@ public struct TransactionLimits: Sendable {
     public var maxDocumentsWritten = 16_000
     public var maxBytesWritten = 16 << 20
     public var document = DocumentLimits()
+    /// The shape of the arguments a function is called with.
+    public var arguments = ArgumentLimits()
 
     public init() {}
 }

@@ -207,7 +207,8 @@ struct HTTPAPI: Sendable {
         } catch let error as FunctionError {
             return Self.json(.ok, Self.udfResponse(.failure(error), format: .convexJSON))
         } catch {
-            return Self.json(.internalServerError, .object([("code", .string("InternalServerError")), ("message", .string("\(error)"))]))
+            let failure = FunctionError.serverError(error)
+            return Self.json(.internalServerError, .object([("code", .string("InternalServerError")), ("message", .string(failure.message))]))
         }
     }
 

@@ -38,13 +38,10 @@ public struct SyncServer: Sendable {
     let configuration: Configuration
     let logger: Logger
     let hub: SubscriptionHub
-    let dedup: MutationDedup
 
     /// Wires the server to an engine: commits flow to the subscription hub in commit order.
-    /// `dedup` is shared with the replication server on a writer, so a mutation re-sent through
-    /// another node is still recognised.
     public static func make(
-        engine: Engine, authenticator: Authenticator, configuration: Configuration, logger: Logger, dedup: MutationDedup = MutationDedup()
+        engine: Engine, authenticator: Authenticator, configuration: Configuration, logger: Logger
     ) async throws -> SyncServer {
         let start = try await engine.latestTimestamp()
         let hub = SubscriptionHub(engine: engine, startTimestamp: start, logger: logger)
@@ -53,14 +50,14 @@ public struct SyncServer: Sendable {
         Task {
             for await group in commits { await hub.ingest(group) }
         }
-        return SyncServer(engine: engine, authenticator: authenticator, configuration: configuration, logger: logger, hub: hub, dedup: dedup)
+        return SyncServer(engine: engine, authenticator: authenticator, configuration: configuration, logger: logger, hub: hub)
     }
 
     /// The Hummingbird application; `runService()` serves until SIGINT/SIGTERM.
     public func application(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         let router = Router()
         router.add(middleware: CORSMiddleware(allowOrigin: .originBased, allowHeaders: [.contentType, .authorization, .init("Convex-Client")!],
-                                              allowMethods: [.get, .post, .options], allowCredentials: true))
+                                              allowMethods: [.get, .post, .options], allowCredentials: false))
         router.get("/") { _, _ in "This Ripple deployment is running.\n" }
         router.get("/version") { _, _ in configuration.version }
         router.get("/instance_version") { _, _ in configuration.version }
@@ -152,7 +149,7 @@ public struct SyncServer: Sendable {
     func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
         let (outbox, post) = AsyncStream<ServerMessage>.makeStream()
         let id = await hub.openSession { post.yield($0) }
-        let session = SyncSession(id: id, hub: hub, engine: engine, authenticator: authenticator, dedup: dedup, logger: logger) {
+        let session = SyncSession(id: id, hub: hub, engine: engine, authenticator: authenticator, logger: logger) {
             post.yield($0)
         }
         let pingInterval = configuration.pingInterval

@@ -13,13 +13,12 @@ struct SessionEnd: Error {
 }
 
 /// The protocol state of one WebSocket (protocol.md §10): versions, identity, the serial
-/// mutation lane. Every socket is a fresh session; only mutation dedup outlives it.
+/// mutation lane. Every socket is a fresh session; only remembered mutation results outlive it.
 actor SyncSession {
     let id: SessionID
     let hub: SubscriptionHub
     let engine: Engine
     let authenticator: Authenticator
-    let dedup: MutationDedup
     let logger: Logger
     private let send: @Sendable (ServerMessage) -> Void
 
@@ -29,18 +28,18 @@ actor SyncSession {
     private var queryIds = Set<UInt32>()
     private var authenticateCount: UInt32 = 0
     private var identity: Identity = .anonymous
-    private var identityExpiry: Date?
+    /// When the user token behind `identity` runs out; kept after it has, to refuse mutations.
+    private var tokenDeadline: TokenDeadline?
     private var actions: [Task<Void, Never>] = []
 
     init(
-        id: SessionID, hub: SubscriptionHub, engine: Engine, authenticator: Authenticator, dedup: MutationDedup, logger: Logger,
+        id: SessionID, hub: SubscriptionHub, engine: Engine, authenticator: Authenticator, logger: Logger,
         send: @escaping @Sendable (ServerMessage) -> Void
     ) {
         self.id = id
         self.hub = hub
         self.engine = engine
         self.authenticator = authenticator
-        self.dedup = dedup
         self.logger = logger
         self.send = send
     }
@@ -96,6 +95,7 @@ actor SyncSession {
 
     /// Ends the session: unsubscribes everything and cancels running actions.
     func close() async {
+        tokenDeadline?.cancel()
         for action in actions { action.cancel() }
         await hub.closeSession(id)
     }
@@ -111,6 +111,7 @@ actor SyncSession {
             throw fatal("BaseVersionMismatch: ModifyQuerySet baseVersion \(base) does not match the current query set version \(querySetVersion)")
         }
         guard new > base else { throw fatal("ModifyQuerySet newVersion \(new) must be greater than baseVersion \(base)") }
+        await expireTokenIfDue()
         var ids = queryIds
         for modification in modifications {
             switch modification {
@@ -154,14 +155,31 @@ actor SyncSession {
         }
         authenticateCount += 1
         identity = newIdentity
-        identityExpiry = expiry
+        tokenDeadline?.cancel()
+        tokenDeadline = expiry.map { expiresAt in
+            TokenDeadline(expiresAt: expiresAt, leeway: authenticator.clockLeeway) { Task { await self.expireTokenIfDue() } }
+        }
         await hub.setIdentity(id, newIdentity, version: authenticateCount)
     }
 
+    /// Convex's words when a session's token has run out.
+    static let tokenExpiredMessage = "Convex token identity expired"
+
+    /// Once the token has run out, its user's data stops flowing: the session's queries go on as
+    /// anonymous and the client hears `AuthError` (not attempted: it should fetch a fresh token
+    /// and authenticate again). Runs at the deadline and before each query-set change.
+    private func expireTokenIfDue() async {
+        guard let tokenDeadline, tokenDeadline.hasPassed(), case .user = identity else { return }
+        identity = .anonymous
+        send(.authError(error: Self.tokenExpiredMessage, baseVersion: authenticateCount, authUpdateAttempted: false))
+        await hub.setIdentity(id, .anonymous, version: authenticateCount)
+    }
+
+    /// Mutations and actions never run under a token that has run out, nor silently as anonymous.
     private func checkIdentityFresh() throws(SessionEnd) {
-        if let expiry = identityExpiry, expiry < Date() {
+        if let tokenDeadline, tokenDeadline.hasPassed() {
             throw SessionEnd(
-                message: .authError(error: "Token expired; authenticate again", baseVersion: authenticateCount, authUpdateAttempted: false),
+                message: .authError(error: Self.tokenExpiredMessage, baseVersion: authenticateCount, authUpdateAttempted: false),
                 reason: "token expired")
         }
     }
@@ -182,21 +200,12 @@ actor SyncSession {
     // MARK: - Mutations and actions
 
     private func runMutation(requestId: UInt32, path: String, args: [String: Value]) async {
-        let identity = self.identity
-        let engine = self.engine
-        let dedupKey = clientSessionID.isEmpty ? nil : "\(clientSessionID)#\(requestId)"
-        let outcome = await dedup.run(session: clientSessionID, requestId: requestId) {
-            do throws(FunctionError) {
-                return .success(try await engine.mutation(path, args, identity: identity, dedupKey: dedupKey))
-            } catch {
-                return .failure(error)
-            }
-        }
-        switch outcome {
-        case .success(let result):
+        do throws(FunctionError) {
+            let request = ClientRequest(session: clientSessionID, id: requestId)
+            let result = try await engine.mutation(path, args, identity: identity, request: request)
             send(.mutationResponse(.success(requestId: requestId, result: result.value, ts: result.ts, logLines: [])))
             await hub.owe(id, timestamp: result.ts)
-        case .failure(let error):
+        } catch {
             send(.mutationResponse(.failure(requestId: requestId, message: error.message, errorData: error.data, logLines: [])))
             // A failed mutation still gets a Transition, so clients waiting on one are released.
             await hub.owe(id, timestamp: 0)
@@ -217,39 +226,5 @@ actor SyncSession {
                     send(.actionResponse(.failure(requestId: requestId, message: error.message, errorData: error.data, logLines: [])))
                 }
             })
-    }
-}
-
-/// Remembers recent mutation outcomes by (client sessionId, requestId), so a mutation that a
-/// reconnecting client sends again is answered with its first outcome instead of running twice.
-/// Holds the newest `capacity` entries; JS keeps its sessionId across sockets, so this covers
-/// its resends. (Rust/Python pick a new sessionId per socket and cannot be deduplicated.)
-public actor MutationDedup {
-    public typealias Outcome = Result<MutationResult, FunctionError>
-
-    private var entries: [String: Task<Outcome, Never>] = [:]
-    private var order: [String] = []
-    private let capacity: Int
-
-    public init(capacity: Int = 10_000) { self.capacity = capacity }
-
-    func run(session: String, requestId: UInt32, _ body: @escaping @Sendable () async -> Outcome) async -> Outcome {
-        await run(key: "\(session)#\(requestId)", body)
-    }
-
-    /// Runs `body` once per `key`; later calls with the key get the first outcome.
-    public func run(key: String, _ body: @escaping @Sendable () async -> Outcome) async -> Outcome {
-        if let existing = entries[key] { return await existing.value }
-        let task = Task { await body() }
-        entries[key] = task
-        order.append(key)
-        if order.count > capacity {
-            entries[order.removeFirst()] = nil
-        }
-        let outcome = await task.value
-        if case .failure(let error) = outcome, error.kind == .unavailable {
-            entries[key] = nil  // not applied; a retry must really run
-        }
-        return outcome
     }
 }

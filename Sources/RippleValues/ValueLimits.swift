@@ -60,39 +60,89 @@ public struct DocumentLimits: Sendable {
 
     /// Checks `value` (a whole document) against the limits; the error names the limit.
     public func check(_ value: Value, table: String) throws(ValueError) {
-        let size = try walk(value, depth: 0, table: table)
+        let shape = ValueShape(maxNesting: maxNesting, maxFields: maxFields, maxArrayElements: maxArrayElements)
+        let size = try shape.measure(value) { violation throws(ValueError) in
+            switch violation {
+            case .nesting:
+                throw ValueError("Document in table \"\(table)\" is nested too deeply (limit \(maxNesting) levels)")
+            case .elements(let count):
+                throw ValueError("Array in a document of table \"\(table)\" has too many elements (\(count), limit \(maxArrayElements))")
+            case .fields(let count, let topLevel):
+                let which = topLevel ? "Document in table \"\(table)\"" : "Object in a document of table \"\(table)\""
+                throw ValueError("\(which) has too many fields (\(count), limit \(maxFields))")
+            }
+        }
         if size > maxSizeBytes {
             throw ValueError("Document in table \"\(table)\" is too large (\(size) bytes, limit \(maxSizeBytes) bytes)")
         }
     }
+}
 
-    private func walk(_ value: Value, depth: Int, table: String) throws(ValueError) -> Int {
+/// Convex's limits on the values a client sends as a function's arguments, checked before the
+/// function runs: without them one request could make the node walk, hold and re-send a value of
+/// any shape (a subscription keeps its arguments for as long as it lives).
+public struct ArgumentLimits: Sendable {
+    /// Levels of objects and arrays, the arguments object being level 1.
+    public var maxNesting = 64
+    /// Fields of each object.
+    public var maxFields = 1024
+    /// Elements of each array.
+    public var maxArrayElements = 8192
+
+    public init() {}
+
+    /// Checks the arguments of `function`; the error names the function and the limit.
+    public func check(_ args: [String: Value], function: String) throws(ValueError) {
+        let shape = ValueShape(maxNesting: maxNesting, maxFields: maxFields, maxArrayElements: maxArrayElements)
+        _ = try shape.measure(.object(args)) { violation throws(ValueError) in
+            switch violation {
+            case .nesting:
+                throw ValueError("Arguments of \(function) are nested too deeply (limit \(maxNesting) levels)")
+            case .elements(let count):
+                throw ValueError("An array in the arguments of \(function) has too many elements (\(count), limit \(maxArrayElements))")
+            case .fields(let count, _):
+                throw ValueError("An object in the arguments of \(function) has too many fields (\(count), limit \(maxFields))")
+            }
+        }
+    }
+}
+
+/// The shape rules documents and arguments share: nesting, fields per object, elements per array.
+struct ValueShape {
+    let maxNesting: Int
+    let maxFields: Int
+    let maxArrayElements: Int
+
+    enum Violation {
+        case nesting
+        case elements(Int)
+        case fields(Int, topLevel: Bool)
+    }
+
+    /// Walks `value`, calling `refuse` (which throws) at the first broken rule; returns the size as
+    /// `Value.approximateSize` counts it.
+    func measure(_ value: Value, refuse: (Violation) throws(ValueError) -> Never) throws(ValueError) -> Int {
+        try walk(value, depth: 0, refuse: refuse)
+    }
+
+    private func walk(_ value: Value, depth: Int, refuse: (Violation) throws(ValueError) -> Never) throws(ValueError) -> Int {
         switch value {
         case .array(let items):
-            if depth + 1 > maxNesting { throw nestingError(table) }
-            if items.count > maxArrayElements {
-                throw ValueError("Array in a document of table \"\(table)\" has too many elements (\(items.count), limit \(maxArrayElements))")
-            }
+            if depth + 1 > maxNesting { try refuse(.nesting) }
+            if items.count > maxArrayElements { try refuse(.elements(items.count)) }
             var size = 2
-            for item in items { size += try walk(item, depth: depth + 1, table: table) }
+            for item in items { size += try walk(item, depth: depth + 1, refuse: refuse) }
             return size
-        case .object(let o):
-            if depth + 1 > maxNesting { throw nestingError(table) }
-            // Per object, as Convex's `MAX_OBJECT_FIELDS`, not summed over the document.
-            if o.count > maxFields {
-                let which = depth == 0 ? "Document in table \"\(table)\"" : "Object in a document of table \"\(table)\""
-                throw ValueError("\(which) has too many fields (\(o.count), limit \(maxFields))")
-            }
+        case .object(let fields):
+            if depth + 1 > maxNesting { try refuse(.nesting) }
+            // Per object, as Convex's `MAX_OBJECT_FIELDS`, not summed over the value.
+            if fields.count > maxFields { try refuse(.fields(fields.count, topLevel: depth == 0)) }
             var size = 2
-            for (k, v) in o { size += k.utf8.count + 1 + (try walk(v, depth: depth + 1, table: table)) }
+            for (name, field) in fields { size += name.utf8.count + 1 + (try walk(field, depth: depth + 1, refuse: refuse)) }
             return size
         default:
             return value.approximateSize
         }
-    }
-
-    private func nestingError(_ table: String) -> ValueError {
-        ValueError("Document in table \"\(table)\" is nested too deeply (limit \(maxNesting) levels)")
     }
 }
 

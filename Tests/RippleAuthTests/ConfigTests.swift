@@ -127,3 +127,20 @@ import Testing
         #expect(AuthConfig.adminKey(fromEnvironment: [:]) == nil)
     }
 }
+
+@Suite struct PlaceholderSecretTests {
+    @Test func exampleAdminKeyIsRefusedAtStartUp() {
+        let error = #expect(throws: AuthConfigError.self) { try Authenticator(config: AuthConfig(adminKey: "change-me-too")) }
+        #expect(
+            error?.description
+                == "RIPPLE_ADMIN_KEY is still the placeholder \"change-me-too\" from ripple.env.example; "
+                + "set a random secret, e.g. the output of `head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n'`")
+    }
+
+    @Test func realSecretsAndPlaceholdersOfAnyCase() throws {
+        #expect(PlaceholderSecret.refusal("CHANGE-ME", setting: "S") != nil)
+        #expect(PlaceholderSecret.refusal("change-me", setting: "S") != nil)
+        #expect(PlaceholderSecret.refusal("3f9c0a6d1e", setting: "S") == nil)
+        _ = try Authenticator(config: AuthConfig(adminKey: "3f9c0a6d1e"))
+    }
+}

@@ -17,13 +17,14 @@ final class TestNode: Sendable {
     let port: Int
     let task: Task<Void, any Error>
 
-    static func start() async throws -> TestNode {
+    /// `authenticator` defaults to one with no providers and the admin key `test-admin-key`.
+    static func start(authenticator: Authenticator? = nil) async throws -> TestNode {
         let directory = NSTemporaryDirectory() + "ripple-sync-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let engine = try Engine.open(path: directory + "/ripple.sqlite3", app: ChatApp.appWithDiagnostics)
         var logger = Logger(label: "test")
         logger.logLevel = .warning
-        let authenticator = try Authenticator(config: AuthConfig(providers: [], adminKey: "test-admin-key"))
+        let authenticator = try authenticator ?? Authenticator(config: AuthConfig(providers: [], adminKey: "test-admin-key"))
         let server = try await SyncServer.make(
             engine: engine, authenticator: authenticator, configuration: .init(host: "127.0.0.1", port: 0), logger: logger)
         let (ports, portSink) = AsyncStream<Int>.makeStream()

@@ -1,0 +1,76 @@
+import Foundation
+import HummingbirdWSClient
+import JWTKit
+import RippleAuth
+import RippleProtocol
+import RippleValues
+import Testing
+
+/// A session whose user token runs out stops receiving that user's data at `exp` (+ leeway), even
+/// if it only listens: it hears `AuthError` and its queries go on as anonymous.
+@Suite(.serialized) struct TokenExpiryTests {
+    static let issuer = "https://issuer.example.test"
+
+    /// An ES256 key, the authenticator that trusts it (no leeway), and a token signer.
+    struct Issuer {
+        let authenticator: Authenticator
+        let sign: @Sendable (_ claims: [String: JSON]) async throws -> String
+
+        static func make() async throws -> Issuer {
+            let key = ES256PrivateKey()
+            let keys = JWTKeyCollection()
+            await keys.add(ecdsa: key, kid: JWKIdentifier(string: "k1"))
+            let (x, y) = key.publicKey.parameters!
+            let jwk = #"{"keys":[{"kty":"EC","kid":"k1","crv":"P-256","alg":"ES256","x":"\#(x)","y":"\#(y)"}]}"#
+            let authenticator = try Authenticator(
+                config: AuthConfig(providers: [AuthProvider(domain: TokenExpiryTests.issuer, applicationID: "convex", keys: .jwks(jwk))]),
+                clockLeeway: .zero)
+            let signer = try await keys.getKey(for: JWKIdentifier(string: "k1"))
+            return Issuer(authenticator: authenticator) { claims in
+                let header = segment(.object([("alg", .string("ES256")), ("kid", .string("k1")), ("typ", .string("JWT"))]))
+                let input = header + "." + segment(.object(claims.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
+                return input + "." + base64URL(try signer.sign(Array(input.utf8)))
+            }
+        }
+
+        static func segment(_ json: JSON) -> String { base64URL(json.serializedBytes()) }
+
+        static func base64URL(_ bytes: [UInt8]) -> String {
+            Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+                .replacingOccurrences(of: "=", with: "")
+        }
+    }
+
+    @Test func listeningSessionIsMovedToAnonymousAtExpiry() async throws {
+        let issuer = try await Issuer.make()
+        let node = try await TestNode.start(authenticator: issuer.authenticator)
+        let expiresAt = Int64(Date().timeIntervalSince1970) + 2
+        let token = try await issuer.sign([
+            "iss": .string(Self.issuer), "sub": .string("user_1"), "aud": .string("convex"), "exp": .int(expiresAt),
+        ])
+        let giveUp = ContinuousClock.now + .seconds(20)
+        let result = try await node.exchange([
+            healthySessionFrames()[0],
+            .text(#"{"type":"Authenticate","baseVersion":0,"tokenType":"User","value":"\#(token)"}"#),
+            .text(#"{"type":"ModifyQuerySet","baseVersion":0,"newVersion":1,"modifications":[{"type":"Add","queryId":0,"udfPath":"diagnostics:whoami","args":[{}]}]}"#),
+        ]) { messages in
+            ContinuousClock.now > giveUp || messages.contains { $0.contains("QueryUpdated") && $0.contains(#""value":null"#) }
+        }
+        let messages = result.messages.compactMap { try? ServerMessage.parse($0) }.filter { if case .ping = $0 { false } else { true } }
+        // First the user's identity, then — at expiry, with no message from the client — the
+        // AuthError, then the same query as anonymous.
+        let whoami: [Value] = messages.compactMap {
+            guard case .transition(let transition) = $0 else { return nil }
+            return transition.modifications.compactMap { if case .queryUpdated(_, let value, _, _) = $0 { value } else { nil } }.first
+        }
+        #expect(whoami.first?["subject"] == .string("user_1"), "\(result.messages)")
+        #expect(whoami.last == .null, "\(result.messages)")
+        let errors = messages.compactMap { if case .authError(let error, let base, let attempted) = $0 { (error, base, attempted) } else { nil } }
+        #expect(errors.count == 1)
+        #expect(errors.first?.0 == "Convex token identity expired")
+        #expect(errors.first?.1 == 1)
+        #expect(errors.first?.2 == false)
+        #expect(Date().timeIntervalSince1970 >= Double(expiresAt), "moved to anonymous before the token ran out")
+        await node.stop()
+    }
+}
