@@ -70,6 +70,7 @@ struct WriterCommand: ParsableCommand {
         let metricsText = nodeMetricsText()
         var options = EngineOptions()
         options.logger = logger
+        options.executionLogCapacity = executionLogCapacity(default: options.executionLogCapacity)
         let engine = try Engine.open(path: node.databasePath, app: app, options: options)
         defer { engine.close() }
         let dedup = MutationDedup()
@@ -166,6 +167,7 @@ struct ReplicaNode {
         var options = EngineOptions()
         options.logger = logger
         options.role = .replica(forwarder: forwarder)
+        options.executionLogCapacity = executionLogCapacity(default: options.executionLogCapacity)
         let metricsText = nodeMetricsText()
         let engine = try Engine.open(path: node.databasePath, app: app, options: options)
         defer { engine.close() }

@@ -136,17 +136,7 @@ struct Dashboard: Sendable {
         if let acting = body["actingAs"], case .object = acting {
             identity = .admin(actingAs: SyncSession.actingAs(acting.convexJSON))
         }
-        let result: Result<Value, FunctionError>
-        do {
-            switch function.kind {
-            case .query: result = .success(try await engine.query(path, args, identity: identity).value)
-            case .mutation: result = .success(try await engine.mutation(path, args, identity: identity).value)
-            case .action: result = .success(try await engine.action(path, args, identity: identity))
-            }
-        } catch {
-            result = .failure(error)
-        }
-        return HTTPAPI.udfResponse(result, format: .convexJSON)
+        return try await api.run(function.kind, path: function.path, args: args, identity: identity, format: .convexJSON)
     }
 
     // MARK: - Logs, scheduling, the node

@@ -26,7 +26,8 @@ section { display:none; } section.active { display:block; }
 .panel h2 { font-size:13px; text-transform:uppercase; letter-spacing:.06em; color:var(--dim); margin:0 0 8px; }
 table { width:100%; border-collapse:collapse; font-size:13px; }
 th { text-align:left; color:var(--dim); font-weight:500; border-bottom:1px solid var(--line); padding:4px 6px; }
-td { border-bottom:1px solid var(--line); padding:4px 6px; vertical-align:top; }
+td { border-bottom:1px solid var(--line); padding:4px 6px; vertical-align:top; overflow-wrap:anywhere; }
+tr.selected { background:#1e2a36; }
 tr.clickable:hover { background:#1e2630; cursor:pointer; }
 code, pre, textarea, .mono { font-family:ui-monospace, "DejaVu Sans Mono", monospace; font-size:12px; }
 pre { white-space:pre-wrap; word-break:break-all; margin:0; }
@@ -35,6 +36,7 @@ textarea { min-height:140px; font-family:ui-monospace, monospace; font-size:12px
 button.action { background:var(--accent); color:#04121f; border:0; border-radius:6px; padding:6px 12px; font-weight:600; cursor:pointer; }
 button.secondary { background:var(--line); color:var(--text); border:0; border-radius:6px; padding:6px 12px; cursor:pointer; }
 button.danger { background:var(--bad); color:#1a0505; border:0; border-radius:6px; padding:6px 12px; cursor:pointer; }
+.panel.scroll { max-height:calc(100vh - 110px); overflow:auto; }
 .row { display:flex; gap:8px; align-items:center; margin:6px 0; } .row > * { flex:1; } .row > button { flex:0 0 auto; }
 .tables button { display:flex; justify-content:space-between; width:100%; background:none; border:0; color:var(--text); padding:5px 8px; border-radius:6px; cursor:pointer; font:inherit; }
 .tables button.active, .tables button:hover { background:var(--line); }
@@ -47,7 +49,7 @@ button.danger { background:var(--bad); color:#1a0505; border:0; border-radius:6p
 .nodes { display:grid; grid-template-columns:repeat(auto-fill, minmax(300px, 1fr)); gap:12px; }
 .node-card.down { border-color:var(--bad); }
 .node-card dl { display:grid; grid-template-columns:auto 1fr; gap:2px 12px; margin:6px 0; font-size:13px; }
-.node-card dt { color:var(--dim); } .node-card dd { margin:0; font-family:ui-monospace, monospace; }
+.node-card dt { color:var(--dim); } .node-card dd { margin:0; font-family:ui-monospace, monospace; overflow-wrap:anywhere; }
 canvas.spark { width:100%; height:36px; background:#0b0f14; border-radius:4px; }
 </style>
 </head>
@@ -97,7 +99,7 @@ canvas.spark { width:100%; height:36px; background:#0b0f14; border-radius:4px; }
 </section>
 <section id="tab-functions">
   <div class="cols" style="grid-template-columns:1fr 1fr">
-    <div class="panel"><h2>Functions</h2>
+    <div class="panel scroll"><h2>Functions</h2>
       <table><thead><tr><th>path</th><th>kind</th><th>visibility</th><th>arguments</th></tr></thead><tbody id="functions"></tbody></table>
     </div>
     <div>
@@ -146,6 +148,25 @@ const el = (tag, attrs = {}, ...children) => {
 const fmtTime = (ms) => ms ? new Date(ms).toLocaleTimeString() + "." + String(Math.floor(ms % 1000)).padStart(3, "0") : "";
 const fmtDate = (ms) => ms ? new Date(ms).toLocaleString() : "—";
 const pretty = (v) => JSON.stringify(v, null, 2);
+// Convex JSON's {"$integer": base64 little-endian} as a plain number, for reading (not editing).
+const plain = (v) => {
+  if (Array.isArray(v)) return v.map(plain);
+  if (v && typeof v === "object") {
+    if (typeof v.$integer === "string") {
+      const bytes = Uint8Array.from(atob(v.$integer), (c) => c.charCodeAt(0));
+      return Number(new DataView(bytes.buffer).getBigInt64(0, true));
+    }
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]));
+  }
+  return v;
+};
+const schedule = (s) => {
+  const p = plain(s), two = (n) => String(n).padStart(2, "0");
+  if (p.type === "interval") return `every ${p.seconds} s`;
+  if (p.type === "daily") return `daily at ${two(p.hourUTC)}:${two(p.minuteUTC)} UTC`;
+  if (p.type === "cron") return `cron ${p.cronExpr}`;
+  return JSON.stringify(p);
+};
 
 class Unauthorized extends Error {}
 async function api(path, body, base = "") {
@@ -270,6 +291,7 @@ async function loadFunctions() {
 }
 function selectFunction(f) {
   selectedFunction = f;
+  for (const row of document.querySelectorAll("#functions tr")) row.classList.toggle("selected", row.dataset.path === f.path);
   $("run-title").textContent = `Run ${f.path} (${f.kind})`;
   $("subscribe").disabled = f.kind !== "query";
 }
@@ -349,7 +371,7 @@ async function loadScheduling() {
     el("td", {}, job.state.kind + (job.state.error ? ": " + job.state.error : "")),
     el("td", {}, job.state.kind === "pending" ? el("button", { class: "danger", onclick: async () => { await api("jobs/cancel", { id: job._id }); loadScheduling(); } }, "Cancel") : ""))));
   $("crons").replaceChildren(...s.crons.map((c) => el("tr", {},
-    el("td", {}, c.name), el("td", { class: "mono" }, c.functionPath), el("td", { class: "mono" }, JSON.stringify(c.schedule)),
+    el("td", {}, c.name), el("td", { class: "mono" }, c.functionPath), el("td", { class: "mono" }, schedule(c.schedule)),
     el("td", {}, fmtDate(c.nextRun)), el("td", {}, fmtDate(c.lastRun)))));
 }
 
@@ -363,7 +385,8 @@ function sparkline(series, color) {
   const canvas = el("canvas", { class: "spark", width: "280", height: "36" });
   const ctx = canvas.getContext("2d"), max = Math.max(1, ...series);
   ctx.strokeStyle = color; ctx.lineWidth = 1.5; ctx.beginPath();
-  series.forEach((v, i) => { const x = (i / 59) * 280, y = 34 - (v / max) * 32; i ? ctx.lineTo(x, y) : ctx.moveTo(x, y); });
+  const step = 280 / Math.max(series.length - 1, 1);
+  series.forEach((v, i) => { const x = i * step, y = 34 - (v / max) * 32; i ? ctx.lineTo(x, y) : ctx.moveTo(x, y); });
   ctx.stroke();
   return canvas;
 }
@@ -412,7 +435,7 @@ function nodeCard(target, n) {
       el("dt", {}, "live queries"), el("dd", {}, String(n.liveQueries)),
       el("dt", {}, "commits/s"), el("dd", { class: "commits-rate" }, commitsPerSecond.toFixed(1)),
       el("dt", {}, "mutation p50/p99"), el("dd", {}, (p50 == null ? "—" : p50.toFixed(1) + " ms") + " / " + (p99 == null ? "—" : p99.toFixed(1) + " ms")),
-      ...(n.scheduler ? [el("dt", {}, "scheduler"), el("dd", {}, JSON.stringify(n.scheduler))] : [])),
+      ...(n.scheduler ? [el("dt", {}, "scheduler"), el("dd", { class: "wrap" }, n.scheduler.holder + (n.scheduler.holdsLease ? " (holds the lease)" : " (standby)"))] : [])),
     el("div", { class: "dim" }, "commits/s"), sparkline(commitSeries, "#4fb3ff"));
   for (const [replica, status] of Object.entries(n.replicas || {})) {
     const lagMs = Math.max(0, (Number(BigInt(n.appliedTs) - BigInt(status.appliedTs)) / 1e6));

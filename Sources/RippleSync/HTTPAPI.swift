@@ -96,7 +96,7 @@ struct HTTPAPI: Sendable {
         return try await run(resolved, path: path, args: args, identity: identity, format: format)
     }
 
-    private func run(_ kind: FunctionKind, path: String, args: [String: Value], identity: Identity, format: Format) async throws -> JSON {
+    func run(_ kind: FunctionKind, path: String, args: [String: Value], identity: Identity, format: Format) async throws -> JSON {
         let result: Result<Value, FunctionError>
         do {
             switch kind {

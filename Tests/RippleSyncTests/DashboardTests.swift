@@ -156,6 +156,22 @@ import Testing
         }
     }
 
+    @Test func pendingJobsAreListedAndCanceled() async throws {
+        try await withDashboard { client, _ in
+            let scheduled = try await call(
+                client, .post, "/api/dashboard/run",
+                #"{"path":"diagnostics:scheduleRuns","args":{"prefix":"later","count":1,"delayMs":3600000,"kind":"mutation"}}"#)
+            let id = try #require(scheduled["value"]?.arrayValue?.first?.stringValue, "\(scheduled)")
+            var scheduling = try await call(client, .get, "/api/dashboard/scheduling")
+            #expect(scheduling["jobs"]?["pending"]?.arrayValue?.map { $0["_id"]?.stringValue } == [id])
+            let canceled = try await call(client, .post, "/api/dashboard/jobs/cancel", #"{"id":"\#(id)"}"#)
+            #expect(canceled["status"]?.stringValue == "success")
+            scheduling = try await call(client, .get, "/api/dashboard/scheduling")
+            #expect(scheduling["jobs"]?["pending"]?.arrayValue?.isEmpty == true)
+            #expect(scheduling["jobs"]?["canceled"]?.arrayValue?.map { $0["_id"]?.stringValue } == [id])
+        }
+    }
+
     @Test func theExecutionLogKeepsTheNewestEntries() {
         let log = ExecutionLog(capacity: 3)
         for n in 1...5 { log.record(path: "f:\(n)", kind: .query, started: .now, error: nil) }
