@@ -28,7 +28,7 @@ def test_wrong_key_sees_nothing(browser, server):
     browser.screenshot("signin")
 
 
-def test_browse_insert_and_edit_reach_a_subscribed_client(browser, admin_key, subscribe):
+def test_browse_insert_and_edit_reach_a_subscribed_client(browser, admin_key, subscribe, server):
     sign_in(browser, admin_key)
     subscription = subscribe("diagnostics:runStats", {"prefix": "dashboard"})
     subscription.wait_for(lambda v: v["counter"] == 0, description="no counter yet")
@@ -54,6 +54,11 @@ def test_browse_insert_and_edit_reach_a_subscribed_client(browser, admin_key, su
     browser.find("#editor-save").click()
     browser.wait(lambda: browser.text("#editor-ok").startswith("Saved at ts "), "the edit to be confirmed")
     subscription.wait_for(lambda v: v["counter"] == 42, description="the edited counter in the subscribed client")
+    # Every dashboard write leaves an audit line in the node's log, refused ones too.
+    log = browser.wait(lambda: "dashboard audit: replace by admin" in server.log_path.read_text() and server.log_path.read_text(),
+                       "the audit lines")
+    assert "dashboard audit: replace by admin refused" in log
+    assert "dashboard audit: insert by admin" in log
     assert browser.text("#table-counters .count") == "1"
 
     # The filter goes through the by_name index.
