@@ -77,6 +77,7 @@ struct WriterCommand: ParsableCommand {
         var options = EngineOptions()
         options.logger = logger
         options.dedup.retention = try dedupRetention(seconds: mutationDedupSeconds)
+        options.executionLogCapacity = executionLogCapacity(default: options.executionLogCapacity)
         let engine = try Engine.open(path: node.databasePath, app: app, options: options)
         defer { engine.close() }
         let source = EngineCommitSource(engine: engine)
@@ -171,6 +172,7 @@ struct ReplicaNode {
         var options = EngineOptions()
         options.logger = logger
         options.role = .replica(forwarder: forwarder)
+        options.executionLogCapacity = executionLogCapacity(default: options.executionLogCapacity)
         let metricsText = nodeMetricsText()
         let engine = try Engine.open(path: node.databasePath, app: app, options: options)
         defer { engine.close() }

@@ -84,6 +84,7 @@ struct DevCommand: ParsableCommand {
         var options = EngineOptions()
         options.logger = logger
         options.dedup.retention = try dedupRetention(seconds: mutationDedupSeconds)
+        options.executionLogCapacity = executionLogCapacity(default: options.executionLogCapacity)
         let metricsText = nodeMetricsText()
         let engine = try Engine.open(path: path, app: app, options: options)
         defer { engine.close() }
@@ -107,6 +108,12 @@ struct DevCommand: ParsableCommand {
         }
         logger.info("Ripple dev node stopped")
     }
+}
+
+/// `RIPPLE_EXECUTION_LOG_ENTRIES`: function executions a node keeps for the dashboard's log view.
+func executionLogCapacity(default fallback: Int) -> Int {
+    guard let text = ProcessInfo.processInfo.environment["RIPPLE_EXECUTION_LOG_ENTRIES"], let entries = Int(text), entries > 0 else { return fallback }
+    return entries
 }
 
 /// The process's Prometheus registry, bootstrapped as the swift-metrics backend once; `/metrics`

@@ -55,6 +55,8 @@ public struct EngineOptions: Sendable {
     public var role: EngineRole = .writer
     /// How long client mutation results are kept for resends.
     public var dedup = MutationDedupPolicy()
+    /// Function executions kept in memory for the dashboard's log view (`ExecutionLog`).
+    public var executionLogCapacity = 1_000
 
     public init() {}
 }
@@ -90,6 +92,8 @@ public final class Engine: Sendable {
     /// Resolves `v.id("table")` in argument validators.
     let tableNumbers: TableNumberLookup
     let metrics = EngineMetrics()
+    /// The latest function executions on this node, newest kept (the dashboard's logs).
+    public let executions: ExecutionLog
 
     /// Opens (or creates) the database at `path`, syncs the schema (backfilling new indexes)
     /// and starts the writer.
@@ -110,7 +114,8 @@ public final class Engine: Sendable {
             let catalog = store.catalog
             let engine = Engine(
                 app: app, committer: committer, applier: nil, forwarder: nil, readers: readers, limits: options.limits,
-                dedupPolicy: options.dedup, tableNumbers: { catalog.table(named: $0)?.number })
+                dedupPolicy: options.dedup, executionLogCapacity: options.executionLogCapacity,
+                tableNumbers: { catalog.table(named: $0)?.number })
             committer.start()
             return engine
         case .replica(let forwarder):
@@ -119,16 +124,19 @@ public final class Engine: Sendable {
             applier.start()
             return Engine(
                 app: app, committer: nil, applier: applier, forwarder: forwarder, readers: readers, limits: options.limits,
-                dedupPolicy: options.dedup, tableNumbers: { applier.catalog.table(named: $0)?.number })
+                dedupPolicy: options.dedup, executionLogCapacity: options.executionLogCapacity,
+                tableNumbers: { applier.catalog.table(named: $0)?.number })
         }
     }
 
     private init(
         app: App, committer: Committer?, applier: Applier?, forwarder: (any MutationForwarder)?, readers: ReaderPool,
-        limits: TransactionLimits, dedupPolicy: MutationDedupPolicy, tableNumbers: @escaping TableNumberLookup
+        limits: TransactionLimits, dedupPolicy: MutationDedupPolicy, executionLogCapacity: Int,
+        tableNumbers: @escaping TableNumberLookup
     ) {
+        self.executions = ExecutionLog(capacity: executionLogCapacity)
         self.app = app
-        self.functions = app.functions.merging(SchedulerFunctions.registry(for: app.functions))
+        self.functions = app.functions.merging(SchedulerFunctions.registry(for: app.functions)).merging(DashboardFunctions.registry)
         self.committer = committer
         self.applier = applier
         self.forwarder = forwarder
@@ -217,11 +225,9 @@ public final class Engine: Sendable {
         }
     }
 
-    /// Runs a query at the latest committed snapshot. `journal` is the end cursor of an earlier
-    /// run of the same paginated query, which keeps its page boundary.
-    public func query(
-        _ path: String, _ args: [String: Value] = [:], identity: Identity = .anonymous, journal: String? = nil,
-        caller: Caller = .client
+    /// `query` before it is logged (`ExecutionLog.swift`).
+    func executeQuery(
+        _ path: String, _ args: [String: Value], identity: Identity, journal: String?, caller: Caller
     ) async throws(FunctionError) -> QueryResult {
         metrics.queries.increment()
         let function = try resolve(path, kind: .query, identity: identity, caller: caller)
@@ -310,14 +316,13 @@ public final class Engine: Sendable {
         }
     }
 
-    /// Runs a mutation on the writer; returns once its group commit is durable.
+    /// `mutation` before it is logged (`ExecutionLog.swift`).
     ///
     /// With a client `request`, the result is remembered (`MutationDedupPolicy`) and a resend of
     /// the same request by the same identity gets it back instead of running again — on any node:
     /// a replica forwards the request to the writer, whose transaction looks for it.
-    public func mutation(
-        _ path: String, _ args: [String: Value] = [:], identity: Identity = .anonymous, caller: Caller = .client,
-        request: ClientRequest? = nil
+    func executeMutation(
+        _ path: String, _ args: [String: Value], identity: Identity, caller: Caller, request: ClientRequest?
     ) async throws(FunctionError) -> MutationResult {
         let started = ContinuousClock.now
         defer { metrics.mutationLatency.record(since: started) }
@@ -363,9 +368,9 @@ public final class Engine: Sendable {
         return try result.get()
     }
 
-    /// Runs an action. Actions have no database; they call queries and mutations.
-    public func action(
-        _ path: String, _ args: [String: Value] = [:], identity: Identity = .anonymous, caller: Caller = .client
+    /// `action` before it is logged.
+    func executeAction(
+        _ path: String, _ args: [String: Value], identity: Identity, caller: Caller
     ) async throws(FunctionError) -> Value {
         let function = try resolve(path, kind: .action, identity: identity, caller: caller)
         try validate(args, for: function)

@@ -357,6 +357,15 @@ public final class Store {
         return out
     }
 
+    /// How many entries an index holds; for a table's creation-time index, its document count.
+    /// A range count on the primary key: no document is read.
+    public func indexEntryCount(index: Int64) throws(DatabaseError) -> Int {
+        let s = try database.statement("SELECT COUNT(*) FROM index_entries WHERE index_number = ?1")
+        s.bind(1, index)
+        defer { s.reset() }
+        return try s.step() ? Int(s.int64(0)) : 0
+    }
+
     /// How many commits the log holds after `ts`.
     public func commitCount(after ts: UInt64) throws -> Int {
         let s = try database.statement("SELECT COALESCE(SUM(commits), 0) FROM commit_log WHERE ts > ?1")

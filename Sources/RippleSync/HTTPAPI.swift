@@ -96,7 +96,7 @@ struct HTTPAPI: Sendable {
         return try await run(resolved, path: path, args: args, identity: identity, format: format)
     }
 
-    private func run(_ kind: FunctionKind, path: String, args: [String: Value], identity: Identity, format: Format) async throws -> JSON {
+    func run(_ kind: FunctionKind, path: String, args: [String: Value], identity: Identity, format: Format) async throws -> JSON {
         let result: Result<Value, FunctionError>
         do {
             switch kind {
@@ -151,7 +151,7 @@ struct HTTPAPI: Sendable {
         throw RequestError(status: .unauthorized, code: "Unauthenticated", message: "Authorization header must be `Bearer <token>` or `Convex <admin key>`")
     }
 
-    private func collect(_ request: Request) async throws(RequestError) -> [UInt8] {
+    func collect(_ request: Request) async throws(RequestError) -> [UInt8] {
         do {
             var buffer = try await request.body.collect(upTo: Self.maxBodySize)
             return buffer.readBytes(length: buffer.readableBytes) ?? []
@@ -160,7 +160,7 @@ struct HTTPAPI: Sendable {
         }
     }
 
-    private func parseJSON(_ bytes: [UInt8]) throws(RequestError) -> JSON {
+    func parseJSON(_ bytes: [UInt8]) throws(RequestError) -> JSON {
         do {
             return try JSON.parse(bytes)
         } catch {
@@ -199,7 +199,7 @@ struct HTTPAPI: Sendable {
     }
 
     /// Runs a handler and turns its JSON or its failure into an HTTP response.
-    private func respond(_ body: () async throws -> JSON) async -> Response {
+    func respond(_ body: () async throws -> JSON) async -> Response {
         do {
             return Self.json(.ok, try await body())
         } catch let error as RequestError {

@@ -123,6 +123,7 @@ public struct SyncServer: Sendable {
             Response(status: .ok, body: ResponseBody(asyncSequence: request.body))
         }
         HTTPAPI(engine: engine, authenticator: authenticator).register(on: router)
+        Dashboard(engine: engine, authenticator: authenticator, hub: hub, configuration: configuration, logger: logger).register(on: router)
 
         let sockets = Router(context: BasicWebSocketRequestContext.self)
         for path in ["/api/sync", "/api/:version/sync"] {
