@@ -70,6 +70,7 @@ struct WriterCommand: ParsableCommand {
         let metricsText = nodeMetricsText()
         var options = EngineOptions()
         options.logger = logger
+        options.enableActionsToReachOut()
         let engine = try Engine.open(path: node.databasePath, app: app, options: options)
         defer { engine.close() }
         let dedup = MutationDedup()
@@ -165,6 +166,7 @@ struct ReplicaNode {
         let forwarder = LinkForwarder()
         var options = EngineOptions()
         options.logger = logger
+        options.enableActionsToReachOut()
         options.role = .replica(forwarder: forwarder)
         let metricsText = nodeMetricsText()
         let engine = try Engine.open(path: node.databasePath, app: app, options: options)

@@ -5,6 +5,7 @@ import Logging
 import Metrics
 import Prometheus
 import RippleAuth
+import RippleFetch
 import RippleScheduler
 import RippleSync
 
@@ -80,6 +81,7 @@ struct DevCommand: ParsableCommand {
         let path = URL(fileURLWithPath: data).appendingPathComponent("ripple.sqlite3").path
         var options = EngineOptions()
         options.logger = logger
+        options.enableActionsToReachOut()
         let metricsText = nodeMetricsText()
         let engine = try Engine.open(path: path, app: app, options: options)
         defer { engine.close() }
@@ -112,6 +114,18 @@ let prometheusRegistry: PrometheusCollectorRegistry = {
     MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
     return registry
 }()
+
+/// The process's outbound HTTP client, shared by every action of the node (one connection pool).
+let sharedFetcher = HTTPClientFetcher()
+
+extension EngineOptions {
+    /// Gives actions `ctx.fetch` (the shared client) and `ctx.env` (this process's environment
+    /// without the node's own `RIPPLE_*` settings).
+    mutating func enableActionsToReachOut() {
+        fetcher = sharedFetcher
+        environment = .process(ProcessInfo.processInfo.environment)
+    }
+}
 
 /// `/metrics` text for a node; touching it bootstraps the metrics backend.
 func nodeMetricsText() -> @Sendable () -> String {

@@ -126,6 +126,7 @@ public struct SyncServer: Sendable {
             Response(status: .ok, body: ResponseBody(asyncSequence: request.body))
         }
         HTTPAPI(engine: engine, authenticator: authenticator).register(on: router)
+        HTTPActionRoutes(engine: engine, authenticator: authenticator).register(on: router)
 
         let sockets = Router(context: BasicWebSocketRequestContext.self)
         for path in ["/api/sync", "/api/:version/sync"] {
