@@ -38,9 +38,10 @@ extension ChatApp {
         }
         // Runs a mutation from an HTTP action: the action context is the same as an action's.
         http.route(path: "/diagnostics/record", method: .post) { ctx, request in
-            let tag = request.queryParameter("tag") ?? "http"
-            _ = try await ctx.runMutation("diagnostics:recordRun", ["tag": .string(tag), "counter": .string(tag)])
-            return .text("recorded \(tag)")
+            // Recorded as diagnostics:runStats counts a prefix: run `<prefix>-http`, counter `<prefix>`.
+            let prefix = request.queryParameter("prefix") ?? "http"
+            _ = try await ctx.runMutation("diagnostics:recordRun", ["tag": .string("\(prefix)-http"), "counter": .string(prefix)])
+            return .text("recorded \(prefix)-http")
         }
     }
 }

@@ -80,6 +80,12 @@ public final class HTTPClientFetcher: Fetcher {
 
     static func fetchError(_ error: any Error, host: String) -> any Error {
         if error is FetchError || error is CancellationError { return error }
+        if let error = error as? HTTPParserError {
+            // The end of the connection in the middle of a body is the parser's invalid EOF.
+            return error == .invalidEOFState
+                ? FetchError(.transport, "\(host) closed the connection before the response ended")
+                : FetchError(.transport, "\(host) sent a response that is not valid HTTP")
+        }
         guard let error = error as? HTTPClientError else {
             return FetchError(.transport, "The request to \(host) failed: \(type(of: error))")
         }
