@@ -127,6 +127,7 @@ let package = Package(
         .testTarget(name: "RippleStorageTests", dependencies: ["RippleStorage"]),
         .testTarget(
             name: "RippleEngineTests", dependencies: ["RippleEngine", "RippleStorage", "ChatExample", "RippleBench", "RippleTestSupport"]),
+        .testTarget(name: "RippleFetchTests", dependencies: ["RippleFetch", "RippleEngine", .product(name: "Hummingbird", package: "hummingbird")]),
         .testTarget(
             name: "ChatExampleTests",
             dependencies: ["ChatExample", "RippleEngine", "RippleValues", "RippleTestSupport", .product(name: "Crypto", package: "swift-crypto")]

@@ -161,6 +161,27 @@ final class ScriptedAIService: Fetcher {
     }
 }
 
+@Suite(.serialized) struct AISummaryTests {
+    let directory = TemporaryDirectory()
+    let ada = Identity.user(UserIdentity(subject: "user_ada", issuer: "https://issuer.test", claims: ["name": "Ada"]))
+
+    @Test func aUsersSummaryIsWrittenByTheAIWithoutStreaming() async throws {
+        let service = ScriptedAIService(chunks: [#"{"type":"message","content":[{"type":"text","text":"A quiet day, Ada."}]}"#])
+        var options = EngineOptions()
+        options.fetcher = service
+        options.environment = DeploymentEnvironment(["ANTHROPIC_API_KEY": AIConversationTests.key])
+        let engine = try Engine.open(path: directory.database, app: ChatApp.app, options: options)
+        let userId = try await engine.mutation("users:upsertUser", identity: ada).value
+        _ = try await engine.action("ai:generateUserSummary", ["userId": userId], caller: .server)
+        let summary = try await engine.query("ai:getMySummary", identity: ada).value
+        #expect(summary["content"] == "A quiet day, Ada.")
+        #expect(summary["messageCount"] == 0)
+        let request = try #require(service.requests.withLock { $0.first })
+        #expect(request.url == "https://api.anthropic.com/v1/messages")
+        #expect(try JSON.parse(request.body ?? [])["stream"] == .bool(false))
+    }
+}
+
 struct UpdateThrottleTests {
     @Test func atMostOneUpdatePerInterval() {
         var throttle = UpdateThrottle(interval: .milliseconds(100))
