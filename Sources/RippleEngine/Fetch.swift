@@ -38,10 +38,7 @@ public struct FetchResponse: Sendable {
     }
 
     /// The first value of header `name` (case-insensitive).
-    public func header(_ name: String) -> String? {
-        let lowered = name.lowercased()
-        return headers.first { $0.name.lowercased() == lowered }?.value
-    }
+    public func header(_ name: String) -> String? { headers.firstValue(of: name) }
 
     /// The whole body (still bounded by the request's size cap).
     public func bytes() async throws -> [UInt8] {
@@ -138,5 +135,13 @@ public struct FetchLimits: Sendable {
 struct NoFetcher: Fetcher {
     func fetch(_ request: FetchRequest) async throws -> FetchResponse {
         throw FetchError(.notConfigured, "This node has no outbound HTTP client configured")
+    }
+}
+
+extension Array where Element == (name: String, value: String) {
+    /// The first value of header `name`; header names are case-insensitive.
+    func firstValue(of name: String) -> String? {
+        let lowered = name.lowercased()
+        return first { $0.name.lowercased() == lowered }?.value
     }
 }
