@@ -73,6 +73,8 @@ struct WriterCommand: ParsableCommand {
         options.enableActionsToReachOut()
         let engine = try Engine.open(path: node.databasePath, app: app, options: options)
         defer { engine.close() }
+        let signalSources = cancelActionsOnShutdownSignals(engine)
+        defer { signalSources.forEach { $0.cancel() } }
         let dedup = MutationDedup()
         let source = EngineCommitSource(engine: engine, dedup: dedup)
         let pruner = LogPruner(
@@ -171,6 +173,8 @@ struct ReplicaNode {
         let metricsText = nodeMetricsText()
         let engine = try Engine.open(path: node.databasePath, app: app, options: options)
         defer { engine.close() }
+        let signalSources = cancelActionsOnShutdownSignals(engine)
+        defer { signalSources.forEach { $0.cancel() } }
         let client = ReplicationClient(
             writerHost: writerHost, writerPort: writerPort, clusterID: node.clusterID, nodeID: node.nodeID,
             secret: Array(node.clusterSecret.utf8), sink: EngineCommitSink(engine: engine), logger: logger)

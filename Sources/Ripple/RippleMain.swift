@@ -85,6 +85,8 @@ struct DevCommand: ParsableCommand {
         let metricsText = nodeMetricsText()
         let engine = try Engine.open(path: path, app: app, options: options)
         defer { engine.close() }
+        let signalSources = cancelActionsOnShutdownSignals(engine)
+        defer { signalSources.forEach { $0.cancel() } }
         let authenticator = try makeAuthenticator(auth, logger: logger)
         // The dev node is its own scheduler: same job runner, same lease, on the writer's engine.
         let scheduler = SchedulerService(engine: engine, configuration: .init(nodeID: "dev"), logger: logger)
@@ -124,6 +126,19 @@ extension EngineOptions {
     mutating func enableActionsToReachOut() {
         fetcher = sharedFetcher
         environment = .process(ProcessInfo.processInfo.environment)
+    }
+}
+
+/// Cancels the engine's actions as soon as SIGTERM or SIGINT arrives. The HTTP service's graceful
+/// shutdown (which owns those signals) waits for requests in flight, and an action can stream
+/// for minutes; cancelled, it finishes its message as interrupted and the request ends. The
+/// returned sources must stay alive as long as the node runs.
+func cancelActionsOnShutdownSignals(_ engine: Engine) -> [any DispatchSourceSignal] {
+    [SIGTERM, SIGINT].map { signal in
+        let source = DispatchSource.makeSignalSource(signal: signal, queue: .global())
+        source.setEventHandler { engine.cancelActions() }
+        source.resume()
+        return source
     }
 }
 

@@ -172,10 +172,18 @@ public final class Engine: Sendable {
         return try s.step() ? UInt64(bitPattern: s.int64(0)) : 0
     }
 
+    /// Cancels every action running on this node, and every one started from now on: a node
+    /// shutting down does not wait for an AI answer or a slow webhook to finish. Cancelled
+    /// actions see `CancellationError` (their fetches fail with it) and may still write a last
+    /// mutation.
+    public func cancelActions() {
+        runningActions.cancelAll()
+    }
+
     /// Stops the writer (or the replica's applier) after the work already queued; later calls
     /// fail as unavailable.
     public func close() {
-        runningActions.cancelAll()
+        cancelActions()
         committer?.stop()
         applier?.stop()
     }

@@ -6,11 +6,14 @@ conversation streamed through the database from the stand-in AI server (Tests/ai
 - aiConversations:send answers through the scheduler;
 - an `error` event and a dropped connection each end the message complete with an error;
 - an anonymous call makes no request to the AI server;
-- a scheduler killed mid-answer leaves no message that looks in progress forever.
+- a scheduler killed mid-answer leaves no message that looks in progress forever;
+- a node told to stop mid-answer cancels the action instead of waiting for the answer.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from typing import Any, Dict, List, Optional
 
@@ -140,3 +143,37 @@ def test_a_scheduler_killed_mid_answer_leaves_no_answer_in_progress_forever(clus
     assert answer["error"] == INTERRUPTED
     assert answer["content"].startswith(_ai_messages(partial)[0]["content"]) and ANSWER_TEXT * 3 != answer["content"]
     assert _stream_for(ai_standin, prompt)["outcome"] in ("client went away", "complete")
+
+
+def test_a_node_stopped_mid_answer_cancels_the_action_and_stops_promptly(cluster, user, ai_standin, subscribe_on):
+    conversation = _conversation(cluster, user)
+    watcher = subscribe_on("writer", "aiConversations:getMessages", {"conversationId": conversation})
+    prompt = f"[slow] stop the node {uuid.uuid4().hex[:6]}"
+    outcome: Dict[str, Any] = {}
+
+    def call() -> None:
+        try:
+            outcome["value"] = cluster.http("replica1", "action", "ai:generateAIResponse",
+                                            {"conversationId": conversation, "userMessage": prompt}, token=user.token)
+        except Exception as exc:  # noqa: BLE001 - whatever the stopping node answered
+            outcome["error"] = str(exc)
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    watcher.wait_for(lambda v: any(m["content"] and not m["isComplete"] for m in _ai_messages(v)), timeout=60,
+                     description="the answer half-written")
+    started = time.monotonic()
+    try:
+        cluster.script("stop", "replica1", timeout=60)  # SIGTERM; SIGKILL after 10 s
+        took = time.monotonic() - started
+    finally:
+        caller.join(timeout=60)
+        cluster.restart("replica1")
+    final = watcher.wait_for(lambda v: all(m["isComplete"] for m in _ai_messages(v)), timeout=AI_STALL_SECONDS + 60,
+                             description="the interrupted answer finalised")
+    [answer] = _ai_messages(final)
+    print(f"replica1 stopped {took:.2f} s after SIGTERM mid-answer; the caller got {outcome}")
+    # The slow answer streams for 12 s: a node that waited for it would be SIGKILLed at 10 s.
+    assert took < 5, f"replica1 took {took:.1f} s to stop"
+    assert answer["error"] == INTERRUPTED
+    assert "value" not in outcome
