@@ -67,6 +67,15 @@ let package = Package(
             ]
         ),
         .target(
+            name: "RippleFetch",
+            dependencies: [
+                "RippleEngine",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .target(
             name: "RippleSync",
             dependencies: [
                 "RippleEngine", "RippleValues", "RippleProtocol", "RippleAuth",
@@ -82,13 +91,17 @@ let package = Package(
             name: "Ripple",
             dependencies: [
                 "RippleEngine", "RippleValues", "RippleSync", "RippleAuth", "RippleReplication", "RippleStorage", "RippleScheduler",
+                "RippleFetch",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "ChatExample", dependencies: ["Ripple"]),
+        .target(
+            name: "ChatExample",
+            dependencies: ["Ripple", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log")]
+        ),
         .executableTarget(name: "chat", dependencies: ["ChatExample", "Ripple"]),
         .executableTarget(name: "RippleBench", dependencies: ["RippleEngine", "RippleValues", "CSQLite", "RippleReplication", "RippleStorage", "RippleScheduler", .product(name: "Logging", package: "swift-log")], path: "Benchmarks/RippleBench"),
 
@@ -117,6 +130,11 @@ let package = Package(
         .testTarget(name: "RippleStorageTests", dependencies: ["RippleStorage"]),
         .testTarget(
             name: "RippleEngineTests", dependencies: ["RippleEngine", "RippleStorage", "ChatExample", "RippleBench", "RippleTestSupport"]),
+        .testTarget(name: "RippleFetchTests", dependencies: ["RippleFetch", "RippleEngine", .product(name: "Hummingbird", package: "hummingbird")]),
+        .testTarget(
+            name: "ChatExampleTests",
+            dependencies: ["ChatExample", "RippleEngine", "RippleValues", "RippleTestSupport", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .testTarget(name: "RippleSchedulerTests", dependencies: ["RippleScheduler", "RippleEngine", "ChatExample", "RippleTestSupport"]),
     ]
 )

@@ -19,10 +19,14 @@ public enum ChatApp {
         registerChannels(&functions)
         registerMessages(&functions)
         registerAI(&functions)
+        registerAIConversations(&functions)
+        var http = HTTPRouter()
+        registerClerkWebhook(&http, &functions)
         if diagnostics {
             registerDiagnostics(&functions)
             registerJobDiagnostics(&functions)
+            registerHTTPDiagnostics(&http)
         }
-        return App(schema: chatSchema, functions: functions, crons: crons(diagnostics: diagnostics))
+        return App(schema: chatSchema, functions: functions, crons: crons(diagnostics: diagnostics), http: http)
     }
 }

@@ -33,6 +33,22 @@ public let chatSchema = Schema([
         "title": v.string(),
         "lastMessageAt": v.number(),
     ]).index("by_user", ["userId", "lastMessageAt"]),
+    // The turns of an AI conversation. An AI answer is written while it streams: `content`
+    // grows, `isComplete` turns true at the end, `error` says why it ended early.
+    TableDefinition("aiMessages", [
+        "conversationId": v.id("aiConversations"),
+        "userId": v.id("users"),
+        "content": v.string(),
+        "isAiGenerated": v.boolean(),
+        "isComplete": v.boolean(),
+        "error": v.optional(v.string()),
+        "aiModel": v.optional(v.string()),
+        "createdAt": v.number(),
+        // When the text last changed, and how many streaming updates wrote it: the stall
+        // watchdog reads the first, the debounce's tests count the second.
+        "updatedAt": v.number(),
+        "updates": v.number(),
+    ]).index("by_conversation", ["conversationId", "createdAt"]),
     // Written by the daily summaries cron (`ai:generateUserSummary`).
     TableDefinition("dailySummaries", [
         "userId": v.id("users"),

@@ -78,8 +78,11 @@ struct WriterCommand: ParsableCommand {
         options.logger = logger
         options.dedup.retention = try dedupRetention(seconds: mutationDedupSeconds)
         options.executionLogCapacity = executionLogCapacity(default: options.executionLogCapacity)
+        options.enableActionsToReachOut()
         let engine = try Engine.open(path: node.databasePath, app: app, options: options)
         defer { engine.close() }
+        let signalSources = cancelActionsOnShutdownSignals(engine)
+        defer { signalSources.forEach { $0.cancel() } }
         let source = EngineCommitSource(engine: engine)
         let pruner = LogPruner(
             path: node.databasePath,
@@ -171,11 +174,14 @@ struct ReplicaNode {
         let forwarder = LinkForwarder()
         var options = EngineOptions()
         options.logger = logger
+        options.enableActionsToReachOut()
         options.role = .replica(forwarder: forwarder)
         options.executionLogCapacity = executionLogCapacity(default: options.executionLogCapacity)
         let metricsText = nodeMetricsText()
         let engine = try Engine.open(path: node.databasePath, app: app, options: options)
         defer { engine.close() }
+        let signalSources = cancelActionsOnShutdownSignals(engine)
+        defer { signalSources.forEach { $0.cancel() } }
         let client = ReplicationClient(
             writerHost: writerHost, writerPort: writerPort, clusterID: node.clusterID, nodeID: node.nodeID,
             secret: Array(node.clusterSecret.utf8), sink: EngineCommitSink(engine: engine), logger: logger)

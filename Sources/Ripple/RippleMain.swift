@@ -5,6 +5,7 @@ import Logging
 import Metrics
 import Prometheus
 import RippleAuth
+import RippleFetch
 import RippleScheduler
 import RippleSync
 
@@ -85,9 +86,12 @@ struct DevCommand: ParsableCommand {
         options.logger = logger
         options.dedup.retention = try dedupRetention(seconds: mutationDedupSeconds)
         options.executionLogCapacity = executionLogCapacity(default: options.executionLogCapacity)
+        options.enableActionsToReachOut()
         let metricsText = nodeMetricsText()
         let engine = try Engine.open(path: path, app: app, options: options)
         defer { engine.close() }
+        let signalSources = cancelActionsOnShutdownSignals(engine)
+        defer { signalSources.forEach { $0.cancel() } }
         let authenticator = try makeAuthenticator(auth, logger: logger)
         // The dev node is its own scheduler: same job runner, same lease, on the writer's engine.
         let scheduler = SchedulerService(engine: engine, configuration: .init(nodeID: "dev"), logger: logger)
@@ -123,6 +127,31 @@ let prometheusRegistry: PrometheusCollectorRegistry = {
     MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
     return registry
 }()
+
+/// The process's outbound HTTP client, shared by every action of the node (one connection pool).
+let sharedFetcher = HTTPClientFetcher()
+
+extension EngineOptions {
+    /// Gives actions `ctx.fetch` (the shared client) and `ctx.env` (this process's environment
+    /// without the node's own `RIPPLE_*` settings).
+    mutating func enableActionsToReachOut() {
+        fetcher = sharedFetcher
+        environment = .process(ProcessInfo.processInfo.environment)
+    }
+}
+
+/// Cancels the engine's actions as soon as SIGTERM or SIGINT arrives. The HTTP service's graceful
+/// shutdown (which owns those signals) waits for requests in flight, and an action can stream
+/// for minutes; cancelled, it finishes its message as interrupted and the request ends. The
+/// returned sources must stay alive as long as the node runs.
+func cancelActionsOnShutdownSignals(_ engine: Engine) -> [any DispatchSourceSignal] {
+    [SIGTERM, SIGINT].map { signal in
+        let source = DispatchSource.makeSignalSource(signal: signal, queue: .global())
+        source.setEventHandler { engine.cancelActions() }
+        source.resume()
+        return source
+    }
+}
 
 /// `/metrics` text for a node; touching it bootstraps the metrics backend.
 func nodeMetricsText() -> @Sendable () -> String {

@@ -1,3 +1,4 @@
+import Logging
 import RippleStorage
 import RippleValues
 
@@ -76,10 +77,31 @@ public struct MutationContext {
 }
 
 /// The context of an action: no database; it calls queries, mutations and other actions,
-/// with the caller's identity. Internal functions are allowed here.
+/// with the caller's identity (internal functions are allowed here), and reaches the outside
+/// world through `fetch`, configured by `env`.
 public struct ActionContext: Sendable {
     public let auth: Auth
     let engine: Engine
+
+    /// The deployment's environment variables (secrets included); see `DeploymentEnvironment`.
+    public var env: DeploymentEnvironment { engine.environment }
+
+    /// The node's log, for what an operator should know (never a secret: nothing masks logs).
+    public var logger: Logger { engine.logger }
+
+    /// Makes an outbound HTTP request over the node's shared client. The response comes back
+    /// once its head has arrived; its body streams. Fails with `FetchError`.
+    public func fetch(_ request: FetchRequest) async throws -> FetchResponse {
+        try await engine.fetcher.fetch(request)
+    }
+
+    /// `fetch` for the common case: a URL, a method, headers and a body.
+    public func fetch(
+        _ url: String, method: String = "GET", headers: [(name: String, value: String)] = [], body: [UInt8]? = nil,
+        timeout: Duration? = nil
+    ) async throws -> FetchResponse {
+        try await fetch(FetchRequest(url: url, method: method, headers: headers, body: body, timeout: timeout))
+    }
 
     /// Schedules functions; each call commits on its own.
     public var scheduler: ActionScheduler { ActionScheduler(engine: engine) }

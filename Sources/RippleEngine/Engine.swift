@@ -10,10 +10,14 @@ public struct App: Sendable {
     /// Cron jobs, run by the scheduler.
     public let crons: Crons
 
-    public init(schema: Schema, functions: FunctionRegistry, crons: Crons = Crons()) {
+    /// HTTP actions, served at `/http/<path>`.
+    public let http: HTTPRouter
+
+    public init(schema: Schema, functions: FunctionRegistry, crons: Crons = Crons(), http: HTTPRouter = HTTPRouter()) {
         self.schema = schema
         self.functions = functions
         self.crons = crons
+        self.http = http
     }
 }
 
@@ -57,6 +61,10 @@ public struct EngineOptions: Sendable {
     public var dedup = MutationDedupPolicy()
     /// Function executions kept in memory for the dashboard's log view (`ExecutionLog`).
     public var executionLogCapacity = 1_000
+    /// How actions make outbound HTTP requests (`ctx.fetch`); `nil` refuses them.
+    public var fetcher: (any Fetcher)?
+    /// What actions read as `ctx.env`.
+    public var environment = DeploymentEnvironment([:])
 
     public init() {}
 }
@@ -94,6 +102,11 @@ public final class Engine: Sendable {
     let metrics = EngineMetrics()
     /// The latest function executions on this node, newest kept (the dashboard's logs).
     public let executions: ExecutionLog
+    let fetcher: any Fetcher
+    let environment: DeploymentEnvironment
+    let logger: Logger
+    /// Actions running on this node, cancelled together at shutdown.
+    let runningActions = RunningActions()
 
     /// Opens (or creates) the database at `path`, syncs the schema (backfilling new indexes)
     /// and starts the writer.
@@ -113,8 +126,7 @@ public final class Engine: Sendable {
             )
             let catalog = store.catalog
             let engine = Engine(
-                app: app, committer: committer, applier: nil, forwarder: nil, readers: readers, limits: options.limits,
-                dedupPolicy: options.dedup, executionLogCapacity: options.executionLogCapacity,
+                app: app, committer: committer, applier: nil, forwarder: nil, readers: readers, options: options,
                 tableNumbers: { catalog.table(named: $0)?.number })
             committer.start()
             return engine
@@ -123,26 +135,27 @@ public final class Engine: Sendable {
             let applier = try Applier(store: store, logger: options.logger)
             applier.start()
             return Engine(
-                app: app, committer: nil, applier: applier, forwarder: forwarder, readers: readers, limits: options.limits,
-                dedupPolicy: options.dedup, executionLogCapacity: options.executionLogCapacity,
+                app: app, committer: nil, applier: applier, forwarder: forwarder, readers: readers, options: options,
                 tableNumbers: { applier.catalog.table(named: $0)?.number })
         }
     }
 
     private init(
         app: App, committer: Committer?, applier: Applier?, forwarder: (any MutationForwarder)?, readers: ReaderPool,
-        limits: TransactionLimits, dedupPolicy: MutationDedupPolicy, executionLogCapacity: Int,
-        tableNumbers: @escaping TableNumberLookup
+        options: EngineOptions, tableNumbers: @escaping TableNumberLookup
     ) {
-        self.executions = ExecutionLog(capacity: executionLogCapacity)
+        self.executions = ExecutionLog(capacity: options.executionLogCapacity)
         self.app = app
         self.functions = app.functions.merging(SchedulerFunctions.registry(for: app.functions)).merging(DashboardFunctions.registry)
         self.committer = committer
         self.applier = applier
         self.forwarder = forwarder
         self.readers = readers
-        self.limits = limits
-        self.dedupPolicy = dedupPolicy
+        self.limits = options.limits
+        self.dedupPolicy = options.dedup
+        self.fetcher = options.fetcher ?? NoFetcher()
+        self.environment = options.environment
+        self.logger = options.logger
         self.tableNumbers = tableNumbers
         let metrics = self.metrics
         let replica = applier != nil
@@ -168,9 +181,18 @@ public final class Engine: Sendable {
         return try s.step() ? UInt64(bitPattern: s.int64(0)) : 0
     }
 
+    /// Cancels every action running on this node, and every one started from now on: a node
+    /// shutting down does not wait for an AI answer or a slow webhook to finish. Cancelled
+    /// actions see `CancellationError` (their fetches fail with it) and may still write a last
+    /// mutation.
+    public func cancelActions() {
+        runningActions.cancelAll()
+    }
+
     /// Stops the writer (or the replica's applier) after the work already queued; later calls
     /// fail as unavailable.
     public func close() {
+        cancelActions()
         committer?.stop()
         applier?.stop()
     }
@@ -368,17 +390,51 @@ public final class Engine: Sendable {
         return try result.get()
     }
 
-    /// `action` before it is logged.
+    /// `action` before it is logged (`ExecutionLog.swift`): it runs on the calling node, off the
+    /// writer's path, holds no transaction and waits on the network as long as it likes. Its
+    /// error reaches the caller with every deployment secret masked.
     func executeAction(
         _ path: String, _ args: [String: Value], identity: Identity, caller: Caller
     ) async throws(FunctionError) -> Value {
         let function = try resolve(path, kind: .action, identity: identity, caller: caller)
         try validate(args, for: function)
         guard case .action(let handler) = function.handler else { preconditionFailure("resolved by kind") }
+        let context = ActionContext(auth: Auth(identity: identity), engine: self)
+        let arguments = Arguments(args)
+        return try await runAction { try await handler(context, arguments) }
+    }
+
+    /// Runs an HTTP action: the app's route for the request's method and path, or 404/405.
+    public func httpAction(_ request: HTTPActionRequest, identity: Identity = .anonymous) async -> HTTPActionResponse {
+        switch app.http.resolve(method: request.method, path: request.path) {
+        case .notFound:
+            return .text("No HTTP route for \(request.path)\n", status: 404)
+        case .methodNotAllowed(let allowed):
+            var response = HTTPActionResponse.text("\(request.method) is not allowed on \(request.path)\n", status: 405)
+            response.headers.append(("Allow", allowed.joined(separator: ", ")))
+            return response
+        case .handler(let handler):
+            let context = ActionContext(auth: Auth(identity: identity), engine: self)
+            do throws(FunctionError) {
+                return try await runAction { try await handler(context, request) }
+            } catch {
+                logger.info("HTTP action \(request.method) \(request.path) failed: \(error.message)")
+                return .text("\(error.message)\n", status: 500)
+            }
+        }
+    }
+
+    /// Runs an action's body as a task the engine can cancel at shutdown; cancelling the caller
+    /// cancels it too.
+    private func runAction<R: Sendable>(_ body: @escaping @Sendable () async throws -> R) async throws(FunctionError) -> R {
+        let task = Task { try await body() }
+        let id = runningActions.insert(task)
+        defer { runningActions.remove(id) }
         do {
-            return try await handler(ActionContext(auth: Auth(identity: identity), engine: self), Arguments(args))
+            return try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
         } catch {
-            throw FunctionError.from(error)
+            let failure = FunctionError.from(error)
+            throw FunctionError(failure.kind, environment.redact(failure.message), data: failure.data)
         }
     }
 }

@@ -124,6 +124,7 @@ public struct SyncServer: Sendable {
         }
         HTTPAPI(engine: engine, authenticator: authenticator).register(on: router)
         Dashboard(engine: engine, authenticator: authenticator, hub: hub, configuration: configuration, logger: logger).register(on: router)
+        HTTPActionRoutes(engine: engine, authenticator: authenticator).register(on: router)
 
         let sockets = Router(context: BasicWebSocketRequestContext.self)
         for path in ["/api/sync", "/api/:version/sync"] {

@@ -14,6 +14,9 @@ Run:  .venv/bin/python -m pytest -q Tests/cluster      (scripts/test does, after
 - `user` (session): a signed-in user (`sub`, `token`), users:upsertUser done on the writer.
 - `client_on(node)`, `subscribe_on(node, path, args)` (function): the official client in helper
   processes (the conformance suite's ClientProcess / Subscription), connected to one node.
+- `ai_standin` (session): the stand-in AI server (Tests/aistandin/server.py) in this process;
+  the nodes get ANTHROPIC_BASE_URL/ANTHROPIC_API_KEY for it, CLERK_WEBHOOK_SECRET, and
+  CHAT_AI_STALL_SECONDS (3 s).
 - an autouse check after every test: each node of `.cluster/nodes` must still answer /health; a
   node that died is restarted (so later tests still run) and the test is reported as an error.
 
@@ -23,6 +26,7 @@ to its report; scripts/test also prints the tail of `.cluster/*.log` after a fai
 
 from __future__ import annotations
 
+import base64
 import os
 import sys
 import uuid
@@ -41,6 +45,15 @@ from session_fixtures import jwks, scratch_directory  # noqa: E402,F401  (Tests/
 
 from cluster import FIXED_PORTS, SCHEDULER_LEASE_SECONDS, Cluster, ClusterError, port_open  # noqa: E402
 
+sys.path.insert(0, str(HERE.parent / "aistandin"))
+from server import StandInServer  # noqa: E402  (Tests/aistandin)
+
+#: The secrets every node gets; test_secrets.py looks for them where they must never appear.
+AI_API_KEY = "sk-ant-standin-" + uuid.uuid4().hex
+CLERK_WEBHOOK_SECRET = "whsec_" + base64.b64encode(os.urandom(24)).decode()
+#: Seconds an unfinished AI answer may stand still before the watchdog finalises it.
+AI_STALL_SECONDS = 3
+
 PORTS_BUSY_STATUS = 3
 
 
@@ -50,7 +63,16 @@ def work_dir():
 
 
 @pytest.fixture(scope="session")
-def cluster(jwks):
+def ai_standin():
+    """The stand-in AI server (Tests/aistandin) in this process, on an ephemeral loopback port;
+    every node gets its URL and key (ANTHROPIC_BASE_URL, ANTHROPIC_API_KEY)."""
+    server = StandInServer(0, AI_API_KEY).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def cluster(jwks, ai_standin):
     busy = [port for port in FIXED_PORTS if port_open(port)]
     if busy:
         pytest.exit(
@@ -65,6 +87,12 @@ def cluster(jwks):
     env["RIPPLE_SCHEDULER_LEASE_SECONDS"] = str(SCHEDULER_LEASE_SECONDS)
     env["CHAT_TEST_CRON"] = "1"
     env["CHAT_DIAGNOSTICS"] = "1"  # the diagnostics:* functions the tests call
+    # Actions that reach out (test_actions.py, test_http_actions.py): the stand-in AI server, the
+    # Clerk webhook secret, and a short stall watchdog so an abandoned answer is finalised quickly.
+    env["ANTHROPIC_BASE_URL"] = ai_standin.url
+    env["ANTHROPIC_API_KEY"] = AI_API_KEY
+    env["CLERK_WEBHOOK_SECRET"] = CLERK_WEBHOOK_SECRET
+    env["CHAT_AI_STALL_SECONDS"] = str(AI_STALL_SECONDS)
     for var in ("RIPPLE_DATA", "RIPPLE_LISTEN", "RIPPLE_NODE_ID", "RIPPLE_WRITER", "RIPPLE_REPLICATION_LISTEN"):
         env.pop(var, None)
     handle = Cluster(env)
