@@ -26,15 +26,17 @@ public struct SyncLimits: Sendable, Equatable {
     public init() {}
 
     /// The settings, by environment variable, with what each sets.
-    static let settings: [(name: String, keyPath: WritableKeyPath<SyncLimits, Int>)] = [
-        ("RIPPLE_MAX_MESSAGE_BYTES", \.maxMessageBytes),
-        ("RIPPLE_MAX_QUERIES_PER_SOCKET", \.maxQueriesPerSocket),
-        ("RIPPLE_MAX_ACTIONS_PER_SOCKET", \.maxActionsInFlightPerSocket),
-        ("RIPPLE_MAX_SOCKETS_PER_ADDRESS", \.maxSocketsPerAddress),
-        ("RIPPLE_MAX_SOCKETS", \.maxSockets),
-        ("RIPPLE_MAX_QUERY_BATCH", \.maxQueryBatch),
-        ("RIPPLE_MAX_QUERIES_PER_ROUND", \.maxQueriesPerRound),
-    ]
+    static var settings: [(name: String, keyPath: WritableKeyPath<SyncLimits, Int>)] {
+        [
+            ("RIPPLE_MAX_MESSAGE_BYTES", \.maxMessageBytes),
+            ("RIPPLE_MAX_QUERIES_PER_SOCKET", \.maxQueriesPerSocket),
+            ("RIPPLE_MAX_ACTIONS_PER_SOCKET", \.maxActionsInFlightPerSocket),
+            ("RIPPLE_MAX_SOCKETS_PER_ADDRESS", \.maxSocketsPerAddress),
+            ("RIPPLE_MAX_SOCKETS", \.maxSockets),
+            ("RIPPLE_MAX_QUERY_BATCH", \.maxQueryBatch),
+            ("RIPPLE_MAX_QUERIES_PER_ROUND", \.maxQueriesPerRound),
+        ]
+    }
 
     /// The defaults, overridden by `RIPPLE_MAX_*` (and `RIPPLE_CATCH_UP_TIMEOUT_SECONDS`)
     /// variables; a malformed value is an error naming the variable, never silently ignored.

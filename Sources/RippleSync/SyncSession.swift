@@ -251,7 +251,7 @@ actor SyncSession {
                 response = .failure(requestId: requestId, message: error.message, errorData: error.data, logLines: [])
             }
             // The slot is free before the client hears back, so it may start another at once.
-            await self.actionFinished(number)
+            self.actionFinished(number)
             send(.actionResponse(response))
         }
     }

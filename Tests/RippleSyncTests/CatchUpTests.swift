@@ -45,7 +45,7 @@ import Testing
         try await eventually { await node.server.hub.catchingUpSessionCount == 1 }
         _ = try await node.engine.mutation(
             "diagnostics:scheduleRuns", ["prefix": "catch-up", "count": 1, "delayMs": 3_600_000, "kind": "mutation"])
-        let messages = try await result.messages
+        let messages = try await result.messages as [String]
         let transitions = messages.compactMap { message -> Transition? in
             guard case .transition(let transition)? = try? ServerMessage.parse(message) else { return nil }
             return transition

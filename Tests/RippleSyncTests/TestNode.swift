@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import HummingbirdWSClient
 import Logging
+import NIOWebSocket
 import RippleAuth
 import RippleEngine
 import RippleProtocol
