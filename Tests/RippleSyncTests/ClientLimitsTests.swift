@@ -173,14 +173,22 @@ final class HeldSocket: Sendable {
         let task = Task {
             _ = try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/api/sync", logger: Logger(label: "held")) { inbound, outbound, _ in
                 for frame in healthySessionFrames() { try await outbound.write(frame) }
+                // Keep reading while held, so the server's pings are answered and its close is seen.
+                async let closer: Void = {
+                    for await _ in released { break }
+                    try? await outbound.close(.normalClosure, reason: nil)
+                }()
                 var messages: [String] = []
+                var answered = false
                 for try await message in inbound.messages(maxSize: 1 << 20) {
                     if case .text(let text) = message { messages.append(text) }
-                    if hasQueryUpdate(messages) { break }
+                    if !answered, hasQueryUpdate(messages) {
+                        answered = true
+                        answer.yield(true)
+                    }
                 }
-                answer.yield(hasQueryUpdate(messages))
-                for await _ in released { break }
-                try? await outbound.close(.normalClosure, reason: nil)
+                if !answered { answer.yield(false) }
+                await closer
             }
         }
         var iterator = answers.makeAsyncIterator()
