@@ -46,12 +46,9 @@ import Testing
         _ = try await node.engine.mutation(
             "diagnostics:scheduleRuns", ["prefix": "catch-up", "count": 1, "delayMs": 3_600_000, "kind": "mutation"])
         let messages = try await result.messages as [String]
-        let transitions = messages.compactMap { message -> Transition? in
-            guard case .transition(let transition)? = try? ServerMessage.parse(message) else { return nil }
-            return transition
-        }
-        #expect(transitions.count == 1)
-        #expect(transitions.first.map { $0.endVersion.ts >= observed } == true, "\(messages)")
+        let received = transitions(messages)
+        #expect(received.count == 1)
+        #expect(received.first.map { $0.endVersion.ts >= observed } == true, "\(messages)")
         try await eventually { await node.server.hub.sessionCount == 0 }
         await node.stop()
     }

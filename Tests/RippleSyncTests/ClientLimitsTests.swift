@@ -43,12 +43,9 @@ import Testing
     @Test func updateRoundsAreSplit() async throws {
         let node = try await TestNode.start { $0.limits.maxQueriesPerRound = 2 }
         let result = try await node.exchange([Self.connect, Self.addQueries(0..<5)], until: hasQueryUpdate)
-        let transitions = result.messages.compactMap { message -> Transition? in
-            guard case .transition(let transition)? = try? ServerMessage.parse(message) else { return nil }
-            return transition
-        }
-        #expect(transitions.count == 1)
-        #expect(transitions.first?.modifications.count == 5)
+        let received = transitions(result.messages)
+        #expect(received.count == 1)
+        #expect(received.first?.modifications.count == 5)
         #expect(await node.server.hub.largestRound == 2)
         #expect(await node.server.hub.rerunCount == 5)
         await node.stop()

@@ -116,3 +116,11 @@ func fatalErrors(_ messages: [String]) -> [String] {
         return error
     }
 }
+
+/// Every Transition among `messages`, in order.
+func transitions(_ messages: [String]) -> [Transition] {
+    messages.compactMap {
+        guard case .transition(let transition)? = try? ServerMessage.parse($0) else { return nil }
+        return transition
+    }
+}
