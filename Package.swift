@@ -121,7 +121,7 @@ let package = Package(
         .testTarget(
             name: "RippleSyncTests",
             dependencies: [
-                "RippleSync", "RippleEngine", "RippleProtocol", "ChatExample",
+                "RippleSync", "RippleEngine", "RippleProtocol", "ChatExample", "RippleTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "JWTKit", package: "jwt-kit"),

@@ -16,7 +16,7 @@ extension ChatApp {
             ]
         ) { ctx, args in
             let prefix = try args.string("prefix")
-            let count = Int(try args.double("count"))
+            let count = try args.int("count", in: 0...10_000)
             let sleepMs = args["sleepMs"]?.doubleValue ?? 0
             let spread = args["spreadMs"]?.doubleValue ?? 0
             var ids: [Value] = []
@@ -111,8 +111,8 @@ extension ChatApp {
             "diagnostics:recordRunAction", args: ["tag": v.string(), "counter": v.string(), "sleepMs": v.number()]
         ) { ctx, args in
             _ = try await ctx.runMutation("diagnostics:recordRun", ["tag": args["tag"]!, "counter": args["counter"]!])
-            let sleepMs = try args.double("sleepMs")
-            if sleepMs > 0 { try await Task.sleep(for: .milliseconds(Int64(sleepMs))) }
+            let sleepMs = try args.int("sleepMs", in: 0...600_000)
+            if sleepMs > 0 { try await Task.sleep(for: .milliseconds(sleepMs)) }
             return Value.null
         }
 

@@ -94,6 +94,7 @@ struct WriterCommand: ParsableCommand {
             source: source, logger: logger)
         var configuration = SyncServer.Configuration(host: host, port: port)
         configuration.role = "writer"
+        configuration.limits = try SyncLimits(environment: ProcessInfo.processInfo.environment)
         configuration.metricsText = metricsText
         configuration.nodeID = node.nodeID
         configuration.replicationStatus = { await source.status() }
@@ -188,6 +189,8 @@ struct ReplicaNode {
         forwarder.attach(client)
         var configuration = SyncServer.Configuration(host: host, port: port)
         configuration.role = role
+        configuration.limits = try SyncLimits(environment: ProcessInfo.processInfo.environment)
+        configuration.latestKnownTimestamp = { max(client.writerLatestTimestamp, try await engine.appliedTimestamp()) }
         configuration.metricsText = metricsText
         configuration.nodeID = node.nodeID
         let jobRunner = scheduler.map { SchedulerService(engine: engine, configuration: $0, logger: logger) }

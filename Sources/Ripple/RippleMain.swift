@@ -96,6 +96,7 @@ struct DevCommand: ParsableCommand {
         // The dev node is its own scheduler: same job runner, same lease, on the writer's engine.
         let scheduler = SchedulerService(engine: engine, configuration: .init(nodeID: "dev"), logger: logger)
         var configuration = SyncServer.Configuration(host: host, port: port)
+        configuration.limits = try SyncLimits(environment: ProcessInfo.processInfo.environment)
         configuration.metricsText = metricsText
         configuration.replicationStatus = { [("scheduler", await scheduler.status())] }
         let server = try await SyncServer.make(engine: engine, authenticator: authenticator, configuration: configuration, logger: logger)

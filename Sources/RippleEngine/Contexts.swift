@@ -142,6 +142,15 @@ public struct Arguments: Sendable {
         return d
     }
 
+    /// A whole number in `range`, for counts and limits taken from a caller: `Int(_:)` on an
+    /// arbitrary double (NaN, 1e300, 2.5) traps, so every such conversion goes through here.
+    public func int(_ name: String, in range: ClosedRange<Int>) throws -> Int {
+        guard case .float64(let d)? = fields[name], let n = Int(exactly: d), range.contains(n) else {
+            throw mismatch(name, "a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return n
+    }
+
     public func bool(_ name: String) throws -> Bool {
         guard let b = fields[name]?.boolValue else { throw mismatch(name, "a boolean") }
         return b

@@ -101,15 +101,12 @@ public struct Query {
         return out
     }
 
-    /// Convex's `paginate(paginationOpts)`: `{numItems, cursor, endCursor?, maximumRowsRead?}`.
+    /// Convex's `paginate(paginationOpts)`: `{numItems, cursor, endCursor?, maximumRowsRead?}`,
+    /// as a client sent it (see `PaginationOptions` for what is refused).
     public func paginate(_ options: Value) throws -> PaginationResult {
-        guard case .object(let o) = options, let numItems = o["numItems"]?.doubleValue else {
-            throw TransactionError("paginate() expects paginationOpts {numItems: number, cursor: string | null}")
-        }
-        let cursor = o["cursor"]?.stringValue
-        let endCursor = o["endCursor"]?.stringValue
-        let maximumRows = o["maximumRowsRead"]?.doubleValue.map { Int($0) }
-        return try paginate(numItems: Int(numItems), cursor: cursor, endCursor: endCursor, maximumRowsRead: maximumRows)
+        let options = try PaginationOptions(options, maxPageSize: transaction.usage.limits.maxDocumentsScanned)
+        return try paginate(
+            numItems: options.numItems, cursor: options.cursor, endCursor: options.endCursor, maximumRowsRead: options.maximumRowsRead)
     }
 
     /// One page after `cursor` (`nil`: the start). A page whose end was already fixed (an
@@ -172,5 +169,45 @@ public struct Query {
         }
         transaction.journal = continueCursor.string
         return PaginationResult(page: page, isDone: isDone, continueCursor: continueCursor.string)
+    }
+}
+
+/// `paginationOpts` checked before any of its numbers becomes an `Int`: they come from clients,
+/// and `Int(_:)` traps on NaN, infinities and anything beyond `Int.max`. As in Convex, a page
+/// holds 1 to `maxPageSize` items (Convex: the transaction's row limit, 32,000) and
+/// `maximumRowsRead` must be positive; a larger row budget than the transaction allows is the
+/// transaction's limit.
+struct PaginationOptions {
+    let numItems: Int
+    let cursor: String?
+    let endCursor: String?
+    let maximumRowsRead: Int?
+
+    init(_ options: Value, maxPageSize: Int) throws(TransactionError) {
+        guard case .object(let fields) = options else {
+            throw TransactionError("paginate() expects paginationOpts {numItems: number, cursor: string | null}, got \(options)")
+        }
+        guard case .float64(let numItems)? = fields["numItems"], numItems >= 0 else {
+            throw TransactionError("`options.numItems` must be a positive number. Received `\(fields["numItems"] ?? .null)`.")
+        }
+        guard numItems == numItems.rounded() else {
+            throw TransactionError("`options.numItems` must be a whole number. Received `\(Value.float64(numItems))`.")
+        }
+        guard numItems >= 1 else { throw TransactionError("NoDocumentsForPagination: Must request at least 1 document while paginating") }
+        guard numItems <= Double(maxPageSize) else {
+            throw TransactionError(
+                "PageSizeTooLarge: Requested too many items: \(Value.float64(numItems)) (a page holds at most \(maxPageSize))")
+        }
+        self.numItems = Int(numItems)
+        self.cursor = fields["cursor"]?.stringValue
+        self.endCursor = fields["endCursor"]?.stringValue
+        switch fields["maximumRowsRead"] {
+        case nil, .null?:
+            maximumRowsRead = nil
+        case .float64(let rows)? where rows >= 1 && rows == rows.rounded():
+            maximumRowsRead = Int(min(rows, Double(maxPageSize)))
+        case let other?:
+            throw TransactionError("InvalidPaginationLimit: `options.maximumRowsRead` must be a whole number greater than 0. Received `\(other)`.")
+        }
     }
 }

@@ -177,7 +177,7 @@ public enum SchedulerFunctions {
             guard try holdsLease(ctx, args) else { return status(.leaseLost) }
             let transaction = ctx.db.transaction
             let before = try args.double("before")
-            var budget = Int(args["limit"]?.doubleValue ?? 500)
+            var budget = args["limit"] == nil ? 500 : try args.int("limit", in: 1...10_000)
             var deleted = 0
             for state in [JobState.success, .failed, .canceled] where budget > 0 {
                 let finished = try ctx.db.system.query(SystemTables.scheduledFunctions)
@@ -194,7 +194,7 @@ public enum SchedulerFunctions {
         // Jobs in a state, earliest due first, a page at a time (`cursor`: where the last ended).
         functions.internalQuery(jobsInState, args: nil) { ctx, args in
             guard let state = JobState(rawValue: try args.string("state")) else { throw UserError("unknown job state") }
-            let limit = Int(args["limit"]?.doubleValue ?? 256)
+            let limit = args["limit"] == nil ? 256 : try args.int("limit", in: 1...10_000)
             let query = try ctx.db.system.query(SystemTables.scheduledFunctions)
                 .withIndex(SystemTables.byStateAndTime) { $0.eq("state.kind", state.rawValue) }
             return try query.paginate(numItems: limit, cursor: try args.optionalString("cursor")).convexValue

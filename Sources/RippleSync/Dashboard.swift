@@ -21,7 +21,7 @@ struct Dashboard: Sendable {
     /// Most jobs listed per state.
     static let maxJobsPerState = 50
 
-    private var api: HTTPAPI { HTTPAPI(engine: engine, authenticator: authenticator) }
+    private var api: HTTPAPI { HTTPAPI(engine: engine, authenticator: authenticator, limits: configuration.limits) }
     private static let admin = Identity.admin(actingAs: nil)
 
     func register(on router: Router<BasicRequestContext>) {

@@ -11,7 +11,7 @@ import RippleValues
 struct HTTPAPI: Sendable {
     let engine: Engine
     let authenticator: Authenticator
-    static let maxBodySize = 16 << 20
+    let limits: SyncLimits
 
     /// A request-level failure, answered as `{code, message}` with an HTTP status.
     struct RequestError: Error {
@@ -69,6 +69,9 @@ struct HTTPAPI: Sendable {
                 let body = try await parseJSON(try await collect(request))
                 guard let items = body["queries"]?.arrayValue else {
                     throw RequestError(status: .badRequest, code: "BadRequest", message: "query_batch expects {\"queries\": [...]}")
+                }
+                guard items.count <= limits.maxQueryBatch else {
+                    throw RequestError(status: .badRequest, code: "TooManyQueries", message: LimitExceeded.queryBatch(items.count, limits.maxQueryBatch))
                 }
                 let identity = try await identity(request)
                 var requests: [Engine.QueryRequest] = []
@@ -153,10 +156,12 @@ struct HTTPAPI: Sendable {
 
     func collect(_ request: Request) async throws(RequestError) -> [UInt8] {
         do {
-            var buffer = try await request.body.collect(upTo: Self.maxBodySize)
+            var buffer = try await request.body.collect(upTo: limits.maxMessageBytes)
             return buffer.readBytes(length: buffer.readableBytes) ?? []
         } catch {
-            throw RequestError(status: .contentTooLarge, code: "RequestTooLarge", message: "Request body larger than \(Self.maxBodySize) bytes")
+            throw RequestError(
+                status: .contentTooLarge, code: "RequestTooLarge",
+                message: "Request body larger than \(limits.maxMessageBytes) bytes (RIPPLE_MAX_MESSAGE_BYTES)")
         }
     }
 

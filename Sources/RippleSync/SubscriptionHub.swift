@@ -99,6 +99,10 @@ actor SubscriptionHub {
     /// Sessions owing a Transition whose socket still has `maxUnwrittenTransitions` to write;
     /// they go back to `pendingSessions` when it has written one.
     private var backloggedSessions = Set<SessionID>()
+    /// Sessions that may be shown nothing older than a timestamp this node has not processed
+    /// yet (their client saw it elsewhere); they go back to `pendingSessions` with each commit
+    /// group, so waiting for one costs no round, no task and no waiter.
+    private var catchingUpSessions = Set<SessionID>()
     /// Every commit up to here has been through invalidation.
     private var processedTimestamp: UInt64
     private var processedWaiters: [(UInt64, CheckedContinuation<Void, Never>)] = []
@@ -106,12 +110,18 @@ actor SubscriptionHub {
     private var updateRequested = false
     /// Re-runs done, for tests and metrics.
     private(set) var rerunCount = 0
+    /// The most queries one round has re-run, for tests: never above `maxQueriesPerRound`.
+    private(set) var largestRound = 0
     private let reruns = Counter(label: "ripple_subscription_reruns_total")
     private let liveQueriesGauge = Gauge(label: "ripple_live_queries")
     private let sessionsGauge = Gauge(label: "ripple_sync_sessions")
 
-    init(engine: Engine, startTimestamp: UInt64, logger: Logger) {
+    /// Live queries re-run per read transaction (`SyncLimits.maxQueriesPerRound`).
+    let maxQueriesPerRound: Int
+
+    init(engine: Engine, startTimestamp: UInt64, logger: Logger, maxQueriesPerRound: Int = SyncLimits().maxQueriesPerRound) {
         self.engine = engine
+        self.maxQueriesPerRound = max(1, maxQueriesPerRound)
         self.processedTimestamp = startTimestamp
         self.logger = logger
     }
@@ -131,8 +141,13 @@ actor SubscriptionHub {
         let ready = processedWaiters.filter { $0.0 <= processedTimestamp }
         processedWaiters.removeAll { $0.0 <= processedTimestamp }
         for (_, waiter) in ready { waiter.resume() }
+        pendingSessions.formUnion(catchingUpSessions)
+        catchingUpSessions.removeAll()
         requestUpdate()
     }
+
+    /// Whether every commit up to `ts` has been through invalidation here.
+    func hasProcessed(_ ts: UInt64) -> Bool { processedTimestamp >= ts }
 
     private func waitUntilProcessed(_ ts: UInt64) async {
         if processedTimestamp >= ts { return }
@@ -154,6 +169,7 @@ actor SubscriptionHub {
         sessionsGauge.record(sessions.count)
         pendingSessions.remove(id)
         backloggedSessions.remove(id)
+        catchingUpSessions.remove(id)
         for (queryId, key) in session.queries { unsubscribe(Subscriber(session: id, queryId: queryId), from: key) }
     }
 
@@ -212,6 +228,13 @@ actor SubscriptionHub {
         requestUpdate()
     }
 
+    /// The client has seen state at `ts` (from another node): its Transitions wait until this
+    /// node can show at least `ts`, so it never goes back in time.
+    func showNothingBefore(_ id: SessionID, timestamp ts: UInt64) {
+        guard sessions[id] != nil else { return }
+        sessions[id]!.owedTimestamp = max(sessions[id]!.owedTimestamp, ts)
+    }
+
     /// The client needs a Transition reaching `ts` (a mutation it made committed at `ts`).
     func owe(_ id: SessionID, timestamp ts: UInt64) {
         guard sessions[id] != nil else { return }
@@ -256,15 +279,17 @@ actor SubscriptionHub {
         while updateRequested {
             updateRequested = false
             await updateRound()
+            // Let commits, query-set changes and closing sockets in between rounds.
+            await Task.yield()
         }
         updating = false
     }
 
-    /// Re-runs what is stale at one snapshot, then sends every socket that can be answered
-    /// at that snapshot its Transition. Sockets with a query made stale by a commit after the
-    /// snapshot wait for the next round.
+    /// Re-runs what is stale (at most `maxQueriesPerRound` queries) at one snapshot, then sends
+    /// every socket that can be answered at that snapshot its Transition. Sockets with a query
+    /// made stale by a commit after the snapshot, or not re-run yet, wait for a later round.
     private func updateRound() async {
-        let stale = staleKeys.compactMap { queries[$0] }
+        let stale = staleKeys.prefix(maxQueriesPerRound).compactMap { queries[$0] }
         guard !stale.isEmpty || !pendingSessions.isEmpty else { return }
         let requests = stale.map { Engine.QueryRequest(path: $0.key.path, args: $0.key.args, identity: $0.key.identity, journal: $0.journal) }
         let snapshot: (ts: UInt64, results: [Result<QueryResult, FunctionError>])
@@ -278,6 +303,7 @@ actor SubscriptionHub {
         }
         await waitUntilProcessed(snapshot.ts)
         rerunCount += stale.count
+        largestRound = max(largestRound, stale.count)
         reruns.increment(by: stale.count)
         liveQueriesGauge.record(queries.count)
         for (live, result) in zip(stale, snapshot.results) where queries[live.key] === live {
@@ -312,6 +338,10 @@ actor SubscriptionHub {
     /// correct at `ts`. Returns false when it must wait for a later round.
     private func sendTransition(_ id: SessionID, at ts: UInt64) -> Bool {
         guard var session = sessions[id], needsTransition(session) else { return true }
+        if session.owedTimestamp > processedTimestamp {
+            catchingUpSessions.insert(id)
+            return true
+        }
         guard ts >= session.sent.ts, ts >= session.owedTimestamp else { return false }
         guard session.unwrittenTransitions < Self.maxUnwrittenTransitions else {
             backloggedSessions.insert(id)
@@ -367,4 +397,7 @@ actor SubscriptionHub {
     var liveQueryCount: Int { queries.count }
 
     var sessionCount: Int { sessions.count }
+
+    /// Sessions held until this node processes a timestamp their client has seen.
+    var catchingUpSessionCount: Int { catchingUpSessions.count }
 }

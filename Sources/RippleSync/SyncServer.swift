@@ -13,8 +13,8 @@ public struct SyncServer: Sendable {
     public struct Configuration: Sendable {
         public var host: String
         public var port: Int
-        /// Largest WebSocket message accepted; bigger ones close that socket.
-        public var maxMessageSize = 16 << 20
+        /// What one client may make the node hold (`RIPPLE_MAX_*`).
+        public var limits = SyncLimits()
         /// Silence after which a JSON `Ping` is sent (clients give up after 30–60 s).
         public var pingInterval: Duration = .seconds(15)
         public var version = "ripple-0.1.0"
@@ -26,6 +26,9 @@ public struct SyncServer: Sendable {
         public var metricsText: (@Sendable () -> String)?
         /// Extra `/health` fields from the replication layer (replica lag, connected replicas).
         public var replicationStatus: @Sendable () async -> [(String, JSON)] = { [] }
+        /// The newest commit timestamp the deployment is known to have: on a replica, the
+        /// writer's announced one. `nil` uses the engine's latest (right on the writer).
+        public var latestKnownTimestamp: (@Sendable () async throws -> UInt64)?
 
         public init(host: String, port: Int) {
             self.host = host
@@ -38,19 +41,23 @@ public struct SyncServer: Sendable {
     let configuration: Configuration
     let logger: Logger
     let hub: SubscriptionHub
+    let admission: SocketAdmission
 
     /// Wires the server to an engine: commits flow to the subscription hub in commit order.
     public static func make(
         engine: Engine, authenticator: Authenticator, configuration: Configuration, logger: Logger
     ) async throws -> SyncServer {
         let start = try await engine.latestTimestamp()
-        let hub = SubscriptionHub(engine: engine, startTimestamp: start, logger: logger)
+        let hub = SubscriptionHub(
+            engine: engine, startTimestamp: start, logger: logger, maxQueriesPerRound: configuration.limits.maxQueriesPerRound)
         let (commits, continuation) = AsyncStream<CommitGroup>.makeStream()
         engine.onCommit { continuation.yield($0) }
         Task {
             for await group in commits { await hub.ingest(group) }
         }
-        return SyncServer(engine: engine, authenticator: authenticator, configuration: configuration, logger: logger, hub: hub)
+        return SyncServer(
+            engine: engine, authenticator: authenticator, configuration: configuration, logger: logger, hub: hub,
+            admission: SocketAdmission(limits: configuration.limits))
     }
 
     /// The Hummingbird application; `runService()` serves until SIGINT/SIGTERM.
@@ -122,14 +129,14 @@ public struct SyncServer: Sendable {
         router.post("/echo") { request, _ in
             Response(status: .ok, body: ResponseBody(asyncSequence: request.body))
         }
-        HTTPAPI(engine: engine, authenticator: authenticator).register(on: router)
+        HTTPAPI(engine: engine, authenticator: authenticator, limits: configuration.limits).register(on: router)
         Dashboard(engine: engine, authenticator: authenticator, hub: hub, configuration: configuration, logger: logger).register(on: router)
         HTTPActionRoutes(engine: engine, authenticator: authenticator).register(on: router)
 
-        let sockets = Router(context: BasicWebSocketRequestContext.self)
+        let sockets = Router(context: SyncRequestContext.self)
         for path in ["/api/sync", "/api/:version/sync"] {
             sockets.ws(RouterPath(path)) { _, _ in .upgrade([:]) } onUpgrade: { inbound, outbound, context in
-                await serve(inbound: inbound, outbound: outbound)
+                await serve(inbound: inbound, outbound: outbound, from: context.requestContext.remoteAddress)
             }
         }
         var server = ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: configuration.version)
@@ -138,7 +145,7 @@ public struct SyncServer: Sendable {
             router: router,
             server: .http1WebSocketUpgrade(
                 webSocketRouter: sockets,
-                configuration: .init(ws: .init(maxFrameSize: configuration.maxMessageSize, autoPing: .enabled(timePeriod: .seconds(5))))
+                configuration: .init(ws: .init(maxFrameSize: configuration.limits.maxMessageBytes, autoPing: .enabled(timePeriod: .seconds(5))))
             ),
             configuration: server,
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
@@ -146,20 +153,39 @@ public struct SyncServer: Sendable {
         )
     }
 
-    /// One sync socket: a reader feeding the session in order, a writer draining its outbox,
-    /// and a JSON ping whenever the socket has been quiet for `pingInterval`.
-    func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
+    /// One sync socket from `address`: a reader feeding the session in order, a writer draining
+    /// its outbox, and a JSON ping whenever the socket has been quiet for `pingInterval`. A
+    /// socket beyond the node's socket limits gets a FatalError naming the limit, and closes.
+    func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, from address: String?) async {
+        if let refusal = await admission.admit(address) {
+            logger.info("refusing sync socket: \(refusal)")
+            try? await outbound.write(.text(ServerMessage.fatalError(error: refusal).serialized()))
+            try? await outbound.close(.policyViolation, reason: nil)
+            return
+        }
+        await serve(inbound: inbound, outbound: outbound)
+        await admission.release(address)
+    }
+
+    private func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
         let (outbox, post) = AsyncStream<ServerMessage>.makeStream()
         let id = await hub.openSession { post.yield($0) }
-        let session = SyncSession(id: id, hub: hub, engine: engine, authenticator: authenticator, logger: logger) {
-            post.yield($0)
-        }
+        let session = SyncSession(
+            id: id, hub: hub, engine: engine, authenticator: authenticator, logger: logger, limits: configuration.limits,
+            latestKnownTimestamp: configuration.latestKnownTimestamp
+        ) { post.yield($0) }
         let pingInterval = configuration.pingInterval
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await message in outbox {
                     do { try await outbound.write(.text(message.serialized())) } catch { break }
                     if case .transition = message { await hub.transitionWritten(id) }
+                    // A FatalError is a socket's last message, whoever sent it (the reader or a
+                    // session deadline): closing here ends the reader too.
+                    if case .fatalError = message {
+                        try? await outbound.close(.policyViolation, reason: nil)
+                        break
+                    }
                 }
             }
             group.addTask {
@@ -170,7 +196,7 @@ public struct SyncServer: Sendable {
                 }
             }
             do {
-                for try await message in inbound.messages(maxSize: configuration.maxMessageSize) {
+                for try await message in inbound.messages(maxSize: configuration.limits.maxMessageBytes) {
                     guard case .text(let text) = message else {
                         throw SessionEnd(message: .fatalError(error: "Binary frames are not part of the sync protocol"), reason: "binary frame")
                     }

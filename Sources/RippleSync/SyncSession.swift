@@ -20,6 +20,10 @@ actor SyncSession {
     let engine: Engine
     let authenticator: Authenticator
     let logger: Logger
+    let limits: SyncLimits
+    /// The newest commit timestamp this node knows exists: its own on the writer, the writer's
+    /// announced one on a replica. A client claiming to have seen a newer one is refused.
+    let latestKnownTimestamp: @Sendable () async throws -> UInt64
     private let send: @Sendable (ServerMessage) -> Void
 
     private var connected = false
@@ -30,12 +34,19 @@ actor SyncSession {
     private var identity: Identity = .anonymous
     /// When the user token behind `identity` runs out; kept after it has, to refuse mutations.
     private var tokenDeadline: TokenDeadline?
-    private var actions: [Task<Void, Never>] = []
+    /// Running actions by a per-socket number; each removes itself when answered.
+    private var actions: [Int: Task<Void, Never>] = [:]
+    private var nextAction = 0
+    /// Closes the socket if this node has not caught up with the client's Connect in time.
+    private var catchUpDeadline: Task<Void, Never>?
 
     init(
         id: SessionID, hub: SubscriptionHub, engine: Engine, authenticator: Authenticator, logger: Logger,
+        limits: SyncLimits = SyncLimits(), latestKnownTimestamp: (@Sendable () async throws -> UInt64)? = nil,
         send: @escaping @Sendable (ServerMessage) -> Void
     ) {
+        self.limits = limits
+        self.latestKnownTimestamp = latestKnownTimestamp ?? { try await engine.latestTimestamp() }
         self.id = id
         self.hub = hub
         self.engine = engine
@@ -53,7 +64,7 @@ actor SyncSession {
             if let clientTs = connect.clientTs, clientTs > 0 {
                 await hub.setClockSkew(id, Int64(Date().timeIntervalSince1970 * 1000) - clientTs)
             }
-            if let observed = connect.maxObservedTimestamp { await waitUntilApplied(observed) }
+            if let observed = connect.maxObservedTimestamp { try await catchUp(to: observed) }
             return
         }
         guard connected else { throw fatal("The first message on a socket must be Connect, got \(message.typeName)") }
@@ -74,29 +85,44 @@ actor SyncSession {
         }
     }
 
-    /// A client that has seen state up to `ts` must never be shown older state: hold its
-    /// session until this node has applied `ts`. A replica waits as long as it takes (it is
-    /// catching up from the writer). The writer cannot be behind its own clients unless its data
-    /// was rolled back (a restored backup); after `patience` it serves what it has and logs it.
-    private func waitUntilApplied(_ ts: UInt64, patience: Duration = .seconds(10)) async {
-        if !engine.isWriter {
-            await engine.waitUntilApplied(ts)
-            return
+    /// A client that has seen state up to `ts` must never be shown older state. As Convex does,
+    /// a `ts` beyond any this deployment knows of is refused (the client met another deployment,
+    /// or invents timestamps). Otherwise only a replica can be behind: the hub holds the
+    /// session's Transitions until it has processed `ts` — the message loop goes on, nothing
+    /// waits — and the socket is closed if that takes longer than `catchUpTimeout`, so the
+    /// client reconnects, perhaps to a node that is not behind.
+    private func catchUp(to ts: UInt64) async throws(SessionEnd) {
+        let latest: UInt64
+        do {
+            latest = try await latestKnownTimestamp()
+        } catch {
+            throw fatal("The server could not read its latest timestamp; reconnect")
         }
-        let deadline = ContinuousClock.now + patience
-        while let latest = try? await engine.latestTimestamp(), latest < ts {
-            guard ContinuousClock.now < deadline else {
-                logger.warning("client has seen ts \(ts) but this writer is at \(latest) (rolled-back data?); serving anyway")
-                return
-            }
-            try? await Task.sleep(for: .milliseconds(10))
+        guard ts <= latest else {
+            throw fatal("Client has observed a timestamp \(ts) ahead of this deployment's latest known timestamp \(latest)")
         }
+        guard !(await hub.hasProcessed(ts)) else { return }
+        await hub.showNothingBefore(id, timestamp: ts)
+        let timeout = limits.catchUpTimeout
+        catchUpDeadline = Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            guard !Task.isCancelled else { return }
+            await self?.catchUpExpired(ts)
+        }
+    }
+
+    private func catchUpExpired(_ ts: UInt64) async {
+        guard !(await hub.hasProcessed(ts)) else { return }
+        logger.info("closing sync socket: this node did not reach the client's ts \(ts) in time")
+        send(.fatalError(error: "This node has not caught up with the state the client has seen (timestamp \(ts)) in time; reconnect"))
     }
 
     /// Ends the session: unsubscribes everything and cancels running actions.
     func close() async {
         tokenDeadline?.cancel()
-        for action in actions { action.cancel() }
+        catchUpDeadline?.cancel()
+        for action in actions.values { action.cancel() }
+        actions.removeAll()
         await hub.closeSession(id)
     }
 
@@ -121,6 +147,7 @@ actor SyncSession {
                 guard ids.remove(queryId) != nil else { throw fatal("Remove of unknown query ID: \(queryId)") }
             }
         }
+        guard ids.count <= limits.maxQueriesPerSocket else { throw fatal(LimitExceeded.queriesPerSocket(limits.maxQueriesPerSocket)) }
         queryIds = ids
         querySetVersion = new
         await hub.modifyQuerySet(id, newVersion: new, modifications: modifications)
@@ -212,19 +239,36 @@ actor SyncSession {
         }
     }
 
+    /// Runs an action beside the message loop (actions may take long); at most
+    /// `maxActionsInFlightPerSocket` at once, a further one is answered with an error at once.
     private func startAction(requestId: UInt32, path: String, args: [String: Value]) {
+        guard actions.count < limits.maxActionsInFlightPerSocket else {
+            let message = LimitExceeded.actionsInFlight(limits.maxActionsInFlightPerSocket)
+            send(.actionResponse(.failure(requestId: requestId, message: message, errorData: nil, logLines: [])))
+            return
+        }
         let identity = self.identity
         let engine = self.engine
         let send = self.send
-        actions.removeAll { $0.isCancelled }
-        actions.append(
-            Task {
-                do throws(FunctionError) {
-                    let value = try await engine.action(path, args, identity: identity)
-                    send(.actionResponse(.success(requestId: requestId, result: value, logLines: [])))
-                } catch {
-                    send(.actionResponse(.failure(requestId: requestId, message: error.message, errorData: error.data, logLines: [])))
-                }
-            })
+        let number = nextAction
+        nextAction += 1
+        actions[number] = Task {
+            let response: ActionResponse
+            do throws(FunctionError) {
+                response = .success(requestId: requestId, result: try await engine.action(path, args, identity: identity), logLines: [])
+            } catch {
+                response = .failure(requestId: requestId, message: error.message, errorData: error.data, logLines: [])
+            }
+            // The slot is free before the client hears back, so it may start another at once.
+            self.actionFinished(number)
+            send(.actionResponse(response))
+        }
     }
+
+    private func actionFinished(_ number: Int) {
+        actions[number] = nil
+    }
+
+    /// Actions started and not yet answered, for tests.
+    var actionsInFlight: Int { actions.count }
 }

@@ -81,4 +81,46 @@ import Testing
         defer { engine.close() }
         await #expect { try await page(engine, "garbage!") } throws: { "\($0)".contains("InvalidCursor") }
     }
+
+    /// Client numbers reach `paginate` unchecked: each bad one is refused by name, never trapped on.
+    @Test(arguments: [
+        (Value.float64(1e300), "PageSizeTooLarge: Requested too many items: 1e+300 (a page holds at most 32000)"),
+        (.float64(.infinity), "PageSizeTooLarge: Requested too many items: Infinity (a page holds at most 32000)"),
+        (.float64(32_001), "PageSizeTooLarge: Requested too many items: 32001 (a page holds at most 32000)"),
+        (.float64(.nan), "`options.numItems` must be a positive number. Received `NaN`."),
+        (.float64(-.infinity), "`options.numItems` must be a positive number. Received `-Infinity`."),
+        (.float64(-5), "`options.numItems` must be a positive number. Received `-5`."),
+        (.string("10"), "`options.numItems` must be a positive number. Received `\"10\"`."),
+        (.float64(2.5), "`options.numItems` must be a whole number. Received `2.5`."),
+        (.float64(0), "NoDocumentsForPagination: Must request at least 1 document while paginating"),
+    ])
+    func hostileNumItemsIsRefused(numItems: Value, message: String) async throws {
+        let dir = TemporaryDirectory()
+        let engine = try openItemsEngine(dir)
+        defer { engine.close() }
+        let options: Value = ["numItems": numItems, "cursor": .null]
+        await #expect { try await engine.query("items:page", ["group": "g", "paginationOpts": options]) } throws: {
+            ($0 as? FunctionError)?.message == "Uncaught Error: " + message
+        }
+        // The node is intact: a sane page still works.
+        #expect(try await page(engine, .null).value["isDone"] == true)
+    }
+
+    @Test(arguments: [Value.float64(.nan), .float64(0), .float64(-1), .float64(1e300), .float64(0.5)])
+    func hostileMaximumRowsReadIsRefusedOrBounded(rows: Value) async throws {
+        let dir = TemporaryDirectory()
+        let engine = try openItemsEngine(dir)
+        defer { engine.close() }
+        _ = try await engine.mutation("items:insertMany", ["group": "g", "from": 0, "count": 5])
+        let options: Value = ["numItems": 10, "cursor": .null, "maximumRowsRead": rows]
+        let call = { try await engine.query("items:page", ["group": "g", "paginationOpts": options]) }
+        if rows == .float64(1e300) {
+            #expect(try await call().value["page"]!.documents.count == 5)
+        } else {
+            await #expect { try await call() } throws: {
+                ($0 as? FunctionError)?.message
+                    == "Uncaught Error: InvalidPaginationLimit: `options.maximumRowsRead` must be a whole number greater than 0. Received `\(rows)`."
+            }
+        }
+    }
 }

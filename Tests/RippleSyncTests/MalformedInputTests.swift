@@ -6,19 +6,6 @@ import Testing
 
 /// Bad input on one socket gets a clear error or a closed socket, and the node keeps serving.
 @Suite(.serialized) struct MalformedInputTests {
-    func expectNodeStillServes(_ node: TestNode) async throws {
-        let healthy = try await node.exchange(healthySessionFrames(), until: hasQueryUpdate)
-        #expect(hasQueryUpdate(healthy.messages), "a fresh socket must still work: \(healthy.messages)")
-        #expect(healthy.messages.contains { $0.contains(#""value":"alive""#) })
-    }
-
-    func fatalErrors(_ messages: [String]) -> [String] {
-        messages.compactMap {
-            guard case .fatalError(let error)? = try? ServerMessage.parse($0) else { return nil }
-            return error
-        }
-    }
-
     @Test func garbageTextGetsFatalErrorAndClose() async throws {
         let node = try await TestNode.start()
         let result = try await node.exchange([.text("this is not json {{{")])

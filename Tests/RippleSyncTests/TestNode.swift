@@ -3,11 +3,13 @@ import Foundation
 import Hummingbird
 import HummingbirdWSClient
 import Logging
+import NIOWebSocket
 import RippleAuth
 import RippleEngine
 import RippleProtocol
 @testable import RippleSync
 import RippleValues
+import Testing
 
 /// A chat node served in-process on a free loopback port.
 final class TestNode: Sendable {
@@ -17,16 +19,21 @@ final class TestNode: Sendable {
     let port: Int
     let task: Task<Void, any Error>
 
+    /// `configure` adjusts the server's configuration (limits, timestamps) before it starts;
     /// `authenticator` defaults to one with no providers and the admin key `test-admin-key`.
-    static func start(authenticator: Authenticator? = nil) async throws -> TestNode {
+    static func start(
+        app: App = ChatApp.appWithDiagnostics, authenticator: Authenticator? = nil,
+        configure: (inout SyncServer.Configuration) -> Void = { _ in }
+    ) async throws -> TestNode {
         let directory = NSTemporaryDirectory() + "ripple-sync-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let engine = try Engine.open(path: directory + "/ripple.sqlite3", app: ChatApp.appWithDiagnostics)
+        let engine = try Engine.open(path: directory + "/ripple.sqlite3", app: app)
         var logger = Logger(label: "test")
         logger.logLevel = .warning
         let authenticator = try authenticator ?? Authenticator(config: AuthConfig(providers: [], adminKey: "test-admin-key"))
-        let server = try await SyncServer.make(
-            engine: engine, authenticator: authenticator, configuration: .init(host: "127.0.0.1", port: 0), logger: logger)
+        var configuration = SyncServer.Configuration(host: "127.0.0.1", port: 0)
+        configure(&configuration)
+        let server = try await SyncServer.make(engine: engine, authenticator: authenticator, configuration: configuration, logger: logger)
         let (ports, portSink) = AsyncStream<Int>.makeStream()
         let application = server.application { portSink.yield($0) }
         let task = Task { try await application.runService(gracefulShutdownSignals: []) }
@@ -55,7 +62,7 @@ final class TestNode: Sendable {
     func exchange(
         _ frames: [WebSocketOutboundWriter.OutboundFrame], path: String = "/api/sync",
         until done: @escaping @Sendable ([String]) -> Bool = { _ in false }
-    ) async throws -> (messages: [String], serverClosed: Bool) {
+    ) async throws -> (messages: [String], serverClosed: Bool, closeCode: WebSocketErrorCode?) {
         let collected = Collected()
         var configuration = WebSocketClientConfiguration()
         configuration.maxFrameSize = 32 << 20
@@ -72,9 +79,8 @@ final class TestNode: Sendable {
                 }
             }
         }
-        _ = closeFrame
         let messages = await collected.messages
-        return (messages, !(await collected.clientClosed))
+        return (messages, !(await collected.clientClosed), closeFrame?.closeCode)
     }
 }
 
@@ -96,4 +102,27 @@ func healthySessionFrames() -> [WebSocketOutboundWriter.OutboundFrame] {
 /// True once a Transition carrying a QueryUpdated has arrived.
 @Sendable func hasQueryUpdate(_ messages: [String]) -> Bool {
     messages.contains { $0.contains(#""type":"Transition""#) && $0.contains("QueryUpdated") }
+}
+
+/// A fresh socket still gets its query answered: the node survived whatever came before.
+func expectNodeStillServes(_ node: TestNode) async throws {
+    let healthy = try await node.exchange(healthySessionFrames(), until: hasQueryUpdate)
+    #expect(hasQueryUpdate(healthy.messages), "a fresh socket must still work: \(healthy.messages)")
+    #expect(healthy.messages.contains { $0.contains(#""value":"alive""#) })
+}
+
+/// The `error` of every FatalError among `messages`.
+func fatalErrors(_ messages: [String]) -> [String] {
+    messages.compactMap {
+        guard case .fatalError(let error)? = try? ServerMessage.parse($0) else { return nil }
+        return error
+    }
+}
+
+/// Every Transition among `messages`, in order.
+func transitions(_ messages: [String]) -> [Transition] {
+    messages.compactMap {
+        guard case .transition(let transition)? = try? ServerMessage.parse($0) else { return nil }
+        return transition
+    }
 }
