@@ -289,7 +289,9 @@ public actor ReplicationClient {
 
     /// Waits for the `ReplicaCommitHandler` to finish the handshake; returns the writer's latest
     /// timestamp. A refusal or failed handshake arrives as the error the iterator throws.
-    private nonisolated func waitForAcceptance(_ messages: inout NIOAsyncChannelInboundStream<ReplicationMessage>.AsyncIterator) async throws -> UInt64 {
+    private nonisolated func waitForAcceptance(
+        _ messages: inout NIOAsyncChannelInboundStream<ReplicationMessage>.AsyncIterator
+    ) async throws -> UInt64 {
         guard let message = try await messages.next() else { throw ReplicationError.writerUnavailable }
         guard case .accepted(let latest, _) = message else {
             throw ReplicationError.unexpectedMessage("\(message.kind) during the handshake")

@@ -79,7 +79,8 @@ import Testing
         let store = try Store(database: Database(path: directory.appendingPathComponent("db.sqlite3").path))
         try store.database.transaction {
             _ = try store.apply(Commit(ts: 1, writes: writes[1]))
-            _ = try store.apply(Commit(ts: 2, writes: [writes[0][0], .document(tableNumber: 10002, number: 2, id: "m2", value: ValueCodec.encode(.object(["_id": .string("m2"), "channel": .string("c")])))]))
+            let message = ValueCodec.encode(.object(["_id": .string("m2"), "channel": .string("c")]))
+            _ = try store.apply(Commit(ts: 2, writes: [writes[0][0], .document(tableNumber: 10002, number: 2, id: "m2", value: message)]))
         }
         return try store.encodeSnapshot().bytes
     }

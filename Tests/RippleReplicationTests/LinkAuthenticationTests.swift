@@ -55,7 +55,9 @@ import Testing
 
     @Test func everyNonHandshakeKindIsRefusedBeforeTheHandshake() throws {
         for kind in LogFrame.Kind.allCases where !kind.isHandshake {
-            expectFailure(try makeAuthenticatedLinkChannel(), rawFrame(type: kind.rawValue, payload: []), .unexpectedMessage("\(kind) before the handshake finished"))
+            expectFailure(
+                try makeAuthenticatedLinkChannel(), rawFrame(type: kind.rawValue, payload: []),
+                .unexpectedMessage("\(kind) before the handshake finished"))
         }
     }
 

@@ -33,7 +33,8 @@ func makeLinkChannel(configuration: ReplicationLinkConfiguration = .init(readTim
     let handlers = channel.pipeline.syncOperations
     try handlers.addHandler(ReadTimeoutHandler(timeout: configuration.readTimeout))
     try handlers.addHandler(ByteToMessageHandler(LogFrameDecoder(maxFrameSize: configuration.maxFrameSize)))
-    try handlers.addHandler(MessageToByteHandler(LogFrameEncoder(compressionThreshold: configuration.compressionThreshold, maxFrameSize: configuration.maxFrameSize)))
+    let encoder = LogFrameEncoder(compressionThreshold: configuration.compressionThreshold, maxFrameSize: configuration.maxFrameSize)
+    try handlers.addHandler(MessageToByteHandler(encoder))
     try handlers.addHandler(ReplicationMessageCodec())
     try handlers.addHandler(LinkErrorHandler(logger: testLogger))
     try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 7100)).wait()
