@@ -45,6 +45,22 @@ struct NodeOptions: ParsableArguments {
     }
 }
 
+/// How much commit log a node keeps (writer and replicas alike); each also comes from the environment.
+struct LogRetentionOptions: ParsableArguments {
+    @Option(name: .long, help: "Keep at least the newest N commits in the log (env RIPPLE_LOG_RETENTION_COMMITS).")
+    var logRetentionCommits: Int = Int(ProcessInfo.processInfo.environment["RIPPLE_LOG_RETENTION_COMMITS"] ?? "") ?? 1_000_000
+
+    @Option(name: .long, help: "Also prune commits older than this many seconds, unless a connected replica still needs them (env RIPPLE_LOG_RETENTION_SECONDS).")
+    var logRetentionSeconds: Double? = Double(ProcessInfo.processInfo.environment["RIPPLE_LOG_RETENTION_SECONDS"] ?? "")
+
+    @Option(name: .long, help: "Seconds between commit log pruning passes (env RIPPLE_LOG_PRUNE_INTERVAL).")
+    var logPruneInterval: Double = Double(ProcessInfo.processInfo.environment["RIPPLE_LOG_PRUNE_INTERVAL"] ?? "") ?? 10
+
+    var logRetention: LogRetention {
+        LogRetention(commits: logRetentionCommits, seconds: logRetentionSeconds, interval: .milliseconds(Int(max(0.05, logPruneInterval) * 1000)))
+    }
+}
+
 /// `writer`: runs every mutation, serves clients, and ships the commit log to replicas.
 struct WriterCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "writer", abstract: "Run the cluster's writer.")
@@ -54,14 +70,7 @@ struct WriterCommand: ParsableCommand {
     @Option(name: .long, help: "Address replicas connect to, host:port (env RIPPLE_REPLICATION_LISTEN).")
     var replication: String = ProcessInfo.processInfo.environment["RIPPLE_REPLICATION_LISTEN"] ?? "127.0.0.1:7100"
 
-    @Option(name: .long, help: "Keep at least the newest N commits in the log for replicas (env RIPPLE_LOG_RETENTION_COMMITS).")
-    var logRetentionCommits: Int = Int(ProcessInfo.processInfo.environment["RIPPLE_LOG_RETENTION_COMMITS"] ?? "") ?? 1_000_000
-
-    @Option(name: .long, help: "Also prune commits older than this many seconds, unless a connected replica still needs them (env RIPPLE_LOG_RETENTION_SECONDS).")
-    var logRetentionSeconds: Double? = Double(ProcessInfo.processInfo.environment["RIPPLE_LOG_RETENTION_SECONDS"] ?? "")
-
-    @Option(name: .long, help: "Seconds between commit log pruning passes (env RIPPLE_LOG_PRUNE_INTERVAL).")
-    var logPruneInterval: Double = Double(ProcessInfo.processInfo.environment["RIPPLE_LOG_PRUNE_INTERVAL"] ?? "") ?? 10
+    @OptionGroup var retention: LogRetentionOptions
 
     @Option(name: .long, help: "Seconds a client mutation's result is kept for its resends, at least 300 (env RIPPLE_MUTATION_DEDUP_SECONDS).")
     var mutationDedupSeconds: Int = Int(ProcessInfo.processInfo.environment["RIPPLE_MUTATION_DEDUP_SECONDS"] ?? "") ?? 300
@@ -85,10 +94,7 @@ struct WriterCommand: ParsableCommand {
         defer { signalSources.forEach { $0.cancel() } }
         let source = EngineCommitSource(engine: engine)
         let pruner = LogPruner(
-            path: node.databasePath,
-            retention: LogRetention(
-                commits: logRetentionCommits, seconds: logRetentionSeconds, interval: .milliseconds(Int(max(0.05, logPruneInterval) * 1000))),
-            source: source, logger: logger)
+            path: node.databasePath, retention: retention.logRetention, protectedTimestamp: { source.oldestConnectedReplica() }, logger: logger)
         let replicationServer = ReplicationServer(
             host: replicationHost, port: replicationPort, clusterID: node.clusterID, secret: Array(node.clusterSecret.utf8),
             source: source, logger: logger)
@@ -124,10 +130,12 @@ struct ReplicaCommand: ParsableCommand {
     @Option(name: .long, help: "The writer's replication address, host:port (env RIPPLE_WRITER).")
     var writer: String = ProcessInfo.processInfo.environment["RIPPLE_WRITER"] ?? "127.0.0.1:7100"
 
+    @OptionGroup var retention: LogRetentionOptions
+
     func run() throws { throw ValidationError("replica needs an app; run it through RippleMain.run(app)") }
 
     func run(app: App, auth: AuthSettings) async throws {
-        try await ReplicaNode(node: node, writer: writer, role: "replica").run(app: app, auth: auth)
+        try await ReplicaNode(node: node, writer: writer, role: "replica", retention: retention.logRetention).run(app: app, auth: auth)
     }
 }
 
@@ -142,6 +150,8 @@ struct SchedulerCommand: ParsableCommand {
     @Option(name: .long, help: "The writer's replication address, host:port (env RIPPLE_WRITER).")
     var writer: String = ProcessInfo.processInfo.environment["RIPPLE_WRITER"] ?? "127.0.0.1:7100"
 
+    @OptionGroup var retention: LogRetentionOptions
+
     @Option(name: .long, help: "Seconds a scheduler lease lasts; another scheduler takes over about this long after this one dies (env RIPPLE_SCHEDULER_LEASE_SECONDS).")
     var leaseSeconds: Double = Double(ProcessInfo.processInfo.environment["RIPPLE_SCHEDULER_LEASE_SECONDS"] ?? "") ?? 5
 
@@ -154,7 +164,8 @@ struct SchedulerCommand: ParsableCommand {
     func run(app: App, auth: AuthSettings) async throws {
         var scheduler = SchedulerService.Configuration(nodeID: node.nodeID)
         scheduler.leaseDuration = .milliseconds(Int64(leaseSeconds * 1000))
-        try await ReplicaNode(node: node, writer: writer, role: "scheduler", scheduler: scheduler).run(app: app, auth: auth)
+        try await ReplicaNode(node: node, writer: writer, role: "scheduler", retention: retention.logRetention, scheduler: scheduler)
+            .run(app: app, auth: auth)
     }
 }
 
@@ -164,6 +175,7 @@ struct ReplicaNode {
     let node: NodeOptions
     let writer: String
     let role: String
+    let retention: LogRetention
     var scheduler: SchedulerService.Configuration?
 
     /// Runs until the HTTP service or the replication link stops (the job runner with them).
@@ -183,6 +195,7 @@ struct ReplicaNode {
         defer { engine.close() }
         let signalSources = cancelActionsOnShutdownSignals(engine)
         defer { signalSources.forEach { $0.cancel() } }
+        let pruner = LogPruner(path: node.databasePath, retention: retention, logger: logger)
         let client = ReplicationClient(
             writerHost: writerHost, writerPort: writerPort, clusterID: node.clusterID, nodeID: node.nodeID,
             secret: Array(node.clusterSecret.utf8), sink: EngineCommitSink(engine: engine), logger: logger)
@@ -201,6 +214,7 @@ struct ReplicaNode {
                 ("writer", .string("\(writerHost):\(writerPort)")), ("connected", .bool(await client.isConnected)),
                 ("writerTs", .string(String(writerTs))), ("lagMs", .int(Int64(writerTs > applied ? (writerTs - applied) / 1_000_000 : 0))),
             ]
+            fields.append(("logPrunedThrough", .string(String((try? await engine.logPrunedThrough()) ?? 0))))
             if let jobRunner { fields.append(("scheduler", await jobRunner.status())) }
             return fields
         }
@@ -217,7 +231,11 @@ struct ReplicaNode {
             await jobRunner?.shutdown()
         } and: {
             try await runUntilFirstExits {
-                try await client.run()
+                try await runUntilFirstExits {
+                    try await client.run()
+                } and: {
+                    try await pruner.run()
+                }
             } and: {
                 // The job runner stops only when cancelled; the node lives as long as the link.
                 await jobRunner?.run()

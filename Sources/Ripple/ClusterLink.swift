@@ -180,9 +180,11 @@ struct EngineCommitSink: CommitSink {
     }
 }
 
-/// How much commit log the writer keeps: the newest `commits` commits, and (when set) commits
-/// younger than `seconds`. Older commits go, except that age-based pruning waits for connected
-/// replicas; a replica more than `commits` commits behind is too far behind and gets a snapshot.
+/// How much commit log a node keeps: the newest `commits` commits, and (when set) commits
+/// younger than `seconds`. Older commits go, except that on the writer age-based pruning waits
+/// for connected replicas; a replica more than `commits` commits behind is too far behind and
+/// gets a snapshot. Replicas prune by the same rule: they serve no log today, but a bounded one
+/// lets a replica serve others or become the writer later, and an unbounded one fills its disk.
 struct LogRetention: Sendable {
     var commits: Int = 1_000_000
     var seconds: Double? = nil
@@ -190,12 +192,14 @@ struct LogRetention: Sendable {
     var batch: Int = 1_000
 }
 
-/// Prunes the writer's commit log periodically on its own connection, in small DELETE batches
-/// (each its own short write transaction, so the committer waits at most one batch).
+/// Prunes a node's commit log periodically on its own connection, in small DELETE batches
+/// (each its own short write transaction, so the committer or applier waits at most one batch).
 final class LogPruner: Sendable {
     let path: String
     let retention: LogRetention
-    let source: EngineCommitSource
+    /// The oldest position a connected replica still needs (the writer's), which age-based
+    /// pruning keeps; nil keeps nothing extra.
+    let protectedTimestamp: @Sendable () -> UInt64?
     let logger: Logger
     /// The pruner's SQLite work runs here, off the concurrency pool: its statements block, and a
     /// long pass must not hold a pool thread that sync sockets and replication links need.
@@ -203,10 +207,10 @@ final class LogPruner: Sendable {
     /// The pruner's own connection, opened on first use; touched only on `queue`.
     private nonisolated(unsafe) var store: Store?
 
-    init(path: String, retention: LogRetention, source: EngineCommitSource, logger: Logger) {
+    init(path: String, retention: LogRetention, protectedTimestamp: @escaping @Sendable () -> UInt64? = { nil }, logger: Logger) {
         self.path = path
         self.retention = retention
-        self.source = source
+        self.protectedTimestamp = protectedTimestamp
         self.logger = logger
     }
 
@@ -228,7 +232,7 @@ final class LogPruner: Sendable {
 
     /// One pruning pass; returns how many commits were deleted.
     func pruneOnce() async throws -> Int {
-        let protected = source.oldestConnectedReplica()
+        let protected = protectedTimestamp()
         return try await withCheckedThrowingContinuation { continuation in
             queue.async { [self] in
                 continuation.resume(with: Result { try prune(protecting: protected) })

@@ -475,14 +475,14 @@ extension Engine {
 
     /// How many commits the log holds after `ts` (a replica's lag in commits).
     public func commitCount(after ts: UInt64) async throws -> Int {
-        try await readers.withReader { store, _ in try store.commitCount(after: ts) }
+        try await readers.withReplicationReader { store, _ in try store.commitCount(after: ts) }
     }
 
     /// Commits after `ts` from the commit log, oldest first (what the writer ships). Throws
     /// `CommitLogPruned` when commits right after `ts` were pruned (checked in the same read
     /// transaction, so a concurrent prune can never make this skip commits silently).
     public func commits(after ts: UInt64, limit: Int) async throws -> [Commit] {
-        try await readers.withReader { store, _ in
+        try await readers.withReplicationReader { store, _ in
             let pruned = try store.logPrunedThrough()
             guard ts >= pruned else { throw CommitLogPruned(through: pruned) }
             return try store.commits(after: ts, limit: limit)
@@ -491,7 +491,7 @@ extension Engine {
 
     /// The commit log is pruned through this timestamp (0: nothing pruned).
     public func logPrunedThrough() async throws -> UInt64 {
-        try await readers.withReader { store, _ in try store.logPrunedThrough() }
+        try await readers.withReplicationReader { store, _ in try store.logPrunedThrough() }
     }
 
     /// A consistent logical snapshot of this node's database (see `SnapshotCodec`) and the commit

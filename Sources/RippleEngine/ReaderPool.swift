@@ -34,6 +34,9 @@ final class Reader: @unchecked Sendable {
 
 /// A fixed set of read connections (WAL lets them read while the writer commits). A query
 /// waits for a free one.
+///
+/// Replication's log reads have a connection of their own (`withReplicationReader`): a flood of
+/// queries or update rounds must not stall log shipping, nor a replica's catch-up the queries.
 final class ReaderPool: Sendable {
     private struct State {
         var free: [Reader]
@@ -41,11 +44,19 @@ final class ReaderPool: Sendable {
     }
 
     private let state: Mutex<State>
+    private let replicationReader: Reader
 
     init(path: String, count: Int) throws {
         var readers: [Reader] = []
         for i in 0..<count { readers.append(try Reader(path: path, number: i)) }
         state = Mutex(State(free: readers))
+        replicationReader = try Reader(path: path, number: count)
+    }
+
+    /// Runs `body` on the replication link's reader (in one read transaction, as `withReader`);
+    /// concurrent calls take turns on it.
+    func withReplicationReader<T: Sendable>(_ body: @escaping @Sendable (Store, UInt64) throws -> T) async throws -> T {
+        try await replicationReader.snapshot(body)
     }
 
     func withReader<T: Sendable>(_ body: @escaping @Sendable (Store, UInt64) throws -> T) async throws -> T {

@@ -1,31 +1,86 @@
 import Crypto
 
-/// The replica's proof that it knows the cluster secret:
-/// `HMAC-SHA256(secret, nonce || clusterID || nodeID)`, strings as UTF-8.
+/// What both ends of one handshake agreed on: who the replica is, where it stands, and a fresh
+/// nonce from each side. Every proof and both frame keys are HMAC-SHA256 under the cluster secret
+/// over this transcript, with a label per use, so no value can stand in for another: a proof is
+/// single-use (the other side's nonce is in it), names one node and position, and a writer's
+/// proof is never a replica's.
+public struct HandshakeTranscript: Sendable, Equatable {
+    public var clusterID: String
+    public var nodeID: String
+    public var appliedTimestamp: UInt64
+    public var replicaNonce: [UInt8]
+    public var writerNonce: [UInt8]
+
+    public init(clusterID: String, nodeID: String, appliedTimestamp: UInt64, replicaNonce: [UInt8], writerNonce: [UInt8]) {
+        self.clusterID = clusterID
+        self.nodeID = nodeID
+        self.appliedTimestamp = appliedTimestamp
+        self.replicaNonce = replicaNonce
+        self.writerNonce = writerNonce
+    }
+
+    /// `label`, then every field length-prefixed, so no two transcripts share their bytes (with
+    /// plain concatenation, cluster "ab" + node "c" would prove cluster "a" + node "bc").
+    func bytes(_ label: String, latestTimestamp: UInt64? = nil) -> [UInt8] {
+        var out: [UInt8] = []
+        for field in [Array(label.utf8), Array(clusterID.utf8), Array(nodeID.utf8), replicaNonce, writerNonce] {
+            out.appendBigEndian(UInt32(truncatingIfNeeded: field.count))
+            out += field
+        }
+        out.appendBigEndian(appliedTimestamp)
+        if let latestTimestamp { out.appendBigEndian(latestTimestamp) }
+        return out
+    }
+}
+
+/// The proofs of the cluster secret each side gives in the handshake, and the per-link frame
+/// keys derived once both have.
 ///
-/// The writer's fresh nonce makes every proof single-use, and binding the cluster and node ids
-/// keeps a proof from being reused under another identity.
+/// - replica → writer, in `proof`: `HMAC(secret, "ripple replica proof" ‖ transcript)`;
+/// - writer → replica, in `accepted`: `HMAC(secret, "ripple writer proof" ‖ transcript ‖ latest)`;
+/// - frame keys: `HMAC(secret, "ripple link key" ‖ transcript)`, then one key per direction
+///   from it, so a frame replayed back to its sender fails.
 public enum HandshakeProof {
-    /// Nonce length the writer sends.
+    /// Nonce length each side sends.
     public static let nonceLength = 32
 
-    /// The proof bytes for one handshake.
-    public static func make(secret: [UInt8], nonce: [UInt8], clusterID: String, nodeID: String) -> [UInt8] {
-        make(key: SymmetricKey(data: secret), nonce: nonce, clusterID: clusterID, nodeID: nodeID)
+    /// The replica's proof for one handshake.
+    public static func replica(secret: [UInt8], _ transcript: HandshakeTranscript) -> [UInt8] {
+        replica(key: SymmetricKey(data: secret), transcript)
     }
 
-    static func make(key: SymmetricKey, nonce: [UInt8], clusterID: String, nodeID: String) -> [UInt8] {
-        Array(HMAC<SHA256>.authenticationCode(for: message(nonce: nonce, clusterID: clusterID, nodeID: nodeID), using: key))
+    /// The writer's proof for one handshake, binding the latest timestamp it announces.
+    public static func writer(secret: [UInt8], _ transcript: HandshakeTranscript, latestTimestamp: UInt64) -> [UInt8] {
+        writer(key: SymmetricKey(data: secret), transcript, latestTimestamp: latestTimestamp)
     }
 
-    /// Whether `proof` is right, compared in constant time (swift-crypto's `safeCompare`) so the
+    static func replica(key: SymmetricKey, _ transcript: HandshakeTranscript) -> [UInt8] {
+        mac(key, transcript.bytes("ripple replica proof"))
+    }
+
+    static func writer(key: SymmetricKey, _ transcript: HandshakeTranscript, latestTimestamp: UInt64) -> [UInt8] {
+        mac(key, transcript.bytes("ripple writer proof", latestTimestamp: latestTimestamp))
+    }
+
+    /// Whether `proof` equals `expected`, in constant time (swift-crypto's comparison) so the
     /// timing of a refusal says nothing about how many bytes matched.
-    public static func verify(_ proof: [UInt8], secret: [UInt8], nonce: [UInt8], clusterID: String, nodeID: String) -> Bool {
-        verify(proof, key: SymmetricKey(data: secret), nonce: nonce, clusterID: clusterID, nodeID: nodeID)
+    static func verify(_ proof: [UInt8], key: SymmetricKey, message: [UInt8]) -> Bool {
+        HMAC<SHA256>.isValidAuthenticationCode(proof, authenticating: message, using: key)
     }
 
-    static func verify(_ proof: [UInt8], key: SymmetricKey, nonce: [UInt8], clusterID: String, nodeID: String) -> Bool {
-        HMAC<SHA256>.isValidAuthenticationCode(proof, authenticating: message(nonce: nonce, clusterID: clusterID, nodeID: nodeID), using: key)
+    static func verifyReplica(_ proof: [UInt8], key: SymmetricKey, _ transcript: HandshakeTranscript) -> Bool {
+        verify(proof, key: key, message: transcript.bytes("ripple replica proof"))
+    }
+
+    static func verifyWriter(_ proof: [UInt8], key: SymmetricKey, _ transcript: HandshakeTranscript, latestTimestamp: UInt64) -> Bool {
+        verify(proof, key: key, message: transcript.bytes("ripple writer proof", latestTimestamp: latestTimestamp))
+    }
+
+    /// The frame keys of the link this handshake opens.
+    static func linkKeys(key: SymmetricKey, _ transcript: HandshakeTranscript) -> (writerToReplica: [UInt8], replicaToWriter: [UInt8]) {
+        let linkKey = SymmetricKey(data: mac(key, transcript.bytes("ripple link key")))
+        return (mac(linkKey, Array("writer to replica".utf8)), mac(linkKey, Array("replica to writer".utf8)))
     }
 
     /// A nonce from the system's cryptographic random source.
@@ -34,29 +89,50 @@ public enum HandshakeProof {
         return (0..<nonceLength).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
     }
 
-    private static func message(nonce: [UInt8], clusterID: String, nodeID: String) -> [UInt8] {
-        nonce + Array(clusterID.utf8) + Array(nodeID.utf8)
+    private static func mac(_ key: SymmetricKey, _ message: [UInt8]) -> [UInt8] {
+        Array(HMAC<SHA256>.authenticationCode(for: message, using: key))
     }
 }
 
-/// Why the writer refused a replica, as sent in `refused(reason:)`. The raw value is the wire
-/// text, so a replica can tell a permanent refusal from a passing one.
+/// The keys that authenticate one link's frames after the handshake, one per direction
+/// (see `FrameAuthenticator`).
+public struct LinkKeys: Sendable, Equatable {
+    /// Tags the frames this end sends.
+    public let sending: [UInt8]
+    /// Checks the frames this end receives.
+    public let receiving: [UInt8]
+
+    public init(sending: [UInt8], receiving: [UInt8]) {
+        self.sending = sending
+        self.receiving = receiving
+    }
+}
+
+/// Why the writer refused a replica. Only `wireText` goes to the replica: a refused hello or
+/// proof reads the same whatever was wrong with it, so a prober learns nothing from it; the
+/// precise reason is for the writer's log.
 public enum HandshakeRefusal: String, Sendable, CaseIterable {
     /// The replica belongs to another cluster.
     case wrongClusterID = "wrong cluster id"
-    /// The proof does not match the nonce under the cluster secret.
+    /// The proof does not match the nonces under the cluster secret.
     case authenticationFailed = "authentication failed"
-    /// The replica sent something other than the next handshake message.
+    /// The replica sent something other than the next handshake message, or a malformed one.
     case protocolViolation = "unexpected message during the handshake"
     /// The replica says it applied a commit newer than any the writer has: it must not follow
     /// this writer until an operator sorts out which history is right.
     case replicaAhead = "the replica is ahead of the writer"
 
-    /// Whether retrying cannot help (wrong configuration), so the replica should stop.
-    public var isPermanent: Bool {
+    /// The text sent in `refused(reason:)`.
+    public var wireText: String {
         switch self {
-        case .wrongClusterID, .authenticationFailed: true
-        case .protocolViolation, .replicaAhead: false
+        case .wrongClusterID, .authenticationFailed, .protocolViolation: "refused"
+        case .replicaAhead: rawValue
         }
+    }
+}
+
+extension [UInt8] {
+    fileprivate mutating func appendBigEndian<T: FixedWidthInteger>(_ value: T) {
+        Swift.withUnsafeBytes(of: value.bigEndian) { append(contentsOf: $0) }
     }
 }

@@ -3,6 +3,8 @@ import NIOCore
 
 /// LZ4 block compression between `ByteBuffer`s, for frame payloads.
 enum LZ4Block {
+    /// The most an LZ4 block expands: a run of 255-byte length extensions per literal.
+    static let maxExpansion = 255
     /// Appends `input` compressed to `output` and returns true, or leaves `output` as it was and
     /// returns false when compression fails or would not save space.
     static func compress(_ input: ByteBuffer, appendingTo output: inout ByteBuffer) -> Bool {

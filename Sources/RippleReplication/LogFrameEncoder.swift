@@ -48,6 +48,10 @@ public struct LogFrameEncoder: MessageToByteEncoder {
         } else {
             out.writeImmutableBuffer(frame.payload)
         }
+        if let tag = frame.tag {
+            type |= LogFrame.taggedFlag
+            out.writeBytes(tag)
+        }
 
         let length = out.writerIndex - start - 4
         guard length <= maxFrameSize else {

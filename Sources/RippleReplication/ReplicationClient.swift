@@ -18,17 +18,25 @@ public actor ReplicationClient {
         public var maxBackoff: Duration
         /// How long a TCP connect may take.
         public var connectTimeout: TimeAmount
+        /// The link stops reading once batches of this many bytes wait to be applied...
+        public var applyQueueHighWater: Int
+        /// ...and reads again once they are down to this many.
+        public var applyQueueLowWater: Int
 
         public init(
             link: ReplicationLinkConfiguration = .init(),
             initialBackoff: Duration = .milliseconds(100),
             maxBackoff: Duration = .seconds(5),
-            connectTimeout: TimeAmount = .seconds(5)
+            connectTimeout: TimeAmount = .seconds(5),
+            applyQueueHighWater: Int = 32 << 20,
+            applyQueueLowWater: Int = 8 << 20
         ) {
             self.link = link
             self.initialBackoff = initialBackoff
             self.maxBackoff = maxBackoff
             self.connectTimeout = connectTimeout
+            self.applyQueueHighWater = applyQueueHighWater
+            self.applyQueueLowWater = applyQueueLowWater
         }
     }
 
@@ -96,8 +104,8 @@ public actor ReplicationClient {
     public var isConnected: Bool { link != nil }
 
     /// Follows the writer until the calling task is cancelled (then returns). Any link failure is
-    /// logged and retried with backoff; only a refusal for a wrong secret or cluster id ends it,
-    /// by throwing `ReplicationError.refused`.
+    /// logged and retried with backoff — a refusal too: it carries no proof of the secret, so
+    /// anyone on the path could have sent it, and a replica that gave up on it would stay down.
     public nonisolated func run() async throws {
         var backoff = configuration.initialBackoff
         while !Task.isCancelled {
@@ -105,9 +113,12 @@ public actor ReplicationClient {
             do {
                 try await follow(accepted: &accepted)
                 logger.info("writer closed the replication link")
-            } catch ReplicationError.refused(let reason) where HandshakeRefusal(rawValue: reason)?.isPermanent == true {
-                logger.error("writer refused this replica; not retrying", metadata: ["reason": "\(reason)"])
-                throw ReplicationError.refused(reason: reason)
+            } catch ReplicationError.refused(let reason) {
+                logger.error(
+                    "writer refused this replica; check the cluster id and secret. Retrying",
+                    metadata: ["reason": "\(reason.logSafe)", "retryIn": "\(backoff)"])
+            } catch ReplicationError.writerNotAuthenticated {
+                logger.error("the writer did not prove the cluster secret; check the cluster secret. Retrying", metadata: ["retryIn": "\(backoff)"])
             } catch {
                 if Task.isCancelled { break }
                 logger.warning("replication link failed", metadata: ["error": "\(error)"])
@@ -154,11 +165,12 @@ public actor ReplicationClient {
     /// the next position starts from what the sink really holds.
     private nonisolated func follow(accepted: inout Bool) async throws {
         let applied = try await sink.appliedTimestamp()
-        let applies = QueuedApplies(appliedTimestamp: applied)
+        let applies = QueuedApplies(
+            appliedTimestamp: applied, highWater: configuration.applyQueueHighWater, lowWater: configuration.applyQueueLowWater)
         let connection = try await connect(applied: applied, applies: applies)
         try await connection.executeThenClose { inbound, outbound in
             var messages = inbound.makeAsyncIterator()
-            let latest = try await handshake(&messages, outbound: outbound, applied: applied)
+            let latest = try await waitForAcceptance(&messages)
             accepted = true
             logger.info("following the writer", metadata: ["applied": "\(applied)", "writerLatest": "\(latest)"])
 
@@ -229,15 +241,9 @@ public actor ReplicationClient {
                         _ = stream.applied(through: applies.appliedTimestamp)
                         switch try stream.receive(message) {
                         case .apply(let commits):
-                            applies.queued()
-                            sink.apply(commits, following: previous) { result in
-                                applies.completed(result)
-                                switch result {
-                                case .success(let ts): outboxWriter.yield(.ack(appliedTimestamp: ts))
-                                // Ends the receive loop; the failure is rethrown below.
-                                case .failure: channel.close(promise: nil)
-                                }
-                            }
+                            // The completion's failure closes the channel, which ends this loop;
+                            // the failure is rethrown below.
+                            ReplicaCommitHandler.queue(commits, following: previous, on: sink, applies: applies, channel: channel)
                             writerAnnounced(stream.writerLatestTimestamp)
                         case .send(let reply):
                             outboxWriter.yield(reply)
@@ -264,36 +270,33 @@ public actor ReplicationClient {
         let link = configuration.link
         let logger = logger
         let sink = sink
+        let (clusterID, nodeID, secret) = (clusterID, nodeID, secret)
         return try await ClientBootstrap(group: eventLoopGroup)
             .connectTimeout(configuration.connectTimeout)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .connect(host: writerHost, port: writerPort) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addReplicationHandlers(configuration: link, logger: logger)
+                    let handshake = ReplicaHandshake(clusterID: clusterID, nodeID: nodeID, secret: secret, appliedTimestamp: applied)
                     try channel.pipeline.syncOperations.addHandler(
-                        ReplicaCommitHandler(appliedTimestamp: applied, sink: sink, applies: applies) { [self] in writerAnnounced($0) })
+                        ReplicaCommitHandler(handshake: handshake, appliedTimestamp: applied, sink: sink, applies: applies) { [self] in
+                            writerAnnounced($0)
+                        })
                     return try Connection(wrappingChannelSynchronously: channel)
                 }
             }
     }
 
-    /// Runs the handshake; returns the writer's latest timestamp once accepted.
-    private nonisolated func handshake(
-        _ messages: inout NIOAsyncChannelInboundStream<ReplicationMessage>.AsyncIterator,
-        outbound: NIOAsyncChannelOutboundWriter<ReplicationMessage>,
-        applied: UInt64
+    /// Waits for the `ReplicaCommitHandler` to finish the handshake; returns the writer's latest
+    /// timestamp. A refusal or failed handshake arrives as the error the iterator throws.
+    private nonisolated func waitForAcceptance(
+        _ messages: inout NIOAsyncChannelInboundStream<ReplicationMessage>.AsyncIterator
     ) async throws -> UInt64 {
-        var handshake = ReplicaHandshake(clusterID: clusterID, nodeID: nodeID, secret: secret, appliedTimestamp: applied)
-        try await outbound.write(handshake.start())
-        while let message = try await messages.next() {
-            switch handshake.receive(message) {
-            case .send(let reply): try await outbound.write(reply)
-            case .accepted(let latest): return latest
-            case .refused(let reason, _): throw ReplicationError.refused(reason: reason)
-            case .fail(let error): throw error
-            }
+        guard let message = try await messages.next() else { throw ReplicationError.writerUnavailable }
+        guard case .accepted(let latest, _) = message else {
+            throw ReplicationError.unexpectedMessage("\(message.kind) during the handshake")
         }
-        throw ReplicationError.writerUnavailable
+        return latest
     }
 
     // MARK: - State

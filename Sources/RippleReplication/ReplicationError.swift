@@ -1,5 +1,5 @@
-/// Why a replication link failed. Every case closes the link; the replica then reconnects and
-/// resumes from its durable position, except after `refused` for a wrong secret or cluster id.
+/// Why a replication link failed. Every case closes the link; the replica then reconnects with
+/// backoff and resumes from its durable position.
 public enum ReplicationError: Error, Sendable, Equatable {
     /// A frame's CRC-32C does not match its type and payload: the byte stream cannot be trusted.
     case checksumMismatch(expected: UInt32, actual: UInt32)
@@ -19,9 +19,18 @@ public enum ReplicationError: Error, Sendable, Equatable {
     case gap(lastReceived: UInt64, previousTimestamp: UInt64)
     /// A commit's timestamp is not above the one before it: a resend or a reordering.
     case outOfOrder(lastReceived: UInt64, received: UInt64)
-    /// The writer refused the handshake; `reason` is its `HandshakeRefusal` text. The client stops
-    /// retrying when the reason is a wrong secret or cluster id.
+    /// The writer refused the handshake; `reason` is its `HandshakeRefusal.wireText`. A refusal
+    /// is unauthenticated (anyone on the path can forge one), so the replica retries.
     case refused(reason: String)
+    /// The writer's `accepted` does not prove the cluster secret: an impostor, or a different secret.
+    case writerNotAuthenticated
+    /// A frame after the handshake lacks its tag, or the tag does not match (forged, replayed,
+    /// reordered or corrupted on the path).
+    case frameNotAuthenticated
+    /// The handshake did not finish within the link's handshake timeout.
+    case handshakeTimedOut
+    /// The writer already holds its limit of links that have not finished the handshake.
+    case tooManyPendingLinks
     /// There is no link to the writer right now, or it dropped before the answer came. Retryable.
     case writerUnavailable
     /// The peer sent nothing for longer than the link's read timeout while we were waiting for it.
@@ -47,7 +56,11 @@ extension ReplicationError: CustomStringConvertible {
         case .gap(let last, let previous):
             "gap in the commit stream: last received \(last), batch follows \(previous)"
         case .outOfOrder(let last, let received): "commit \(received) does not follow \(last)"
-        case .refused(let reason): "the writer refused the replica: \(reason)"
+        case .refused(let reason): "the writer refused the replica: \(reason.logSafe)"
+        case .writerNotAuthenticated: "the writer did not prove the cluster secret"
+        case .frameNotAuthenticated: "a frame failed authentication"
+        case .handshakeTimedOut: "the handshake did not finish in time"
+        case .tooManyPendingLinks: "too many replication links are in their handshake"
         case .writerUnavailable: "the writer is not reachable over the replication link"
         case .timedOut: "the replication peer went silent"
         case .snapshotOffsetMismatch(let expected, let received):
@@ -62,4 +75,15 @@ extension ReplicationError: CustomStringConvertible {
 private func hex(_ value: UInt32) -> String {
     let digits = String(value, radix: 16)
     return "0x" + String(repeating: "0", count: 8 - digits.count) + digits
+}
+
+extension String {
+    /// At most 64 printable ASCII characters of a peer-supplied string, for logs: a peer must not
+    /// fill the log or smuggle control characters into it.
+    var logSafe: String {
+        let limit = 64
+        var out = String(unicodeScalars.prefix(limit).map { $0.isASCII && $0.value >= 0x20 && $0.value < 0x7F ? Character($0) : "?" })
+        if unicodeScalars.count > limit { out += "…" }
+        return out
+    }
 }

@@ -5,10 +5,10 @@ import RippleValues
 // The payload of each message kind. Integers are big-endian; `string` and `bytes` are a u32 byte
 // count followed by the bytes (strings UTF-8).
 //
-//   hello          string clusterID | string nodeID | u64 appliedTimestamp
+//   hello          string clusterID | string nodeID | u64 appliedTimestamp | bytes nonce
 //   challenge      bytes nonce
 //   proof          bytes hmac
-//   accepted       u64 latestTimestamp
+//   accepted       u64 latestTimestamp | bytes proof
 //   refused        string reason
 //   commits        u64 previousTimestamp | u32 count | count × (u64 ts | bytes CommitCodec writes)
 //   heartbeat      u64 latestTimestamp
@@ -32,13 +32,17 @@ extension ReplicationMessage {
     /// Appends the payload (not the frame header) to `buffer`.
     public func encodePayload(into buffer: inout ByteBuffer) {
         switch self {
-        case .hello(let clusterID, let nodeID, let applied):
+        case .hello(let clusterID, let nodeID, let applied, let nonce):
             buffer.writeLengthPrefixedString(clusterID)
             buffer.writeLengthPrefixedString(nodeID)
             buffer.writeInteger(applied)
+            buffer.writeLengthPrefixedBytes(nonce)
         case .challenge(let bytes), .proof(let bytes), .snapshotEnd(let bytes):
             buffer.writeLengthPrefixedBytes(bytes)
-        case .accepted(let ts), .heartbeat(let ts), .ack(let ts):
+        case .accepted(let ts, let proof):
+            buffer.writeInteger(ts)
+            buffer.writeLengthPrefixedBytes(proof)
+        case .heartbeat(let ts), .ack(let ts):
             buffer.writeInteger(ts)
         case .refused(let reason):
             buffer.writeLengthPrefixedString(reason)
@@ -70,10 +74,12 @@ extension ReplicationMessage {
     private static func decode(kind: LogFrame.Kind, payload p: inout ByteBuffer) throws(ReplicationError) -> ReplicationMessage {
         switch kind {
         case .hello:
-            return .hello(clusterID: try p.readField(kind), nodeID: try p.readField(kind), appliedTimestamp: try p.readField(kind))
+            return .hello(
+                clusterID: try p.readField(kind), nodeID: try p.readField(kind), appliedTimestamp: try p.readField(kind),
+                nonce: try p.readField(kind))
         case .challenge: return .challenge(nonce: try p.readField(kind))
         case .proof: return .proof(hmac: try p.readField(kind))
-        case .accepted: return .accepted(latestTimestamp: try p.readField(kind))
+        case .accepted: return .accepted(latestTimestamp: try p.readField(kind), proof: try p.readField(kind))
         case .refused: return .refused(reason: try p.readField(kind))
         case .commits:
             let previous: UInt64 = try p.readField(kind)
@@ -110,9 +116,10 @@ extension ReplicationMessage {
         case .commits(_, let commits): 12 + commits.reduce(0) { $0 + $1.estimatedWireSize }
         case .challenge(let bytes), .proof(let bytes), .snapshotEnd(let bytes): 4 + bytes.count
         case .snapshotChunk(_, let bytes), .forward(_, let bytes), .forwardResult(_, let bytes): 12 + bytes.count
-        case .hello(let cluster, let node, _): 16 + cluster.utf8.count + node.utf8.count
+        case .hello(let cluster, let node, _, let nonce): 20 + cluster.utf8.count + node.utf8.count + nonce.count
+        case .accepted(_, let proof): 12 + proof.count
         case .refused(let reason): 4 + reason.utf8.count
-        case .accepted, .heartbeat, .ack, .snapshotBegin: 16
+        case .heartbeat, .ack, .snapshotBegin: 16
         }
     }
 }

@@ -8,15 +8,18 @@ import RippleStorage
 /// replica is too far behind), the replica answers with `ack`, and either side of an accepted
 /// link may carry `forward` (replica → writer) / `forwardResult` (writer → replica).
 public enum ReplicationMessage: Sendable, Equatable {
-    /// Replica → writer, first: who it is and the last commit it applied durably.
-    case hello(clusterID: String, nodeID: String, appliedTimestamp: UInt64)
+    /// Replica → writer, first: who it is, the last commit it applied durably, and a fresh nonce
+    /// the writer must prove the cluster secret over.
+    case hello(clusterID: String, nodeID: String, appliedTimestamp: UInt64, nonce: [UInt8])
     /// Writer → replica: a fresh random nonce to prove knowledge of the cluster secret over.
     case challenge(nonce: [UInt8])
-    /// Replica → writer: `HMAC-SHA256(secret, nonce || clusterID || nodeID)` (see `HandshakeProof`).
+    /// Replica → writer: its proof of the cluster secret over both nonces (see `HandshakeProof`).
     case proof(hmac: [UInt8])
-    /// Writer → replica: the link is open; streaming starts after the replica's applied timestamp.
-    case accepted(latestTimestamp: UInt64)
-    /// Writer → replica, then close: why the replica may not follow (a `HandshakeRefusal` text).
+    /// Writer → replica: the link is open, and the writer's own proof of the secret; streaming
+    /// starts after the replica's applied timestamp, every later frame tagged (`FrameAuthenticator`).
+    case accepted(latestTimestamp: UInt64, proof: [UInt8])
+    /// Writer → replica, then close: a `HandshakeRefusal.wireText`. Unauthenticated, so the
+    /// replica only logs it and retries.
     case refused(reason: String)
     /// Writer → replica: consecutive commits in timestamp order. `previousTimestamp` is the commit
     /// right before the first one (or the replica's applied timestamp for the first batch), so

@@ -1,4 +1,5 @@
 import Crypto
+import Synchronization
 import Logging
 import NIOCore
 import NIOPosix
@@ -22,6 +23,9 @@ public actor ReplicationServer {
         public var snapshotChunkBytes: Int = 1 << 20
         /// How often a replica on the live tail gets a heartbeat.
         public var heartbeatInterval: Duration = .seconds(1)
+        /// At most this many links may be in their handshake at once; more are closed on
+        /// connect, so a flood of unauthenticated sockets holds little.
+        public var maxPendingLinks: Int = 64
 
         public init(
             link: ReplicationLinkConfiguration = .init(),
@@ -53,6 +57,7 @@ public actor ReplicationServer {
     private let configuration: Configuration
     private let eventLoopGroup: any EventLoopGroup
     private var state = State.idle
+    private let pendingLinks: PendingLinks
     private var boundWaiters: [CheckedContinuation<Int, any Error>] = []
 
     /// - Parameters:
@@ -76,6 +81,7 @@ public actor ReplicationServer {
         self.logger = logger
         self.configuration = configuration
         self.eventLoopGroup = eventLoopGroup
+        self.pendingLinks = PendingLinks(limit: configuration.maxPendingLinks)
     }
 
     /// The port the server listens on, once `run()` has bound it; nil before and after.
@@ -130,12 +136,20 @@ public actor ReplicationServer {
     private nonisolated func bind() async throws -> NIOAsyncChannel<Connection, Never> {
         let link = configuration.link
         let logger = logger
+        let pendingLinks = pendingLinks
         return try await ServerBootstrap(group: eventLoopGroup)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addReplicationHandlers(configuration: link, logger: logger)
+                    guard let pending = pendingLinks.admit() else {
+                        logger.warning("refused a replication connection: too many links in their handshake")
+                        // A failed initializer alone leaves the accepted socket to NIO's mercy.
+                        channel.close(promise: nil)
+                        throw ReplicationError.tooManyPendingLinks
+                    }
+                    channel.closeFuture.whenComplete { _ in pending.finish() }
+                    try channel.pipeline.syncOperations.addReplicationHandlers(configuration: link, logger: logger) { pending.finish() }
                     return try Connection(wrappingChannelSynchronously: channel)
                 }
             }
@@ -167,7 +181,7 @@ public actor ReplicationServer {
                 // through `outbound`.
                 let channel = connection.channel
                 guard let (nodeID, applied) = try await handshake(&messages, channel: channel, logger: logger) else { return }
-                logger[metadataKey: "node"] = "\(nodeID)"
+                logger[metadataKey: "node"] = "\(nodeID.logSafe)"
                 logger.info("replica connected", metadata: ["applied": "\(applied)"])
                 source.replicaAcknowledged(nodeID: nodeID, appliedTimestamp: applied)
                 source.replicaConnected(nodeID: nodeID)
@@ -223,11 +237,17 @@ public actor ReplicationServer {
                 try await channel.writeAndFlush(reply)
             case .lookUpLatestTimestamp:
                 preconditionFailure("WriterHandshake asked for the latest timestamp twice")
-            case .accept(let nodeID, let applied, let reply):
-                try await channel.writeAndFlush(reply)
+            case .accept(let nodeID, let applied, let reply, let keys):
+                // `accepted` is the last untagged frame: the keys take over right after it, in one
+                // turn of the event loop so that nothing else is written in between.
+                try await channel.eventLoop.flatSubmit {
+                    let written = channel.writeAndFlush(reply)
+                    channel.triggerUserOutboundEvent(keys, promise: nil)
+                    return written
+                }.get()
                 return (nodeID, applied)
             case .refuse(let refusal, let nodeID, let reply):
-                logger.warning("refused replica", metadata: ["reason": "\(refusal.rawValue)", "node": "\(nodeID ?? "?")"])
+                logger.warning("refused replica", metadata: ["reason": "\(refusal.rawValue)", "node": "\((nodeID ?? "?").logSafe)"])
                 try await channel.writeAndFlush(reply)
                 return nil
             }
@@ -345,5 +365,36 @@ public actor ReplicationServer {
             "ts": "\(ts)", "bytes": "\(bytes.count)", "built": "\(built)", "total": "\(ContinuousClock.now - started)",
         ])
         return ts
+    }
+}
+
+/// The writer's count of links still in their handshake, against `maxPendingLinks`.
+final class PendingLinks: Sendable {
+    /// One admitted link; `finish()` when it opens or closes, whichever comes first.
+    final class Admission: Sendable {
+        private let links: PendingLinks
+        private let finished = Atomic<Bool>(false)
+
+        init(_ links: PendingLinks) { self.links = links }
+
+        func finish() {
+            guard !finished.exchange(true, ordering: .relaxed) else { return }
+            links.count.subtract(1, ordering: .relaxed)
+        }
+    }
+
+    private let limit: Int
+    private let count = Atomic<Int>(0)
+
+    init(limit: Int) { self.limit = limit }
+
+    /// Counts a new link, or returns nil when `limit` links are already pending.
+    func admit() -> Admission? {
+        let (_, admitted) = count.wrappingAdd(1, ordering: .relaxed)
+        guard admitted <= limit else {
+            count.subtract(1, ordering: .relaxed)
+            return nil
+        }
+        return Admission(self)
     }
 }

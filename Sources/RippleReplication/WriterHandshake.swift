@@ -4,8 +4,13 @@ import Crypto
 /// carry out the actions it returns.
 ///
 /// `hello` → `.send(challenge)`; `proof` → `.lookUpLatestTimestamp`; then
-/// `latestTimestampFound(_:)` → `.accept` (send `accepted`, stream from the replica's applied
-/// timestamp) — or `.refuse` at any step (send `refused`, log, close).
+/// `latestTimestampFound(_:)` → `.accept` (send `accepted` with the writer's proof, tag every
+/// later frame with `keys`, stream from the replica's applied timestamp) — or `.refuse` at any
+/// step (send `refused`, log, close).
+///
+/// A hello for another cluster is challenged like any other and refused only after its proof,
+/// with the same reply as a wrong proof: a prober cannot tell a wrong cluster id from a wrong
+/// secret, nor learn the cluster id by trying.
 public struct WriterHandshake: Sendable {
     /// What the connection must do next.
     public enum Action: Sendable, Equatable {
@@ -13,16 +18,20 @@ public struct WriterHandshake: Sendable {
         case send(ReplicationMessage)
         /// The replica proved itself: find the newest commit timestamp and call `latestTimestampFound(_:)`.
         case lookUpLatestTimestamp
-        /// Send `reply` (`accepted`), then stream commits after `appliedTimestamp` to `nodeID`.
-        case accept(nodeID: String, appliedTimestamp: UInt64, reply: ReplicationMessage)
+        /// Send `reply` (`accepted`), tag every later frame with `keys`, then stream commits after
+        /// `appliedTimestamp` to `nodeID`.
+        case accept(nodeID: String, appliedTimestamp: UInt64, reply: ReplicationMessage, keys: LinkKeys)
         /// Send `reply` (`refused`), log `refusal` with `nodeID` (when known), close the link.
         case refuse(HandshakeRefusal, nodeID: String?, reply: ReplicationMessage)
     }
 
+    /// The longest node id a hello may carry; ids are names in logs and `/health`.
+    public static let maxNodeIDBytes = 256
+
     private enum State: Sendable {
         case awaitingHello
-        case awaitingProof(nodeID: String, appliedTimestamp: UInt64, nonce: [UInt8])
-        case awaitingLatestTimestamp(nodeID: String, appliedTimestamp: UInt64)
+        case awaitingProof(HandshakeTranscript, clusterMatches: Bool)
+        case awaitingLatestTimestamp(HandshakeTranscript)
         case finished
     }
 
@@ -41,19 +50,23 @@ public struct WriterHandshake: Sendable {
     /// Feeds one message from the replica.
     public mutating func receive(_ message: ReplicationMessage) -> Action {
         switch (state, message) {
-        case (.awaitingHello, .hello(let theirCluster, let nodeID, let applied)):
-            guard theirCluster == clusterID else { return refuse(.wrongClusterID, nodeID: nodeID) }
-            let nonce = nonceSource()
-            state = .awaitingProof(nodeID: nodeID, appliedTimestamp: applied, nonce: nonce)
-            return .send(.challenge(nonce: nonce))
-        case (.awaitingProof(let nodeID, let applied, let nonce), .proof(let hmac)):
-            guard HandshakeProof.verify(hmac, key: key, nonce: nonce, clusterID: clusterID, nodeID: nodeID) else {
-                return refuse(.authenticationFailed, nodeID: nodeID)
+        case (.awaitingHello, .hello(let theirCluster, let nodeID, let applied, let replicaNonce)):
+            guard replicaNonce.count == HandshakeProof.nonceLength, nodeID.utf8.count <= Self.maxNodeIDBytes,
+                theirCluster.utf8.count <= Self.maxNodeIDBytes
+            else { return refuse(.protocolViolation, nodeID: nil) }
+            let transcript = HandshakeTranscript(
+                clusterID: clusterID, nodeID: nodeID, appliedTimestamp: applied, replicaNonce: replicaNonce, writerNonce: nonceSource())
+            state = .awaitingProof(transcript, clusterMatches: theirCluster == clusterID)
+            return .send(.challenge(nonce: transcript.writerNonce))
+        case (.awaitingProof(let transcript, let clusterMatches), .proof(let hmac)):
+            guard clusterMatches else { return refuse(.wrongClusterID, nodeID: transcript.nodeID) }
+            guard HandshakeProof.verifyReplica(hmac, key: key, transcript) else {
+                return refuse(.authenticationFailed, nodeID: transcript.nodeID)
             }
-            state = .awaitingLatestTimestamp(nodeID: nodeID, appliedTimestamp: applied)
+            state = .awaitingLatestTimestamp(transcript)
             return .lookUpLatestTimestamp
-        case (.awaitingProof(let nodeID, _, _), _), (.awaitingLatestTimestamp(let nodeID, _), _):
-            return refuse(.protocolViolation, nodeID: nodeID)
+        case (.awaitingProof(let transcript, _), _), (.awaitingLatestTimestamp(let transcript), _):
+            return refuse(.protocolViolation, nodeID: transcript.nodeID)
         case (.awaitingHello, _), (.finished, _):
             return refuse(.protocolViolation, nodeID: nil)
         }
@@ -61,14 +74,20 @@ public struct WriterHandshake: Sendable {
 
     /// Completes a handshake after `.lookUpLatestTimestamp`.
     public mutating func latestTimestampFound(_ latest: UInt64) -> Action {
-        guard case .awaitingLatestTimestamp(let nodeID, let applied) = state else { return refuse(.protocolViolation, nodeID: nil) }
-        guard applied <= latest else { return refuse(.replicaAhead, nodeID: nodeID) }
+        guard case .awaitingLatestTimestamp(let transcript) = state else { return refuse(.protocolViolation, nodeID: nil) }
+        guard transcript.appliedTimestamp <= latest else { return refuse(.replicaAhead, nodeID: transcript.nodeID) }
         state = .finished
-        return .accept(nodeID: nodeID, appliedTimestamp: applied, reply: .accepted(latestTimestamp: latest))
+        let keys = HandshakeProof.linkKeys(key: key, transcript)
+        return .accept(
+            nodeID: transcript.nodeID,
+            appliedTimestamp: transcript.appliedTimestamp,
+            reply: .accepted(latestTimestamp: latest, proof: HandshakeProof.writer(key: key, transcript, latestTimestamp: latest)),
+            keys: LinkKeys(sending: keys.writerToReplica, receiving: keys.replicaToWriter)
+        )
     }
 
     private mutating func refuse(_ refusal: HandshakeRefusal, nodeID: String?) -> Action {
         state = .finished
-        return .refuse(refusal, nodeID: nodeID, reply: .refused(reason: refusal.rawValue))
+        return .refuse(refusal, nodeID: nodeID, reply: .refused(reason: refusal.wireText))
     }
 }

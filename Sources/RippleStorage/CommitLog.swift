@@ -89,8 +89,7 @@ public enum CommitCodec {
 
     /// Reads one encoding of writes from `r`, leaving it just after.
     static func decode(_ r: inout ByteReader) throws(ValueError) -> [LogWrite] {
-        let count = Int(try r.varint())
-        guard count <= r.remaining else { throw ValueError("commit record count is corrupt") }
+        let count = try r.length()
         var writes: [LogWrite] = []
         writes.reserveCapacity(count)
         for _ in 0..<count {
@@ -99,21 +98,20 @@ public enum CommitCodec {
             case .putDocument, .deleteDocument:
                 let table = UInt32(truncatingIfNeeded: try r.varint())
                 let number = Int64(bitPattern: try r.varint())
-                let id = try r.string(count: Int(try r.varint()))
-                let value = kind == .putDocument ? try r.bytes(count: Int(try r.varint())) : nil
+                let id = try r.string(count: try r.length())
+                let value = kind == .putDocument ? try r.bytes(count: try r.length()) : nil
                 writes.append(.document(tableNumber: table, number: number, id: id, value: value))
             case .createTable:
                 let number = UInt32(truncatingIfNeeded: try r.varint())
-                let name = try r.string(count: Int(try r.varint()))
+                let name = try r.string(count: try r.length())
                 writes.append(.createTable(TableRecord(number: number, name: name)))
             case .createIndex:
                 let number = Int64(bitPattern: try r.varint())
                 let table = UInt32(truncatingIfNeeded: try r.varint())
-                let name = try r.string(count: Int(try r.varint()))
-                let fieldCount = Int(try r.varint())
-                guard fieldCount <= r.remaining else { throw ValueError("commit record index is corrupt") }
+                let name = try r.string(count: try r.length())
+                let fieldCount = try r.length()
                 var fields: [String] = []
-                for _ in 0..<fieldCount { fields.append(try r.string(count: Int(try r.varint()))) }
+                for _ in 0..<fieldCount { fields.append(try r.string(count: try r.length())) }
                 guard let state = IndexRecord.State(rawValue: try r.byte()) else { throw ValueError("commit record index state is corrupt") }
                 writes.append(.createIndex(IndexRecord(number: number, tableNumber: table, name: name, fields: fields, state: state)))
             case .setIndexState:
@@ -191,5 +189,15 @@ public struct LogBatch: Sendable {
         }
         guard r.isAtEnd, previous == ts else { throw ValueError("commit log row is corrupt") }
         return out
+    }
+}
+
+extension ByteReader {
+    /// A varint byte or element count, checked against the bytes left (every element takes at
+    /// least one): a corrupt or hostile varint above `Int.max` must throw, not trap in `Int(_:)`.
+    mutating func length() throws(ValueError) -> Int {
+        let value = try varint()
+        guard value <= UInt64(remaining) else { throw ValueError("commit record length \(value) exceeds the \(remaining) bytes left") }
+        return Int(value)
     }
 }

@@ -46,14 +46,14 @@ public enum SnapshotCodec {
                 guard try r.bytes(count: magic.count) == magic else { throw ValueError("not a Ripple snapshot") }
                 let ts = try r.varint()
                 let maxNumber = Int64(bitPattern: try r.varint())
-                let catalog = try CommitCodec.decode(try r.bytes(count: Int(try r.varint())))
+                let catalog = try CommitCodec.decode(try r.bytes(count: try r.length()))
                 var documents: [Document] = []
                 while try r.byte() == 1 {
                     let table = UInt32(truncatingIfNeeded: try r.varint())
                     let number = Int64(bitPattern: try r.varint())
-                    let id = try r.string(count: Int(try r.varint()))
+                    let id = try r.string(count: try r.length())
                     let docTs = try r.varint()
-                    let value = try r.bytes(count: Int(try r.varint()))
+                    let value = try r.bytes(count: try r.length())
                     documents.append(Document(tableNumber: table, number: number, id: id, ts: docTs, value: value))
                 }
                 guard r.isAtEnd else { throw ValueError("snapshot has trailing bytes") }

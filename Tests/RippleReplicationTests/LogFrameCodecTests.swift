@@ -6,7 +6,7 @@ import Testing
 
 @Suite struct LogFrameCodecTests {
     static let small: [ReplicationMessage] = [
-        .hello(clusterID: "prod", nodeID: "replica-1", appliedTimestamp: 42),
+        .hello(clusterID: "prod", nodeID: "replica-1", appliedTimestamp: 42, nonce: Array(repeating: 9, count: 32)),
         .heartbeat(latestTimestamp: 99),
         .forward(requestID: 7, payload: [1, 2, 3]),
     ]

@@ -1,4 +1,5 @@
 import NIOCore
+import Logging
 import NIOPosix
 import RippleStorage
 import Testing
@@ -98,29 +99,69 @@ import Testing
         try await serverTask.value
     }
 
-    @Test func wrongSecretIsRefusedAndNotRetried() async throws {
+    /// Issue 11 #9: a refusal carries no proof of the secret, so a replica that gave up on one
+    /// could be stopped for good by anyone on the path. It retries with backoff instead.
+    @Test func refusedReplicasKeepRetryingWithBackoff() async throws {
         let log = MemoryCommitLog(commits: makeCommits(count: 3, after: 0))
         let server = makeServer(port: 0, source: log)
         let serverTask = Task { try await server.run() }
         let port = try await server.waitUntilBound()
 
         let replica = MemoryReplica()
-        let intruder = ReplicationClient(
-            writerHost: "127.0.0.1", writerPort: port, clusterID: "test", nodeID: "intruder", secret: Array("guess".utf8),
-            sink: replica, logger: testLogger, configuration: clientConfiguration
-        )
-        await #expect(throws: ReplicationError.refused(reason: HandshakeRefusal.authenticationFailed.rawValue)) {
-            try await withTimeout { try await intruder.run() }
-        }
-        let stranger = ReplicationClient(
-            writerHost: "127.0.0.1", writerPort: port, clusterID: "other", nodeID: "stranger", secret: secret,
-            sink: replica, logger: testLogger, configuration: clientConfiguration
-        )
-        await #expect(throws: ReplicationError.refused(reason: HandshakeRefusal.wrongClusterID.rawValue)) {
-            try await withTimeout { try await stranger.run() }
+        for (clusterID, secret) in [("test", Array("guess".utf8)), ("other", secret)] {
+            let (logger, lines) = recordingLogger()
+            let refused = ReplicationClient(
+                writerHost: "127.0.0.1", writerPort: port, clusterID: clusterID, nodeID: "intruder", secret: secret,
+                sink: replica, logger: logger, configuration: clientConfiguration
+            )
+            let task = Task { try await refused.run() }
+            try await withTimeout {
+                var refusals = 0
+                for await line in lines where line.hasPrefix("writer refused this replica") {
+                    refusals += 1
+                    if refusals == 3 { break }
+                }
+            }
+            task.cancel()
+            try await task.value
         }
         #expect(await replica.applied.isEmpty)
 
+        serverTask.cancel()
+        try await serverTask.value
+    }
+
+    /// Issue 11 #1: links in their handshake are capped; more are closed on connect, and a
+    /// replica gets in once one of them is gone.
+    @Test func linksBeyondThePendingLimitAreClosedOnConnect() async throws {
+        let log = MemoryCommitLog(commits: makeCommits(count: 3, after: 0))
+        var configuration = ReplicationServer.Configuration()
+        configuration.maxPendingLinks = 1
+        configuration.link.handshakeTimeout = .seconds(60)
+        let server = ReplicationServer(
+            host: "127.0.0.1", port: 0, clusterID: "test", secret: secret, source: log, logger: testLogger, configuration: configuration)
+        let serverTask = Task { try await server.run() }
+        let port = try await server.waitUntilBound()
+
+        // The first link says hello and gets its challenge: it is admitted and pending.
+        let pending = try await RawPeer.connect(port: port)
+        try await pending.send(try encodedBytes([.hello(clusterID: "test", nodeID: "slow", appliedTimestamp: 0, nonce: HandshakeProof.randomNonce())]))
+        #expect(try await pending.firstBytes.get() != nil)
+        // The second is closed before it says anything.
+        let extra = try await RawPeer.connect(port: port)
+        #expect(try await withTimeout { try await extra.firstBytes.get() } == nil)
+
+        try await pending.close()
+        let replica = MemoryReplica()
+        let client = ReplicationClient(
+            writerHost: "127.0.0.1", writerPort: port, clusterID: "test", nodeID: "replica-1", secret: secret,
+            sink: replica, logger: testLogger, configuration: clientConfiguration
+        )
+        let clientTask = Task { try await client.run() }
+        let latest = await log.latestTimestamp()
+        try await withTimeout { try await replica.waitUntilApplied(latest) }
+        clientTask.cancel()
+        try await clientTask.value
         serverTask.cancel()
         try await serverTask.value
     }
@@ -144,5 +185,61 @@ import Testing
         await #expect(throws: (any Error).self) { try await second.waitUntilBound() }
         firstTask.cancel()
         try await firstTask.value
+    }
+}
+
+/// A bare TCP peer of the replication port, for speaking out of turn.
+struct RawPeer: Sendable {
+    let channel: any Channel
+    /// The first bytes the writer sends, or nil if it closes the connection first.
+    let firstBytes: EventLoopFuture<ByteBuffer?>
+
+    static func connect(port: Int) async throws -> RawPeer {
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let first = loop.makePromise(of: ByteBuffer?.self)
+        let channel = try await ClientBootstrap(group: loop)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(FirstBytes(first)) }
+            }
+            .connect(host: "127.0.0.1", port: port).get()
+        return RawPeer(channel: channel, firstBytes: first.futureResult)
+    }
+
+    func send(_ bytes: [UInt8]) async throws {
+        try await channel.writeAndFlush(ByteBuffer(bytes: bytes))
+    }
+
+    func close() async throws {
+        try await channel.close()
+    }
+
+    private final class FirstBytes: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        let promise: EventLoopPromise<ByteBuffer?>
+        init(_ promise: EventLoopPromise<ByteBuffer?>) { self.promise = promise }
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) { promise.succeed(unwrapInboundIn(data)) }
+        func channelInactive(context: ChannelHandlerContext) { promise.succeed(nil) }
+    }
+}
+
+/// A logger whose messages also arrive on the returned stream.
+func recordingLogger() -> (Logger, AsyncStream<String>) {
+    let (lines, continuation) = AsyncStream.makeStream(of: String.self)
+    let logger = Logger(label: "ripple.replication.tests") { _ in RecordingLogHandler(lines: continuation) }
+    return (logger, lines)
+}
+
+struct RecordingLogHandler: LogHandler {
+    let lines: AsyncStream<String>.Continuation
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .info
+
+    func log(event: LogEvent) {
+        lines.yield(event.message.description)
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
     }
 }

@@ -6,11 +6,11 @@ import Testing
 
 @Suite struct ReplicationMessageTests {
     static let everyKind: [ReplicationMessage] = [
-        .hello(clusterID: "prod-ü", nodeID: "replica-1", appliedTimestamp: 1_700_000_000_000_000_000),
+        .hello(clusterID: "prod-ü", nodeID: "replica-1", appliedTimestamp: 1_700_000_000_000_000_000, nonce: Array(32..<64)),
         .challenge(nonce: Array(0..<32)),
         .proof(hmac: Array(repeating: 0x5A, count: 32)),
-        .accepted(latestTimestamp: .max),
-        .refused(reason: HandshakeRefusal.authenticationFailed.rawValue),
+        .accepted(latestTimestamp: .max, proof: Array(repeating: 0x33, count: 32)),
+        .refused(reason: HandshakeRefusal.authenticationFailed.wireText),
         .commits(previousTimestamp: 0, commits: [makeCommit(ts: 1)]),
         .commits(
             previousTimestamp: 100,
@@ -94,6 +94,21 @@ import Testing
         payload.writeInteger(UInt64(0))
         payload.writeInteger(UInt32.max)
         #expect(throws: ReplicationError.malformedMessage("commits claims 4294967295 commits")) {
+            try ReplicationMessage(frame: LogFrame(kind: .commits, payload: payload))
+        }
+    }
+
+    /// Issue 11 #1: a `commits` frame whose record holds a 10-byte varint length trapped in
+    /// `Int(_:)` and killed the receiving node.
+    @Test func hugeVarintInACommitRecordIsMalformed() {
+        let record: [UInt8] = [1, 1, 10, 1] + Array(repeating: 0xFF, count: 9) + [0x01]
+        var payload = ByteBuffer()
+        payload.writeInteger(UInt64(0))
+        payload.writeInteger(UInt32(1))
+        payload.writeInteger(UInt64(5))
+        payload.writeInteger(UInt32(record.count))
+        payload.writeBytes(record)
+        #expect(throws: ReplicationError.malformedMessage("commit 5: commit record length 18446744073709551615 exceeds the 0 bytes left")) {
             try ReplicationMessage(frame: LogFrame(kind: .commits, payload: payload))
         }
     }

@@ -1,7 +1,7 @@
 import Logging
 import NIOCore
 import NIOEmbedded
-import RippleReplication
+@testable import RippleReplication
 import RippleStorage
 import Synchronization
 
@@ -25,10 +25,30 @@ let testLogger: Logger = {
     return logger
 }()
 
-/// An EmbeddedChannel with the full replication pipeline, active, reading `ReplicationMessage`s.
+/// An EmbeddedChannel with the replication pipeline minus the `FrameAuthenticator` (so frames
+/// are untagged and every kind is admitted, as on an open link), active, reading
+/// `ReplicationMessage`s: what the frame and message codec tests need.
 func makeLinkChannel(configuration: ReplicationLinkConfiguration = .init(readTimeout: .hours(1))) throws -> EmbeddedChannel {
     let channel = EmbeddedChannel()
-    try channel.pipeline.syncOperations.addReplicationHandlers(configuration: configuration, logger: testLogger)
+    let handlers = channel.pipeline.syncOperations
+    try handlers.addHandler(ReadTimeoutHandler(timeout: configuration.readTimeout))
+    try handlers.addHandler(ByteToMessageHandler(LogFrameDecoder(maxFrameSize: configuration.maxFrameSize)))
+    let encoder = LogFrameEncoder(compressionThreshold: configuration.compressionThreshold, maxFrameSize: configuration.maxFrameSize)
+    try handlers.addHandler(MessageToByteHandler(encoder))
+    try handlers.addHandler(ReplicationMessageCodec())
+    try handlers.addHandler(LinkErrorHandler(logger: testLogger))
+    try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 7100)).wait()
+    return channel
+}
+
+/// An EmbeddedChannel with the whole replication pipeline (`addReplicationHandlers`), active:
+/// in its handshake until `LinkKeys` are sent down it.
+func makeAuthenticatedLinkChannel(
+    configuration: ReplicationLinkConfiguration = .init(readTimeout: .hours(1)),
+    opened: (@Sendable () -> Void)? = nil
+) throws -> EmbeddedChannel {
+    let channel = EmbeddedChannel()
+    try channel.pipeline.syncOperations.addReplicationHandlers(configuration: configuration, logger: testLogger, opened: opened)
     try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 7100)).wait()
     return channel
 }

@@ -157,8 +157,9 @@ def test_killed_replica_catches_up_and_its_subscriber_resumes(cluster, user, sub
 
 def test_replica_with_wrong_secret_is_refused(cluster, work_dir):
     """`chat replica` with a wrong --cluster-secret: the writer refuses the handshake and logs
-    it; the replica logs the refusal, applies nothing, and exits with an error (ReplicationClient
-    stops retrying on a permanent refusal and the node's run ends with its error)."""
+    why; the replica logs each refusal, applies nothing, and keeps retrying with backoff (a
+    refusal carries no proof of the secret, so anyone on the path could forge one: a replica that
+    gave up on it could be stopped for good, issue 11 #9)."""
     node_id = f"intruder-{uuid.uuid4().hex[:6]}"
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -179,13 +180,16 @@ def test_replica_with_wrong_secret_is_refused(cluster, work_dir):
         proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
                                 preexec_fn=_die_with_parent)
     observed: List[dict] = []
+
+    def refusals() -> int:
+        body = health_at(url, timeout=1)
+        if body is not None:
+            observed.append(body)
+        return log.tail(400).count("writer refused this replica")
+
     try:
-        deadline = time.monotonic() + 30
-        while proc.poll() is None and time.monotonic() < deadline:
-            body = health_at(url, timeout=1)
-            if body is not None:
-                observed.append(body)
-            time.sleep(0.05)
+        wait_until(lambda: proc.poll() is not None or refusals() >= 3, timeout=30,
+                   message=f"the replica with a wrong secret to be refused three times")
         running = proc.poll() is None
     finally:
         if proc.poll() is None:
@@ -196,12 +200,7 @@ def test_replica_with_wrong_secret_is_refused(cluster, work_dir):
     applied = sorted({body.get("appliedTs") for body in observed})
     assert all(body.get("appliedTs") == "0" for body in observed), (
         f"the refused replica reported applied timestamps {applied} on /health; it must apply nothing")
-    assert not running, (
-        f"the replica with a wrong secret was still running 30 s after start (its /health answered "
-        f"{len(observed)} times, appliedTs {applied}); expected it to exit with the refusal.\n{replica_text}")
-    assert proc.returncode != 0, f"the refused replica exited with status 0:\n{replica_text}"
-    assert "refused" in replica_text and "authentication failed" in replica_text, (
-        f"the refused replica's output does not say it was refused for authentication:\n{replica_text}")
+    assert running, f"the replica with a wrong secret exited (status {proc.returncode}) instead of retrying:\n{replica_text}"
 
     # Nothing from the writer reached its database (read after the process is gone; the
     # tables are the storage layer's, see Sources/RippleStorage/Store.swift).
@@ -219,7 +218,7 @@ def test_replica_with_wrong_secret_is_refused(cluster, work_dir):
                timeout=10, message=f"the writer's log to mention refusing {node_id} (authentication failed)")
     writer_health = cluster.health("writer") or {}
     assert node_id not in writer_health.get("replicas", {}), f"the writer lists the refused replica: {writer_health}"
-    print(f"refused replica exited with status {proc.returncode}; /health answered {len(observed)} times, "
+    print(f"refused replica kept retrying; /health answered {len(observed)} times, "
           f"appliedTs {applied}; its database: {rows if database.exists() else 'not created'}")
 
 
