@@ -22,6 +22,7 @@ public enum ChatApp {
         if diagnostics {
             registerDiagnostics(&functions)
             registerJobDiagnostics(&functions)
+            registerChaos(&functions)
         }
         return App(schema: chatSchema, functions: functions, crons: crons(diagnostics: diagnostics))
     }
