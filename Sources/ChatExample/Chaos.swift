@@ -67,7 +67,7 @@ extension ChatApp {
         /// How many times `writeId` took effect (read-your-writes: 1 right after its ack).
         functions.query("chaos:writeCount", args: ["writeId": v.string()]) { ctx, args in
             let id = try args.string("writeId")
-            return .float64(Double(try ctx.db.query("chaosWrites").withIndex("by_write_id", { $0.eq("writeId", id) }).take(100).count))
+            return Value.float64(Double(try ctx.db.query("chaosWrites").withIndex("by_write_id", { $0.eq("writeId", id) }).take(100).count))
         }
 
         /// The recorded writes after `after` in writeId order, `limit` at most: the final check

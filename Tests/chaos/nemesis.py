@@ -34,6 +34,23 @@ FAULT_KINDS = (
 KILLS = ("kill-writer", "kill-replica", "kill-scheduler", "wal-damage")
 
 
+def unsynced_wal_offset(wal: Path) -> Optional[int]:
+    """Where the part of a SQLite WAL that a power loss could lose begins: after the frames the
+    last checkpoint copied into the database (SQLite syncs the WAL before a checkpoint, so those
+    are durable; damaging them would model a broken disk, not a crash). Read from the wal-index
+    (`-shm`: nBackfill at byte 96) and the WAL header (page size, big-endian, at byte 8)."""
+    shm = wal.with_name(wal.name[: -len("-wal")] + "-shm")
+    if not wal.exists() or not shm.exists():
+        return None
+    header = wal.read_bytes()[:32]
+    index = shm.read_bytes()[:100]
+    if len(header) < 32 or len(index) < 100:
+        return None
+    page_size = int.from_bytes(header[8:12], "big")
+    backfilled = int.from_bytes(index[96:100], "little")
+    return 32 + backfilled * (24 + page_size)
+
+
 class Nemesis:
     """Injects faults into `cluster`; `proxies` maps a node to the proxy on its replication link;
     `disk` is the tmpfs mount holding `disk_node`'s data (None: disk-full is not possible here)."""
@@ -116,17 +133,19 @@ class Nemesis:
 
         def damage() -> str:
             wal = self.data_dirs[node] / "ripple.sqlite3-wal"
-            if not wal.exists() or wal.stat().st_size == 0:
-                return f"{wal.name} empty or absent: nothing to damage"
-            size = wal.stat().st_size
-            cut = self.rng.randint(1, min(size, 64 * 1024))
+            size = wal.stat().st_size if wal.exists() else 0
+            start = unsynced_wal_offset(wal)
+            if start is None or start >= size:
+                return f"{wal.name}: {size} bytes, all checkpointed (synced): nothing a power loss could lose"
+            start = max(start, size - 64 * 1024)
+            cut = self.rng.randint(start, size - 1)
             if self.rng.random() < 0.5:
-                os.truncate(wal, size - cut)
-                return f"WAL truncated from {size} to {size - cut} bytes"
+                os.truncate(wal, cut)
+                return f"WAL truncated from {size} to {cut} bytes (unsynced tail from {start})"
             with open(wal, "r+b") as f:
-                f.seek(size - cut)
-                f.write(bytes(self.rng.randrange(256) for _ in range(min(cut, 32))))
-            return f"WAL of {size} bytes overwritten with {min(cut, 32)} random bytes at {size - cut}"
+                f.seek(cut)
+                f.write(bytes(self.rng.randrange(256) for _ in range(min(size - cut, 32))))
+            return f"WAL of {size} bytes: {min(size - cut, 32)} random bytes written at {cut} (unsynced tail from {start})"
 
         return self._kill_and_restart("wal-damage", node, damage)
 
