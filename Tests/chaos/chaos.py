@@ -228,13 +228,16 @@ def run(rounds: int, clients: int, faults: int, seed: int, ws_share: float = 0.2
             for kind in nemesis.plan(faults):
                 time.sleep(rng.uniform(0.5, 2.0))
                 record = nemesis.inject(kind)
-                log(f"  round {round_number}: {record.kind} {record.target} ({record.detail}) "
+                log(f"  round {round_number} at {record.started:.3f}: {record.kind} {record.target} ({record.detail}) "
                     f"{record.healed - record.started:.1f} s")
             time.sleep(2)
+            stopping = time.monotonic()
             workload.stop()
             nemesis.heal()
+            checking = time.monotonic()
             result = check_round(cluster, history)
-            log(f"round {round_number}: {history.outcomes()}, violations so far: {len(result['violations'])}")
+            log(f"round {round_number}: {history.outcomes()}, violations so far: {len(result['violations'])} "
+                f"(workload stopped and healed in {checking - stopping:.1f} s, checked in {time.monotonic() - checking:.1f} s)")
     finally:
         lag_stop.set()
         if owned and chaos is not None:
@@ -250,10 +253,12 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=10)
     parser.add_argument("--faults", type=int, default=len(FAULT_KINDS), help="faults per round")
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--official-writers", type=float, default=0.2,
+                        help="share of the writers that use the official Python client (the rest: HTTP API)")
     options = parser.parse_args()
     seed = options.seed if options.seed is not None else random.randrange(1 << 31)
     try:
-        result = run(options.rounds, options.clients, options.faults, seed, log=lambda s: print(s, flush=True))
+        result = run(options.rounds, options.clients, options.faults, seed, options.official_writers, log=lambda s: print(s, flush=True))
     except PortsBusy as exc:
         print(exc, flush=True)
         return PORTS_BUSY_STATUS
