@@ -222,7 +222,7 @@ def run(rounds: int, clients: int, faults: int, seed: int, ws_share: float = 0.2
         nemesis = Nemesis(cluster, history, rng, chaos.proxies, chaos.disk, DISK_NODE, chaos.data_dirs(), log)
         threading.Thread(target=sample_lag, args=(cluster, history, lag_stop), daemon=True).start()
         for round_number in range(1, rounds + 1):
-            workload = Workload(history, NODES, seed * 1000 + round_number, clients, ws_share, work_dir)
+            workload = Workload(history, NODES, seed * 1000 + round_number, clients, ws_share, work_dir, label=f"r{round_number}")
             workload.start()
             time.sleep(2)
             for kind in nemesis.plan(faults):

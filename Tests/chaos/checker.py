@@ -40,9 +40,12 @@ def check_writes(operations: List[Operation], effects: Counter) -> Tuple[List[Vi
     violations: List[Violation] = []
     lost, duplicated, refused_present, unknown_twice = [], [], [], []
     asked = set()
+    reused = []
     for op in operations:
         if op.kind == "schedule":
             continue
+        if op.write_id in asked:
+            reused.append(_describe(op))
         asked.add(op.write_id)
         n = effects.get(op.write_id, 0)
         if op.outcome == ACKED and n == 0:
@@ -54,6 +57,9 @@ def check_writes(operations: List[Operation], effects: Counter) -> Tuple[List[Vi
         elif op.outcome == REFUSED and n > 0:
             refused_present.append(f"{_describe(op)} present {n} times")
     phantom = [f"{w} ×{n}" for w, n in effects.items() if w not in asked]
+    if reused:
+        # The workload's own mistake, but it would make every other rule here meaningless.
+        violations.append(Violation("history-reused-write-id", f"{len(reused)} calls reuse a writeId: {_some(reused)}"))
     if lost:
         violations.append(Violation("acked-lost", f"{len(lost)} acknowledged mutations are absent: {_some(lost)}"))
     if duplicated:

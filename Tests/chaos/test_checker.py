@@ -23,6 +23,7 @@ def test_writes_exactly_once_when_acked_at_most_once_when_unknown_never_when_ref
     violations, counts = check_writes(history, Counter({"b": 2, "d": 1, "x": 1}))
     assert names(violations) == ["acked-lost", "phantom-write", "refused-present", "unknown-duplicated"]
     assert counts == {"lost": 1, "duplicated": 1}
+    assert names(check_writes(history + [op("a", ACKED)], Counter({"a": 1, "b": 1}))[0]) == ["history-reused-write-id"]
     violations, counts = check_writes(history, Counter({"a": 2}))
     assert names(violations) == ["acked-duplicated"] and counts == {"lost": 0, "duplicated": 1}
     assert "a by c1 via http on writer, acked" in str(violations[0])

@@ -86,8 +86,10 @@ class Workload:
     """Runs `clients` writer threads and the subscribers until `stop()`."""
 
     def __init__(self, history: History, nodes: List[str], seed: int, clients: int, ws_share: float,
-                 work_dir, pause_s: float = 0.05):
+                 work_dir, label: str = "", pause_s: float = 0.05):
         self.history = history
+        #: Prefixes every client and subscriber name (so writeIds stay unique across rounds).
+        self.label = label
         self.nodes = nodes
         self.seed = seed
         self.clients = clients
@@ -102,13 +104,13 @@ class Workload:
         ws_clients = int(round(self.clients * self.ws_share))
         for i in range(self.clients):
             via = "ws" if i < ws_clients else "http"
-            name = f"c{i:02d}{via}"
+            name = f"{self.label}c{i:02d}{via}"
             rng = random.Random(f"{self.seed}-{name}")
             target = self._ws_client if via == "ws" else self._http_client
             self._spawn(target, name, rng)
         for i, node in enumerate(self.nodes):
-            self._spawn(self._raw_subscriber, f"raw{i}", random.Random(f"{self.seed}-raw{i}"), node)
-            self._spawn(self._official_subscriber, f"sub{i}", node)
+            self._spawn(self._raw_subscriber, f"{self.label}raw{i}", random.Random(f"{self.seed}-raw{i}"), node)
+            self._spawn(self._official_subscriber, f"{self.label}sub{i}", node)
 
     def stop(self) -> None:
         self.stopping.set()
