@@ -26,6 +26,7 @@ public enum ChatApp {
             registerDiagnostics(&functions)
             registerJobDiagnostics(&functions)
             registerHTTPDiagnostics(&http)
+            registerChaos(&functions)
         }
         return App(schema: chatSchema, functions: functions, crons: crons(diagnostics: diagnostics), http: http)
     }

@@ -59,4 +59,7 @@ public let chatSchema = Schema([
     // Diagnostics only: runs of scheduled test jobs, for the scheduler's tests.
     TableDefinition("jobRuns", ["tag": v.string(), "at": v.number()]).index("by_tag", ["tag"]),
     TableDefinition("counters", ["name": v.string(), "value": v.number()]).index("by_name", ["name"]),
+    // Diagnostics only: the chaos suite's accounts and the record of every write it made.
+    TableDefinition("chaosAccounts", ["name": v.string(), "balance": v.number()]).index("by_name", ["name"]),
+    TableDefinition("chaosWrites", ["writeId": v.string(), "kind": v.string()]).index("by_write_id", ["writeId"]),
 ])

@@ -289,8 +289,9 @@ final class LinkForwarder: MutationForwarder {
             return .failed(
                 FunctionError(
                     .unavailable,
-                    "The writer could not be reached or the link dropped before it answered (\(error)). "
-                        + "Retrying the same request is safe: the writer deduplicates it."))
+                    "The writer could not be reached or the link dropped before it answered (\(error)): "
+                        + "the mutation may or may not have been applied. Resending the same request (same session "
+                        + "and request id) is deduplicated by the writer."))
         }
     }
 }

@@ -197,8 +197,9 @@ public actor ReplicationServer {
                             throw error
                         }
                     }
+                    var inbound = ReplicaInbound()
                     while let message = try await messages.next() {
-                        switch try WriterStream.interpret(message) {
+                        switch try inbound.interpret(message) {
                         case .acknowledged(let ts):
                             source.replicaAcknowledged(nodeID: nodeID, appliedTimestamp: ts)
                         case .forward(let requestID, let payload):

@@ -64,3 +64,26 @@ public struct WriterStream: Sendable {
         }
     }
 }
+
+/// What the writer receives from one replica link, checked in order: forwarded requests must
+/// come with growing ids (the replica numbers them in the order it sends them). A repeated id
+/// is a duplicated frame — its checksum is intact, and running it again would apply a mutation
+/// twice — so it ends the link like any damaged frame; the replica's pending forwards then fail
+/// as "may or may not have been applied". (Found by the chaos suite's duplicating proxy.)
+public struct ReplicaInbound: Sendable {
+    private var lastRequestID: UInt64?
+
+    public init() {}
+
+    /// `WriterStream.interpret`, plus the rule on request ids.
+    public mutating func interpret(_ message: ReplicationMessage) throws(ReplicationError) -> WriterStream.Action {
+        let action = try WriterStream.interpret(message)
+        if case .forward(let requestID, _) = action {
+            if let last = lastRequestID, requestID <= last {
+                throw .unexpectedMessage("forwarded request \(requestID) after request \(last): a repeated or reordered frame")
+            }
+            lastRequestID = requestID
+        }
+        return action
+    }
+}

@@ -112,4 +112,19 @@ import Testing
         #expect(try WriterStream.interpret(.forward(requestID: 2, payload: [1])) == .forward(requestID: 2, payload: [1]))
         #expect(throws: ReplicationError.self) { try WriterStream.interpret(.heartbeat(latestTimestamp: 1)) }
     }
+
+    /// A duplicated forward frame (the chaos suite's proxy, seed 372832604) ran the mutation
+    /// twice; now it ends the link.
+    @Test func repeatedForwardRequestEndsTheLink() throws {
+        var inbound = ReplicaInbound()
+        #expect(try inbound.interpret(.forward(requestID: 7, payload: [1])) == .forward(requestID: 7, payload: [1]))
+        #expect(try inbound.interpret(.ack(appliedTimestamp: 3)) == .acknowledged(3))
+        #expect(throws: ReplicationError.unexpectedMessage("forwarded request 7 after request 7: a repeated or reordered frame")) {
+            try inbound.interpret(.forward(requestID: 7, payload: [1]))
+        }
+        #expect(try inbound.interpret(.forward(requestID: 8, payload: [2])) == .forward(requestID: 8, payload: [2]))
+        #expect(throws: ReplicationError.unexpectedMessage("forwarded request 5 after request 8: a repeated or reordered frame")) {
+            try inbound.interpret(.forward(requestID: 5, payload: [1]))
+        }
+    }
 }

@@ -95,6 +95,31 @@ import Testing
         await h.stop()
     }
 
+    /// Chaos seed 403721998: an action ended while the writer judged its scheduler's lease
+    /// lapsed, so its end could not be recorded; the same scheduler took the lease back and,
+    /// the run being its own, nobody ever ended it — `inProgress` forever.
+    @Test func actionEndingWhileTheLeaseLapsedIsRecordedWhenItsSchedulerTakesTheLeaseBack() async throws {
+        let h = try SchedulerHarness()
+        h.startScheduler(nodeID: "s", lease: .seconds(3), actionTimeout: .milliseconds(1_000))
+        try await h.waitUntil("the scheduler holds the lease") { try await h.leaseHolder() != nil }
+        let holder = try await h.leaseHolder()!
+        let id = try await h.mutation("jobs:scheduleTarget", ["path": "jobs:slowAction", "args": ["tag": "lapsed"]]).stringValue!
+        try await h.waitUntil("the action started") { try await h.state(id) == "inProgress" }
+        // Another holder takes the lease and keeps it until the action has timed out and tried
+        // to record its end; then it lets the lease expire and the scheduler takes it back.
+        _ = try await h.system(SchedulerFunctions.releaseLease, ["holder": .string(holder)])
+        let timedOut = ContinuousClock.now + .milliseconds(1_500)
+        while ContinuousClock.now < timedOut {
+            _ = try await h.system(SchedulerFunctions.acquireLease, ["holder": "intruder", "durationMs": 300])
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(try await h.state(id) == "inProgress")
+        try await h.waitUntil("the end recorded after the scheduler took the lease back") { try await h.state(id) == "failed" }
+        let error = try await h.job(id)["state"]?["error"]?.stringValue ?? ""
+        #expect(error.contains("timed out"), "recorded error: \(error)")
+        await h.stop()
+    }
+
     @Test func actionStartRetriedByItsRunnerAfterALostReplyIsStillItsOwn() async throws {
         let h = try SchedulerHarness()
         _ = try await h.system(SchedulerFunctions.acquireLease, ["holder": "s", "durationMs": 60_000])

@@ -132,9 +132,9 @@ class Cluster:
                 else:
                     entry.unlink()
 
-    def start(self, timeout: float = 1800.0) -> None:
-        """`scripts/cluster start` (it builds `chat` first, a no-op when up to date)."""
-        self.script("start", timeout=timeout)
+    def start(self, timeout: float = 1800.0, replicas: int = 1) -> None:
+        """`scripts/cluster start --replicas N` (it builds `chat` first, a no-op when up to date)."""
+        self.script("start", "--replicas", str(replicas), timeout=timeout)
         self.secrets = read_env_file(CLUSTER_DIR / "env")
         for node in self.nodes():
             self.watch_log(node)

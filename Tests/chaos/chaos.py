@@ -1,0 +1,270 @@
+"""A chaos run: the real cluster (scripts/cluster: writer, replica1, replica2, scheduler), the
+workload, the nemesis, and the checker after every round.
+
+    python Tests/chaos/chaos.py [--rounds N] [--clients N] [--faults N] [--seed S]
+
+A round starts the workload, injects `--faults` faults one after another (every kind at least
+once when there are enough), stops the workload, heals everything, waits until every node has
+applied the writer's log, and checks the whole history so far. replica1 reaches the writer through
+a fault-injecting proxy (7101) and keeps its data on a small tmpfs (disk-full; needs root, else
+that fault is skipped and said so); the scheduler goes through a second proxy (7102); replica2
+connects directly. The summary table ends with one line:
+
+    CHAOS rounds=N kills=N acked=N failed=N unknown=N lost=N duplicated=N violations=N
+
+Exit status 0 when no violation was found, 1 otherwise, 3 when the cluster's ports are taken.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent / "cluster"), str(HERE.parent / "conformance")]
+
+from checker import (check_balances, check_crons, check_hashes, check_jobs, check_observations,  # noqa: E402
+                     check_writes, unavailability)
+from cluster import CLUSTER_DIR, FIXED_PORTS, Cluster, ClusterError, port_open  # noqa: E402
+from history import ACKED, History, Violation  # noqa: E402
+from nemesis import FAULT_KINDS, KILLS, Nemesis  # noqa: E402
+from proxy import FaultProxy  # noqa: E402
+from workload import ACCOUNTS, INITIAL_BALANCE, Workload, account  # noqa: E402
+
+PROXY_PORTS = {"replica1": 7101, "scheduler": 7102}
+DISK_NODE = "replica1"
+DISK_DIR = CLUSTER_DIR / "chaos-disk"
+DISK_SIZE = "256m"
+NODES = ["writer", "replica1", "scheduler", "replica2"]
+PORTS_BUSY_STATUS = 3
+
+
+def mount_disk(log: Callable[[str], None]) -> Optional[Path]:
+    """A tmpfs for DISK_NODE's data (fresh every run), or None when it cannot be mounted."""
+    DISK_DIR.mkdir(parents=True, exist_ok=True)
+    mounted = any(line.split()[1] == str(DISK_DIR) for line in Path("/proc/mounts").read_text().splitlines())
+    if mounted:
+        subprocess.run(["umount", str(DISK_DIR)], check=False)
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK_SIZE}", "tmpfs", str(DISK_DIR)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if result.returncode != 0:
+        log(f"disk-full fault skipped: cannot mount a tmpfs at {DISK_DIR} ({result.stdout.decode().strip()}); run as root "
+            f"in a private mount namespace")
+        return None
+    return DISK_DIR
+
+
+class ChaosCluster:
+    """The cluster with its proxies and disk, started from an empty .cluster/."""
+
+    def __init__(self, seed: int, log: Callable[[str], None]):
+        self.seed = seed
+        self.log = log
+        self.disk: Optional[Path] = None
+        self.proxies: Dict[str, FaultProxy] = {}
+        self.cluster: Optional[Cluster] = None
+
+    def start(self) -> Cluster:
+        busy = [port for port in FIXED_PORTS + list(PROXY_PORTS.values()) if port_open(port)]
+        if busy:
+            raise PortsBusy(f"ports {busy} are in use: another cluster is running")
+        env = dict(os.environ)
+        for var in ("RIPPLE_DATA", "RIPPLE_LISTEN", "RIPPLE_NODE_ID", "RIPPLE_WRITER", "RIPPLE_REPLICATION_LISTEN"):
+            env.pop(var, None)
+        env.update({"CHAT_DIAGNOSTICS": "1", "CHAT_TEST_CRON": "1", "RIPPLE_SCHEDULER_LEASE_SECONDS": "1"})
+        for node, port in PROXY_PORTS.items():
+            self.proxies[node] = FaultProxy(node, port, 7100, seed=random.Random(f"{self.seed}-{node}").randrange(1 << 32))
+            env[f"RIPPLE_CLUSTER_WRITER_{node.upper()}"] = f"127.0.0.1:{port}"
+        self.cluster = Cluster(env)
+        self.cluster.reset_state()
+        self.disk = mount_disk(self.log)
+        if self.disk is not None:
+            env[f"RIPPLE_CLUSTER_DATA_{DISK_NODE.upper()}"] = str(self.disk / DISK_NODE)
+        self.cluster.start(replicas=2)
+        self.cluster.wait_all_caught_up(timeout=120)
+        self.cluster.http("writer", "mutation", "chaos:setup", {"accounts": ACCOUNTS, "balance": INITIAL_BALANCE})
+        self.cluster.wait_all_caught_up(timeout=120)
+        return self.cluster
+
+    def data_dirs(self) -> Dict[str, Path]:
+        dirs = {node: CLUSTER_DIR / node for node in NODES}
+        if self.disk is not None:
+            dirs[DISK_NODE] = self.disk / DISK_NODE
+        return dirs
+
+    def stop(self) -> None:
+        if self.cluster is not None:
+            self.cluster.stop()
+        for proxy in self.proxies.values():
+            proxy.close()
+        if self.disk is not None:
+            subprocess.run(["umount", str(self.disk)], check=False)
+
+
+class PortsBusy(Exception):
+    pass
+
+
+def sample_lag(cluster: Cluster, history: History, stop: threading.Event) -> None:
+    """Every 0.5 s, how far each replica is behind the writer (writer's /health view)."""
+    while not stop.wait(0.5):
+        writer = cluster.health("writer", timeout=1)
+        if not writer:
+            continue
+        writer_ts = int(writer["appliedTs"])
+        for node, view in (writer.get("replicas") or {}).items():
+            history.sample_lag({"node": node, "at": time.time(), "commits": view.get("lagCommits") or 0,
+                                "ms": max(0, (writer_ts - int(view["appliedTs"])) / 1e6)})
+
+
+def read_final_state(cluster: Cluster) -> Dict[str, Any]:
+    effects: Counter = Counter()
+    after = ""
+    while True:
+        page = cluster.http("writer", "query", "chaos:writes", {"after": after, "limit": 5000})
+        effects.update(page)
+        if len(page) < 5000:
+            break
+        after = page[-1]
+    accounts = cluster.http("writer", "query", "chaos:accounts", {})
+    counters = cluster.http("writer", "query", "chaos:counters", {"prefix": "chaos-ctr"})
+    return {"effects": effects, "balances": accounts["balances"], "counters": counters}
+
+
+def check_scheduled(cluster: Cluster, history: History, timeout: float = 90.0) -> List[Violation]:
+    batches = [op for op in history.operations if op.kind == "schedule"]
+    deadline = time.monotonic() + timeout
+    results = []
+    for op in batches:
+        states = None
+        if op.outcome == ACKED and isinstance(op.value, list):
+            while True:
+                states = cluster.http("writer", "query", "diagnostics:jobStatesOf", {"ids": op.value})["counts"]
+                if not (states.get("pending") or states.get("inProgress")) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+        stats = cluster.http("writer", "query", "diagnostics:runStats", {"prefix": op.args["prefix"]})
+        results.append((op, stats, states))
+    return check_jobs(results) + check_crons(cluster.http("writer", "query", "diagnostics:cronStats", {}))
+
+
+def check_round(cluster: Cluster, history: History) -> Dict[str, Any]:
+    cluster.wait_all_caught_up(timeout=180)
+    final = read_final_state(cluster)
+    write_violations, counts = check_writes(history.operations, final["effects"])
+    initial = {account(i): INITIAL_BALANCE for i in range(ACCOUNTS)}
+    violations = list(history.violations) + write_violations
+    violations += check_balances(history.operations, final["effects"], initial, final["balances"], final["counters"])
+    violations += check_observations(history.observations, INITIAL_BALANCE * ACCOUNTS)
+    violations += check_scheduled(cluster, history)
+    cluster.wait_all_caught_up(timeout=180)
+    try:
+        violations += check_hashes(cluster.hash_lines(), cluster.nodes())
+    except ClusterError as exc:
+        violations.append(Violation("hashes", str(exc)[:2000]))
+    return {"violations": violations, **counts}
+
+
+def summary(history: History, rounds: int, result: Dict[str, Any], seed: int) -> str:
+    outcomes = history.outcomes()
+    kinds = Counter(f.kind for f in history.faults)
+    per_kind: Dict[str, List[float]] = defaultdict(list)
+    for u in unavailability(history):
+        per_kind[u["kind"]].append(u["seconds"])
+    lines = [f"seed {seed}", "", f"{'fault':<16} {'count':>5} {'writes unavailable s (median / max)':>38}"]
+    for kind in FAULT_KINDS:
+        values = per_kind.get(kind, [])
+        stat = f"{statistics.median(values):.2f} / {max(values):.2f}" if values else "-"
+        lines.append(f"{kind:<16} {kinds.get(kind, 0):>5} {stat:>38}")
+    lag = max((s["ms"] for s in history.lag_samples), default=0.0)
+    lag_commits = max((s["commits"] for s in history.lag_samples), default=0)
+    by_kind = Counter((op.kind, op.outcome) for op in history.operations)
+    lines += ["", f"{'mutation':<10} {'acked':>8} {'refused':>8} {'unknown':>8}"]
+    for kind in ("insert", "transfer", "increment", "schedule"):
+        lines.append(f"{kind:<10} {by_kind[(kind, 'acked')]:>8} {by_kind[(kind, 'refused')]:>8} {by_kind[(kind, 'unknown')]:>8}")
+    observations = len(history.observations)
+    lines += ["", f"subscriber results checked: {observations}; max replication lag: {lag:.0f} ms ({lag_commits} commits)",
+              f"violations: {len(result['violations'])}"]
+    lines += [f"  {v}" for v in result["violations"]]
+    kills = sum(kinds.get(k, 0) for k in KILLS)
+    lines.append(f"CHAOS rounds={rounds} kills={kills} acked={outcomes['acked']} failed={outcomes['refused']} "
+                 f"unknown={outcomes['unknown']} lost={result.get('lost', 0)} duplicated={result.get('duplicated', 0)} "
+                 f"violations={len(result['violations'])}")
+    return "\n".join(lines)
+
+
+def run(rounds: int, clients: int, faults: int, seed: int, ws_share: float = 0.2,
+        log: Callable[[str], None] = print, chaos: Optional[ChaosCluster] = None) -> Dict[str, Any]:
+    """Runs the chaos rounds on `chaos` (started here and stopped at the end when None);
+    returns {"violations", "summary", "history", "lost", "duplicated"}."""
+    log(f"chaos: seed {seed} (replay with --seed {seed}); {rounds} rounds of {faults} faults; {clients} clients")
+    rng = random.Random(seed)
+    history = History()
+    owned = chaos is None
+    result: Dict[str, Any] = {"violations": []}
+    work_dir = Path(tempfile.mkdtemp(prefix="ripple-chaos-"))
+    lag_stop = threading.Event()
+    try:
+        if chaos is None:
+            chaos = ChaosCluster(seed, log)
+            chaos.start()
+        cluster = chaos.cluster
+        nemesis = Nemesis(cluster, history, rng, chaos.proxies, chaos.disk, DISK_NODE, chaos.data_dirs(), log)
+        threading.Thread(target=sample_lag, args=(cluster, history, lag_stop), daemon=True).start()
+        for round_number in range(1, rounds + 1):
+            workload = Workload(history, NODES, seed * 1000 + round_number, clients, ws_share, work_dir, label=f"r{round_number}")
+            workload.start()
+            time.sleep(2)
+            for kind in nemesis.plan(faults):
+                time.sleep(rng.uniform(0.5, 2.0))
+                record = nemesis.inject(kind)
+                log(f"  round {round_number} at {record.started:.3f}: {record.kind} {record.target} ({record.detail}) "
+                    f"{record.healed - record.started:.1f} s")
+            time.sleep(2)
+            stopping = time.monotonic()
+            workload.stop()
+            nemesis.heal()
+            checking = time.monotonic()
+            result = check_round(cluster, history)
+            log(f"round {round_number}: {history.outcomes()}, violations so far: {len(result['violations'])} "
+                f"(workload stopped and healed in {checking - stopping:.1f} s, checked in {time.monotonic() - checking:.1f} s)")
+    finally:
+        lag_stop.set()
+        if owned and chaos is not None:
+            chaos.stop()
+    result["summary"] = summary(history, rounds, result, seed)
+    result["history"] = history
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--clients", type=int, default=10)
+    parser.add_argument("--faults", type=int, default=len(FAULT_KINDS), help="faults per round")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--official-writers", type=float, default=0.2,
+                        help="share of the writers that use the official Python client (the rest: HTTP API)")
+    options = parser.parse_args()
+    seed = options.seed if options.seed is not None else random.randrange(1 << 31)
+    try:
+        result = run(options.rounds, options.clients, options.faults, seed, options.official_writers, log=lambda s: print(s, flush=True))
+    except PortsBusy as exc:
+        print(exc, flush=True)
+        return PORTS_BUSY_STATUS
+    print(result["summary"], flush=True)
+    return 1 if result["violations"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
