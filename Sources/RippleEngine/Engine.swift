@@ -365,7 +365,7 @@ public final class Engine: Sendable {
         }
         let arguments = Arguments(args)
         let appFunctions = app.functions
-        let requestKey = request.map { MutationRequestKey(identity: identity, request: $0) }
+        let requestKey = request.flatMap { MutationRequestKey(identity: identity, request: $0) }
         let dedupPolicy = self.dedupPolicy
         return try await runInWriter(identity: identity) { transaction in
             let requests = MutationRequestTable(transaction: transaction, policy: dedupPolicy)

@@ -101,6 +101,8 @@ public struct FetchError: Error, Sendable, CustomStringConvertible, Equatable {
         case redirects
         /// The connection broke or the server answered something that is not HTTP.
         case transport
+        /// The body was already read: a network body streams once.
+        case bodyAlreadyRead
     }
 
     public let kind: Kind

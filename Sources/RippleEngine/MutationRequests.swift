@@ -1,3 +1,4 @@
+import Foundation
 import Crypto
 import RippleValues
 
@@ -22,12 +23,16 @@ public struct ClientRequest: Sendable, Hashable {
 
 /// Where a remembered result is found: a digest of who is calling, the session and the request
 /// id. A request id means nothing outside its session, and a session nothing under another
-/// identity, so two clients never share a result — not even by choosing the same sessionId.
+/// identity, so two signed-in users never share a result. Anonymous clients all share one
+/// identity, so for them the sessionId alone keeps clients apart: it must be a UUID (the official
+/// clients make a random v4 one), or the mutation is not deduplicated — a fixed or guessable
+/// sessionId such as "test" would make one anonymous client's mutation answer another's.
 struct MutationRequestKey: Hashable {
     /// Hex SHA-256: fixed-size, whatever the client sent.
     let digest: String
 
-    init(identity: Identity, request: ClientRequest) {
+    init?(identity: Identity, request: ClientRequest) {
+        if case .anonymous = identity, UUID(uuidString: request.session) == nil { return nil }
         var hash = SHA256()
         // Each part is length-prefixed, so no choice of strings makes two triples collide.
         for part in [identity.dedupScope, request.session, String(request.id)] {

@@ -55,6 +55,11 @@ final class Transaction {
         guard let parsed = DocumentID(id) else {
             throw TransactionError("Invalid argument `id` for `db.get`: \"\(id)\" is not a document id")
         }
+        // An engine-private table (other clients' remembered results) is not there for functions,
+        // even by id.
+        if !writesSystemTables, let table = catalog.table(number: parsed.tableNumber), SystemTables.isEnginePrivate(table.name) {
+            return nil
+        }
         guard let stored = try store.document(number: parsed.documentNumber), stored.id == id,
             case .object(let fields) = stored.value
         else { return nil }

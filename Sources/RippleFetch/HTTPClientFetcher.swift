@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import NIOCore
 import NIOHTTP1
 import RippleEngine
+import Synchronization
 
 /// `ctx.fetch` over one async-http-client shared by every action of the node: connections are
 /// pooled per host, timeouts and redirects come from `FetchLimits`, and a response body is
@@ -40,7 +41,13 @@ public final class HTTPClientFetcher: Fetcher {
         }
         let headers = response.headers.map { (name: $0.name, value: $0.value) }
         let source = response.body
+        let firstRead = FirstRead()
         let body = FetchBody {
+            // AsyncHTTPClient's body allows one iterator and traps on a second: a second read
+            // (`text()` after `bytes()`) must be an error for the action, not a dead node.
+            guard firstRead.claim() else {
+                return { throw FetchError(.bodyAlreadyRead, "The response body from \(host) was already read") }
+            }
             var chunks = source.makeAsyncIterator()
             var received = 0
             return {
@@ -62,6 +69,12 @@ public final class HTTPClientFetcher: Fetcher {
             }
         }
         return FetchResponse(status: Int(response.status.code), headers: headers, body: body)
+    }
+
+    /// True for the first caller only.
+    private final class FirstRead: Sendable {
+        private let taken = Atomic<Bool>(false)
+        func claim() -> Bool { !taken.exchange(true, ordering: .acquiringAndReleasing) }
     }
 
     /// The host of an absolute http(s) URL, for error messages (which never carry the query).

@@ -8,8 +8,9 @@ import RippleEngine
 struct HTTPActionRoutes: Sendable {
     let engine: Engine
     let authenticator: Authenticator
-    /// Largest request body an HTTP action receives; a larger one is answered 413 unread.
-    static let maxBodySize = 16 << 20
+    /// Largest request body an HTTP action receives (`RIPPLE_MAX_MESSAGE_BYTES`, as for the HTTP
+    /// API); a larger one is answered 413 unread.
+    let maxBodySize: Int
 
     func register(on router: Router<BasicRequestContext>) {
         for method in RippleEngine.HTTPMethod.allCases {
@@ -33,10 +34,10 @@ struct HTTPActionRoutes: Sendable {
         }
         var body: [UInt8]
         do {
-            var buffer = try await request.body.collect(upTo: Self.maxBodySize)
+            var buffer = try await request.body.collect(upTo: maxBodySize)
             body = buffer.readBytes(length: buffer.readableBytes) ?? []
         } catch {
-            return Self.plain(.contentTooLarge, "Request body larger than \(Self.maxBodySize) bytes\n")
+            return Self.plain(.contentTooLarge, "Request body larger than \(maxBodySize) bytes\n")
         }
         let actionRequest = HTTPActionRequest(
             method: request.method.rawValue, path: path, query: request.uri.query ?? "",

@@ -131,7 +131,7 @@ public struct SyncServer: Sendable {
         }
         HTTPAPI(engine: engine, authenticator: authenticator, limits: configuration.limits).register(on: router)
         Dashboard(engine: engine, authenticator: authenticator, hub: hub, configuration: configuration, logger: logger).register(on: router)
-        HTTPActionRoutes(engine: engine, authenticator: authenticator).register(on: router)
+        HTTPActionRoutes(engine: engine, authenticator: authenticator, maxBodySize: configuration.limits.maxMessageBytes).register(on: router)
 
         let sockets = Router(context: SyncRequestContext.self)
         for path in ["/api/sync", "/api/:version/sync"] {

@@ -1,5 +1,6 @@
 import Foundation
 import RippleEngine
+import RippleStorage
 import RippleTestSupport
 import RippleValues
 import Synchronization
@@ -120,6 +121,24 @@ import Testing
         } throws: { error in
             (error as? FunctionError)?.message
                 == "Uncaught Error: Table \"_mutation_requests\" is internal to the engine; functions cannot read it"
+        }
+    }
+
+    @Test func functionsCannotGetARememberedResultByItsID() async throws {
+        let dir = TemporaryDirectory()
+        var functions = itemsFunctions()
+        functions.query("spy:get", args: ["id": v.string()]) { ctx, args in try ctx.db.get(try args.string("id"))?.convexValue ?? .null }
+        functions.query("spy:systemGet", args: ["id": v.string()]) { ctx, args in try ctx.db.system.get(try args.string("id"))?.convexValue ?? .null }
+        let engine = try Engine.open(path: dir.database, app: App(schema: itemsSchema, functions: functions))
+        defer { engine.close() }
+        _ = try await engine.mutation("items:insert", ["group": "s", "n": 1], identity: alice, request: ClientRequest(session: "s1", id: 1))
+        let database = try Database(path: dir.database, readOnly: true)
+        let lookup = try database.statement(
+            "SELECT d.id FROM documents d JOIN tables_catalog t ON t.number = d.table_number WHERE t.name = '_mutation_requests'")
+        #expect(try lookup.step())
+        let recordID = lookup.string(0)
+        for path in ["spy:get", "spy:systemGet"] {
+            #expect(try await engine.query(path, ["id": .string(recordID)]).value == .null, "\(path) read a remembered result")
         }
     }
 }

@@ -56,6 +56,10 @@ import Testing
             #expect(echoed.status == 201)
             #expect(echoed.header("content-type") == "text/plain")
             #expect(try await echoed.text() == "hello")
+            // A network body streams once; reading it again is the action's error, not a trap.
+            await #expect(throws: FetchError(.bodyAlreadyRead, "The response body from \(base.dropFirst(7)) was already read")) {
+                _ = try await echoed.bytes()
+            }
         }
         try await fetcher.shutdown()
     }

@@ -77,4 +77,4 @@ def test_http_body_over_the_size_limit(server):
     body = b'{"path":"diagnostics:echoMutation","args":{"value":"' + b"x" * (16 << 20) + b'"}}'
     response = requests.post(server.url + "/api/mutation", data=body, headers={"Content-Type": "application/json"}, timeout=30)
     assert (response.status_code, response.json()) == (
-        413, {"code": "RequestTooLarge", "message": f"Request body larger than {16 << 20} bytes"})
+        413, {"code": "RequestTooLarge", "message": f"Request body larger than {16 << 20} bytes (RIPPLE_MAX_MESSAGE_BYTES)"})
