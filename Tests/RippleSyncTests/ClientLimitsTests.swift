@@ -52,17 +52,16 @@ import Testing
         await node.stop()
     }
 
-    @Test(
-        .disabled(
-            "hung once in six full-suite runs from a fresh clone (never alone, 12 of 12 passed): it waits forever somewhere between holding two sockets and the close of the first; to be found before it is enabled again"
-        ))
-    func socketsPerAddressAreCappedAndReleasedOnClose() async throws {
+    // The refused socket is read with `RawWebSocket`: see there why not Hummingbird's client.
+    @Test func socketsPerAddressAreCappedAndReleasedOnClose() async throws {
         let node = try await TestNode.start { $0.limits.maxSocketsPerAddress = 2 }
         let first = try await HeldSocket.open(node)
         let second = try await HeldSocket.open(node)
-        let refused = try await node.exchange(healthySessionFrames())
+        let refused = try await RawWebSocket.listen(port: node.port)
+        #expect(refused.statusLine == "HTTP/1.1 101 Switching Protocols")
+        #expect(fatalErrors(refused.texts) == ["TooManyConnections: more than 2 sockets from one address (RIPPLE_MAX_SOCKETS_PER_ADDRESS)"])
+        #expect(refused.closeCode == 1008)
         #expect(refused.serverClosed)
-        #expect(fatalErrors(refused.messages) == ["TooManyConnections: more than 2 sockets from one address (RIPPLE_MAX_SOCKETS_PER_ADDRESS)"])
         #expect(first.answered && second.answered)
         try await first.close()
         try await expectNodeStillServes(node)
@@ -73,8 +72,9 @@ import Testing
     @Test func socketsInTotalAreCapped() async throws {
         let node = try await TestNode.start { $0.limits.maxSockets = 1 }
         let held = try await HeldSocket.open(node)
-        let refused = try await node.exchange(healthySessionFrames())
-        #expect(fatalErrors(refused.messages) == ["TooManyConnections: this node already serves 1 sockets (RIPPLE_MAX_SOCKETS); try another node or later"])
+        let refused = try await RawWebSocket.listen(port: node.port)
+        #expect(fatalErrors(refused.texts) == ["TooManyConnections: this node already serves 1 sockets (RIPPLE_MAX_SOCKETS); try another node or later"])
+        #expect(refused.serverClosed)
         try await held.close()
         try await expectNodeStillServes(node)
         await node.stop()
@@ -173,6 +173,8 @@ final class HeldSocket: Sendable {
         let (answers, answer) = AsyncStream<Bool>.makeStream()
         let port = node.port
         let task = Task {
+            // A socket that fails to open answers `false` rather than leaving `open` waiting.
+            defer { answer.finish() }
             _ = try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/api/sync", logger: Logger(label: "held")) { inbound, outbound, _ in
                 for frame in healthySessionFrames() { try await outbound.write(frame) }
                 // Keep reading while held, so the server's pings are answered and its close is seen.

@@ -1,0 +1,97 @@
+import Foundation
+
+/// A WebSocket opened on a plain blocking socket that only listens: for sockets the server
+/// refuses as soon as they are upgraded (socket limits).
+///
+/// Hummingbird's client cannot be used for those: when the server's FatalError, close frame and
+/// FIN arrive together with the 101 response, before the client has handed the channel to its
+/// handler, the client occasionally loses all three and waits forever (seen once in ~40 runs
+/// under load; the server's side had sent and closed). This client reads bytes until the server
+/// closes the connection, so what the server sent is all there.
+struct RawWebSocket {
+    struct Reply {
+        /// The HTTP status line of the upgrade response.
+        var statusLine = ""
+        /// Every text message, in order.
+        var texts: [String] = []
+        /// The code of the server's close frame, if it sent one.
+        var closeCode: UInt16?
+        /// The server closed the TCP connection before the read deadline.
+        var serverClosed = false
+    }
+
+    /// Upgrades `path` on 127.0.0.1:`port`, sends nothing more (so the server closes with an
+    /// empty receive buffer: FIN, not RST), and reads until the server closes or `timeout`.
+    static func listen(port: Int, path: String = "/api/sync", timeout: Int = 10) async throws -> Reply {
+        try await Task.detached { try readAll(port: port, path: path, timeout: timeout) }.value
+    }
+
+    private static func readAll(port: Int, path: String, timeout: Int) throws -> Reply {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw POSIXError(.init(rawValue: errno) ?? .ECONNREFUSED) }
+        var deadline = timeval(tv_sec: timeout, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &deadline, socklen_t(MemoryLayout<timeval>.size))
+
+        let request =
+            "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        let bytes = Array(request.utf8)
+        guard send(fd, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else { throw POSIXError(.EPIPE) }
+
+        var received: [UInt8] = []
+        var reply = Reply()
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = recv(fd, &chunk, chunk.count, 0)
+            if count > 0 {
+                received += chunk[0..<count]
+            } else {
+                reply.serverClosed = count == 0
+                break
+            }
+        }
+        guard let headerEnd = find([13, 10, 13, 10], in: received) else { return reply }
+        reply.statusLine = String(decoding: received[..<(find([13, 10], in: received) ?? headerEnd)], as: UTF8.self)
+        var frames = received[(headerEnd + 4)...]
+        while let (opcode, payload, rest) = nextFrame(frames) {
+            switch opcode {
+            case 1: reply.texts.append(String(decoding: payload, as: UTF8.self))
+            case 8 where payload.count >= 2: reply.closeCode = UInt16(payload[payload.startIndex]) << 8 | UInt16(payload[payload.startIndex + 1])
+            default: break
+            }
+            frames = rest
+        }
+        return reply
+    }
+
+    /// One unmasked, unfragmented server frame: (opcode, payload, the bytes after it).
+    private static func nextFrame(_ bytes: ArraySlice<UInt8>) -> (UInt8, ArraySlice<UInt8>, ArraySlice<UInt8>)? {
+        guard bytes.count >= 2 else { return nil }
+        let start = bytes.startIndex
+        var length = Int(bytes[start + 1] & 0x7f)
+        var offset = start + 2
+        if length == 126 {
+            guard bytes.count >= 4 else { return nil }
+            length = Int(bytes[start + 2]) << 8 | Int(bytes[start + 3])
+            offset += 2
+        } else if length == 127 {
+            return nil  // no server message here is that long
+        }
+        guard bytes.endIndex - offset >= length else { return nil }
+        return (bytes[start] & 0x0f, bytes[offset..<(offset + length)], bytes[(offset + length)...])
+    }
+
+    private static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
+        guard haystack.count >= needle.count else { return nil }
+        return (0...(haystack.count - needle.count)).first { haystack[$0..<($0 + needle.count)].elementsEqual(needle) }
+    }
+}
