@@ -1,0 +1,32 @@
+import Foundation
+import RippleValues
+
+/// When a JWT stops being valid, read from its `exp` claim without verifying it: the client only
+/// needs to know when to ask for a new token, and the server does the verifying.
+enum TokenExpiry {
+    /// Seconds since 1970 of the token's `exp`, or `nil` when the token is not a JWT or has none
+    /// (then it is never refreshed ahead of time, only after the server refuses it).
+    static func expiresAt(_ token: String) -> Double? {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, let payload = base64URLDecode(parts[1]), let claims = try? JSON.parse(payload) else { return nil }
+        switch claims["exp"] {
+        case .int(let seconds)?: return Double(seconds)
+        case .number(let seconds)?: return seconds
+        default: return nil
+        }
+    }
+
+    /// How long from `now` until the token should be replaced: `leeway` before it expires, and
+    /// not at all when it has no expiry.
+    static func refreshDelay(_ token: String, now: Date, leeway: Duration) -> Duration? {
+        guard let exp = expiresAt(token) else { return nil }
+        let seconds = exp - now.timeIntervalSince1970 - Double(leeway.components.seconds)
+        return .milliseconds(Int64(max(0, seconds) * 1000))
+    }
+
+    private static func base64URLDecode(_ text: Substring) -> [UInt8]? {
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        return Data(base64Encoded: base64).map { Array($0) }
+    }
+}
