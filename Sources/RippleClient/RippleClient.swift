@@ -32,6 +32,9 @@ public actor RippleClient {
         public var subscriptionBufferSize = 64
         /// The largest message accepted from the server (a Transition carries whole query results).
         public var maxMessageSize = 32 << 20
+        /// Silence after which the connection is taken for dead and replaced. Servers send a JSON
+        /// `Ping` after 15 s without other messages; the JS client waits 60 s, as here.
+        public var serverInactivityTimeout: Duration = .seconds(60)
 
         public init() {}
     }
@@ -56,6 +59,10 @@ public actor RippleClient {
     /// Connection attempts in a row that ended before a Transition arrived.
     private var failures = 0
     private var auth = AuthState()
+    /// Fires when the server has been silent for `serverInactivityTimeout`; reset by each message.
+    private var inactivityTimer: Scheduled<Void>?
+    /// Server messages heard; a timer that fired before the latest one is stale.
+    private var messagesHeard = 0
 
     private enum Lifecycle {
         case idle
@@ -330,6 +337,7 @@ public actor RippleClient {
             } catch {
                 reason = "\(error)"
             }
+            inactivityTimer?.cancel()
             if let closeReason { reason = closeReason }
             closeReason = nil
             self.outbox = nil
@@ -371,11 +379,26 @@ public actor RippleClient {
             sessionId: sessionId, connectionCount: connectionCount, lastCloseReason: lastCloseReason,
             maxObservedTimestamp: state.maxObservedTimestamp, clientTs: Int64(Date().timeIntervalSince1970 * 1000))
         connectionCount += 1
+        heardFromServer()
         outbox?.yield(.text(ClientMessage.connect(connect).serialized()))
         perform(state.socketOpened())
     }
 
+    private func heardFromServer() {
+        messagesHeard += 1
+        let heard = messagesHeard
+        inactivityTimer?.cancel()
+        inactivityTimer = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: TimeAmount(configuration.serverInactivityTimeout)) {
+            _ = Task { await self.closeIfSilentSince(heard) }
+        }
+    }
+
+    private func closeIfSilentSince(_ heard: Int) {
+        if heard == messagesHeard { closeSocket(reason: "InactiveServer") }
+    }
+
     private func received(_ text: String) {
+        heardFromServer()
         let message: ServerMessage
         do {
             message = try ServerMessage.parse(text)

@@ -46,6 +46,8 @@ import Testing
         let before = try await setup.client.mutation(Notes.add, NewNote(body: "before"))
         #expect(try await results.next() == [Note(_id: before, body: "before")])
 
+        // Nothing reaches the old node while it stops (port 1 refuses), then the new one.
+        setup.proxy.setUpstream(port: 1)
         setup.proxy.cutAll()
         setup.node = try await setup.node.restart()
         setup.proxy.setUpstream(port: setup.node.port)
@@ -69,7 +71,7 @@ import Testing
 
         let optimistic = Note(_id: "pending", body: "rejected")
         await #expect(throws: RippleClientError.functionFailed(
-            path: "notes:refuse", message: "", data: .object(["refused": .string("rejected")]))
+            path: "notes:refuse", message: #"Uncaught ConvexError: {"refused":"rejected"}"#, data: .object(["refused": .string("rejected")]))
         ) {
             _ = try await setup.client.mutation(Notes.refuse, NewNote(body: "rejected")) { store in
                 store.set(Notes.list, NoArguments(), (store.get(Notes.list, NoArguments()) ?? []) + [optimistic])

@@ -8,57 +8,59 @@ import Synchronization
 final class TestProxy: Sendable {
     let port: Int
     private let listener: any Channel
-    private let shared: Mutex<Shared>
-
-    private struct Shared {
-        var upstreamPort: Int
-        /// Cut the next connection whose server-to-client bytes contain this text.
-        var cutOnServerText: String?
-        var cuts = 0
-        var connections: [any Channel] = []
-    }
+    private let links: Links
 
     static func start(upstreamPort: Int) async throws -> TestProxy {
-        let box = Mutex<TestProxy?>(nil)
+        let links = Links(upstreamPort: upstreamPort)
         let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { client in
-                guard let proxy = box.withLock({ $0 }) else { return client.eventLoop.makeFailedFuture(NodeDidNotStart()) }
-                return proxy.relay(client)
-            }
+            .childChannelInitializer { client in links.relay(client) }
             .bind(host: "127.0.0.1", port: 0).get()
-        let proxy = TestProxy(listener: listener, upstreamPort: upstreamPort)
-        box.withLock { $0 = proxy }
-        return proxy
+        return TestProxy(listener: listener, links: links)
     }
 
-    private init(listener: any Channel, upstreamPort: Int) {
+    private init(listener: any Channel, links: Links) {
         self.listener = listener
         self.port = listener.localAddress!.port!
-        self.shared = Mutex(Shared(upstreamPort: upstreamPort))
+        self.links = links
     }
 
     var url: String { "http://127.0.0.1:\(port)" }
 
-    /// How many connections were cut by `cutOnServerText`.
-    var cuts: Int { shared.withLock { $0.cuts } }
+    /// How many connections were cut by `cutWhenServerSends`.
+    var cuts: Int { links.shared.withLock { $0.cuts } }
 
-    func setUpstream(port: Int) { shared.withLock { $0.upstreamPort = port } }
+    func setUpstream(port: Int) { links.shared.withLock { $0.upstreamPort = port } }
 
-    func cutWhenServerSends(_ text: String) { shared.withLock { $0.cutOnServerText = text } }
+    /// Cuts the next connection whose server-to-client bytes contain `text`, dropping those bytes.
+    func cutWhenServerSends(_ text: String) { links.shared.withLock { $0.cutOnServerText = text } }
 
     /// Closes every open connection.
     func cutAll() {
-        for channel in shared.withLock({ $0.connections }) { channel.close(promise: nil) }
+        for channel in links.shared.withLock({ $0.connections }) { channel.close(promise: nil) }
     }
 
     func stop() async {
         cutAll()
         try? await listener.close()
     }
+}
+
+/// The relay's connections and rules, shared with the event loops that carry the bytes.
+private final class Links: Sendable {
+    struct Shared {
+        var upstreamPort: Int
+        var cutOnServerText: String?
+        var cuts = 0
+        var connections: [any Channel] = []
+    }
+
+    let shared: Mutex<Shared>
+
+    init(upstreamPort: Int) { shared = Mutex(Shared(upstreamPort: upstreamPort)) }
 
     /// Connects `client` to the upstream node; bytes flow both ways until either side closes.
-    private func relay(_ client: any Channel) -> EventLoopFuture<Void> {
+    func relay(_ client: any Channel) -> EventLoopFuture<Void> {
         let upstreamPort = shared.withLock { shared in
             shared.connections.append(client)
             return shared.upstreamPort
@@ -66,7 +68,7 @@ final class TestProxy: Sendable {
         return ClientBootstrap(group: client.eventLoop)
             .channelInitializer { upstream in
                 upstream.eventLoop.makeCompletedFuture {
-                    try upstream.pipeline.syncOperations.addHandler(Relay(to: client, inspect: { [self] bytes in self.shouldCut(bytes) }))
+                    try upstream.pipeline.syncOperations.addHandler(Relay(to: client, inspect: { bytes in self.shouldCut(bytes) }))
                 }
             }
             .connect(host: "127.0.0.1", port: upstreamPort)
