@@ -12,6 +12,9 @@ struct SyncStateTests {
         .transition(Transition(startVersion: start, endVersion: end, modifications: modifications))
     }
 
+    /// The version after the first ModifyQuerySet, at `ts`.
+    func at(_ ts: UInt64) -> StateVersion { StateVersion(querySet: 1, identity: 0, ts: ts) }
+
     func updated(_ value: Value) -> StateModification {
         .queryUpdated(queryId: 0, value: value, logLines: [], journal: nil)
     }
@@ -21,7 +24,7 @@ struct SyncStateTests {
         var state = SyncState()
         _ = state.subscribe(list)
         _ = state.socketOpened()
-        _ = state.receive(transition(from: .initial, to: StateVersion(querySet: 1, identity: 0, ts: 10), [updated(.array([]))]))
+        _ = state.receive(transition(from: .initial, to: at(10), [updated(.array([]))]))
         return state
     }
 
@@ -36,10 +39,10 @@ struct SyncStateTests {
         #expect(response.finished.isEmpty)
         #expect(response.updates.isEmpty)
 
-        let older = state.receive(transition(from: StateVersion(querySet: 1, identity: 0, ts: 10), to: StateVersion(querySet: 1, identity: 0, ts: 15)))
+        let older = state.receive(transition(from: at(10), to: at(15)))
         #expect(older.finished.isEmpty)
         let reaching = state.receive(
-            transition(from: StateVersion(querySet: 1, identity: 0, ts: 15), to: StateVersion(querySet: 1, identity: 0, ts: 20), [updated(.array([.string("id")]))]))
+            transition(from: at(15), to: at(20), [updated(.array([.string("id")]))]))
         #expect(reaching.finished.map(\.requestId) == [id])
         #expect(reaching.finished.map(\.outcome) == [.success(.string("id"))])
         #expect(reaching.updates.map(\.1) == [.value(.array([.string("id")]))])
@@ -76,22 +79,24 @@ struct SyncStateTests {
 
     @Test func aStateOlderThanOneShownIsNotShown() {
         var state = subscribed()
-        _ = state.receive(transition(from: StateVersion(querySet: 1, identity: 0, ts: 10), to: StateVersion(querySet: 1, identity: 0, ts: 50), [updated(.array([.string("new")]))]))
+        _ = state.receive(transition(from: at(10), to: at(50), [updated(.array([.string("new")]))]))
         state.socketClosed()
         _ = state.socketOpened()
 
         // A node that has not caught up answers from an older state: taken in, not shown.
-        let behind = state.receive(transition(from: .initial, to: StateVersion(querySet: 1, identity: 0, ts: 40), [updated(.array([]))]))
+        let behind = state.receive(transition(from: .initial, to: at(40), [updated(.array([]))]))
         #expect(behind.updates.isEmpty)
         let caughtUp = state.receive(
-            transition(from: StateVersion(querySet: 1, identity: 0, ts: 40), to: StateVersion(querySet: 1, identity: 0, ts: 60), [updated(.array([.string("newer")]))]))
+            transition(from: at(40), to: at(60), [updated(.array([.string("newer")]))]))
         #expect(caughtUp.updates.map(\.1) == [.value(.array([.string("newer")]))])
     }
 
     @Test func aTransitionNotStartingWhereTheClientIsForcesAReconnect() {
         var state = subscribed()
-        let effects = state.receive(transition(from: .initial, to: StateVersion(querySet: 1, identity: 0, ts: 70)))
-        #expect(effects.reconnectReason == "Transition starts at (querySet: 0, identity: 0, ts: 0), the client is at (querySet: 1, identity: 0, ts: 10)")
+        let effects = state.receive(transition(from: .initial, to: at(70)))
+        #expect(
+            effects.reconnectReason
+                == "Transition starts at (querySet: 0, identity: 0, ts: 0), the client is at (querySet: 1, identity: 0, ts: 10)")
     }
 
     @Test func tokensExpireAtTheirExpClaim() {
