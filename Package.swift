@@ -151,6 +151,7 @@ let package = Package(
             name: "RippleClientTests",
             dependencies: [
                 "RippleClient", "RippleSync", "RippleEngine", "RippleAuth", "RippleValues", "RippleProtocol",
+                .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

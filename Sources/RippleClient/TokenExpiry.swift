@@ -16,12 +16,15 @@ enum TokenExpiry {
         }
     }
 
-    /// How long from `now` until the token should be replaced: `leeway` before it expires, and
-    /// not at all when it has no expiry.
+    /// How long from `now` until the token should be replaced: `leeway` before it expires. Not
+    /// at all when it has no expiry, or expires within the leeway: asking at once would get a
+    /// token as short-lived and ask again at once, forever (the JS client skips those too); the
+    /// server's AuthError at expiry then triggers the fetch.
     static func refreshDelay(_ token: String, now: Date, leeway: Duration) -> Duration? {
         guard let exp = expiresAt(token) else { return nil }
         let seconds = exp - now.timeIntervalSince1970 - Double(leeway.components.seconds)
-        return .milliseconds(Int64(max(0, seconds) * 1000))
+        guard seconds > 0 else { return nil }
+        return .milliseconds(Int64(seconds * 1000))
     }
 
     private static func base64URLDecode(_ text: Substring) -> [UInt8]? {

@@ -15,6 +15,7 @@ enum NotesApp {
         functions.mutation("notes:refuse", args: ["body": v.string()]) { _, args -> Value in
             throw ConvexError(.object(["refused": .string(try args.string("body"))]))
         }
+        functions.query("notes:whoami") { ctx, _ in ctx.auth.getUserIdentity()?.value ?? .null }
         functions.action("notes:shout", args: ["body": v.string()]) { _, args in
             try args.string("body").uppercased()
         }
@@ -38,4 +39,10 @@ enum Notes {
     static let add = MutationReference<NewNote, String>("notes:add")
     static let refuse = MutationReference<NewNote, Nothing>("notes:refuse")
     static let shout = ActionReference<NewNote, String>("notes:shout")
+    static let whoami = QueryReference<NoArguments, Caller?>("notes:whoami")
+}
+
+/// The part of the caller's identity the auth tests look at.
+struct Caller: Codable, Sendable, Equatable {
+    var subject: String
 }

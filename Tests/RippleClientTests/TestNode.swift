@@ -12,13 +12,14 @@ final class TestNode: Sendable {
     private let engine: Engine
     private let task: Task<Void, any Error>
 
-    static func start(directory: String? = nil) async throws -> TestNode {
+    /// `authenticator` defaults to one that trusts no token issuer.
+    static func start(directory: String? = nil, authenticator: Authenticator? = nil) async throws -> TestNode {
         let directory = directory ?? NSTemporaryDirectory() + "ripple-client-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let engine = try Engine.open(path: directory + "/ripple.sqlite3", app: NotesApp.app)
         var logger = Logger(label: "test-node")
         logger.logLevel = .warning
-        let authenticator = try Authenticator(config: AuthConfig(providers: [], adminKey: "test-admin-key"))
+        let authenticator = try authenticator ?? Authenticator(config: AuthConfig(providers: [], adminKey: "test-admin-key"))
         let server = try await SyncServer.make(
             engine: engine, authenticator: authenticator, configuration: SyncServer.Configuration(host: "127.0.0.1", port: 0), logger: logger)
         let (ports, portSink) = AsyncStream<Int>.makeStream()
