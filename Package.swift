@@ -7,6 +7,8 @@ let package = Package(
     products: [
         .library(name: "Ripple", targets: ["Ripple"]),
         .executable(name: "chat", targets: ["chat"]),
+        // The Swift client for apps and servers: speaks only the public sync protocol.
+        .library(name: "RippleClient", targets: ["RippleClient"]),
         // For the fuzz targets in Fuzz/ (a package of their own); not an API for apps.
         .library(
             name: "RippleInternals",
@@ -99,6 +101,16 @@ let package = Package(
             ]
         ),
         .target(
+            name: "RippleClient",
+            dependencies: [
+                "RippleProtocol", "RippleValues",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "ChatExample",
             dependencies: ["Ripple", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log")]
         ),
@@ -134,6 +146,16 @@ let package = Package(
         .testTarget(
             name: "ChatExampleTests",
             dependencies: ["ChatExample", "RippleEngine", "RippleValues", "RippleTestSupport", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .testTarget(
+            name: "RippleClientTests",
+            dependencies: [
+                "RippleClient", "RippleSync", "RippleEngine", "RippleAuth", "RippleValues", "RippleProtocol",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(name: "RippleSchedulerTests", dependencies: ["RippleScheduler", "RippleEngine", "ChatExample", "RippleTestSupport"]),
     ]
