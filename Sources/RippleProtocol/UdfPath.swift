@@ -16,12 +16,17 @@ public struct UdfPath: Sendable, Hashable, CustomStringConvertible {
     public let function: String
 
     static let maxComponentLength = 64
+    /// Every call's path is kept by the node (the dashboard's execution log holds the last
+    /// thousand, failed ones included), so a path's length is bounded as a whole, not only per
+    /// component: a path of a million one-letter components would otherwise be kept as sent.
+    static let maxPathLength = 512
 
     /// Parses any accepted spelling.
     public init(parsing text: String) throws(ProtocolError) {
         func fail(_ reason: String) -> ProtocolError { .invalidUdfPath(path: text, reason: reason) }
 
         if text.isEmpty { throw fail("the path is empty") }
+        if text.utf8.count > Self.maxPathLength { throw fail("the path is longer than \(Self.maxPathLength) bytes") }
         var modulePart = Substring(text)
         var function = "default"
         if let colon = text.lastIndex(of: ":") {

@@ -24,7 +24,7 @@ import Testing
         }
     }
 
-    @Test func rejectsGarbage() {
+    @Test func rejectsGarbage() throws {
         let garbage = [
             "", ":", ":fn", "mod:", "/mod:fn", "mod/:fn", "a//b:fn", "./a:fn", "a/../b:fn", "a/./b", "..", "mod.ts:fn", "mod.js.js:fn",
             ".js", "a/.js:f", "a:b:c", "a:9lives", "a:f.g", "a:__", "a b:f", "é:f", "a\u{0}:f", "mod:fn ", String(repeating: "m", count: 65) + ":f",
@@ -35,5 +35,10 @@ import Testing
         }
         #expect(throws: ProtocolError.invalidUdfPath(path: "", reason: "the path is empty")) { try UdfPath.canonical("") }
         #expect(throws: ProtocolError.invalidUdfPath(path: "/a:f", reason: "module paths must be relative")) { try UdfPath.canonical("/a:f") }
+        // Every component is short; the whole is not.
+        let deep = Array(repeating: "a", count: 300).joined(separator: "/") + ":f"
+        #expect(throws: ProtocolError.invalidUdfPath(path: deep, reason: "the path is longer than 512 bytes")) { try UdfPath.canonical(deep) }
+        let deepest = Array(repeating: "a", count: 255).joined(separator: "/") + ":f"
+        #expect(try UdfPath.canonical(deepest) == deepest)
     }
 }
