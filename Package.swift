@@ -67,6 +67,14 @@ let package = Package(
             ]
         ),
         .target(
+            name: "RippleLeadership",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "RippleFetch",
             dependencies: [
                 "RippleEngine",
@@ -91,7 +99,7 @@ let package = Package(
             name: "Ripple",
             dependencies: [
                 "RippleEngine", "RippleValues", "RippleSync", "RippleAuth", "RippleReplication", "RippleStorage", "RippleScheduler",
-                "RippleFetch",
+                "RippleFetch", "RippleLeadership",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -110,6 +118,7 @@ let package = Package(
         .testTarget(name: "RippleValuesTests", dependencies: ["RippleValues", "RippleTestSupport"]),
         .testTarget(name: "RippleProtocolTests", dependencies: ["RippleProtocol"]),
         .testTarget(name: "RippleAuthTests", dependencies: ["RippleAuth"]),
+        .testTarget(name: "RippleLeadershipTests", dependencies: ["RippleLeadership"]),
         .testTarget(
             name: "RippleReplicationTests",
             dependencies: [
