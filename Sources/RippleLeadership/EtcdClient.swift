@@ -146,7 +146,7 @@ public struct EtcdClient: Sendable {
         guard response.status == .ok else {
             throw Failure(endpoint: endpoint, reason: "HTTP \(response.status.code): \(String(buffer: bytes))")
         }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: bytes)) as? [String: Any] else {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView)) as? [String: Any] else {
             throw Failure(endpoint: endpoint, reason: "not a JSON object: \(String(buffer: bytes).prefix(200))")
         }
         return object
