@@ -11,6 +11,7 @@ taken the run stops at once with status 3 (another cluster is running).
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -33,16 +34,16 @@ def failover_cluster():
         pytest.exit(f"ports {busy} are in use: another cluster is running; not touching it", returncode=PORTS_BUSY_STATUS)
     env = dict(os.environ)
     env["RIPPLE_LEADER_LEASE_SECONDS"] = "1"
+    env["CHAT_DIAGNOSTICS"] = "1"  # the chaos:* functions the load calls
     cluster = FailoverCluster(env)
     cluster.reset_state()
-    for entry in ("etcd", "mode"):
-        path = CLUSTER_DIR / entry
-        if path.is_dir():
-            import shutil
-
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
+    # What reset_state leaves: etcd's data, the mode file and the candidates' data and logs.
+    for path in CLUSTER_DIR.iterdir():
+        if path.name in ("etcd", "mode", "etcd.log") or path.name.startswith("node"):
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
     try:
         cluster.start_failover()
         yield cluster

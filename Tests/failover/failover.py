@@ -81,7 +81,8 @@ class Load:
 
     cluster: FailoverCluster
     nodes: List[str]
-    acked: List[Tuple[str, float]] = field(default_factory=list)
+    #: (write id, when the call started, when it was acknowledged)
+    acked: List[Tuple[str, float, float]] = field(default_factory=list)
     failed: List[Tuple[str, float]] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: List[threading.Thread] = field(default_factory=list)
@@ -98,6 +99,7 @@ class Load:
     def _run(self, node: str) -> None:
         while not self._stop.is_set():
             write_id = f"fo-{uuid.uuid4().hex}"
+            started = time.monotonic()
             try:
                 self.cluster.http(node, "mutation", "chaos:insert", {"writeId": write_id}, timeout=10)
             except HttpCallError:
@@ -106,7 +108,7 @@ class Load:
                 time.sleep(0.02)
                 continue
             with self._lock:
-                self.acked.append((write_id, time.monotonic()))
+                self.acked.append((write_id, started, time.monotonic()))
 
     def stop(self) -> None:
         self._stop.set()
@@ -114,6 +116,8 @@ class Load:
             thread.join(timeout=30)
 
     def first_ack_after(self, instant: float) -> Optional[float]:
+        """When the first call started after `instant` was acknowledged (a call in flight at
+        `instant` may have been answered by the old writer)."""
         with self._lock:
-            times = [t for _, t in self.acked if t > instant]
+            times = [done for _, started, done in self.acked if started > instant]
         return min(times) if times else None

@@ -24,7 +24,7 @@ def check_everything_acknowledged_is_there_once(cluster, load: Load, writer: str
     ts = cluster.applied_ts(writer)
     for node in CANDIDATES + ["scheduler"]:
         cluster.wait_caught_up(node, ts, timeout=60)
-    duplicated = [w for w, _ in load.acked if cluster.write_count(writer, w) != 1]
+    duplicated = [w for w, _, _ in load.acked if cluster.write_count(writer, w) != 1]
     assert not duplicated, f"{len(duplicated)} acknowledged writes are missing or duplicated, e.g. {duplicated[:5]}"
     twice = [w for w, _ in load.failed if cluster.write_count(writer, w) > 1]
     assert not twice, f"writes whose outcome was unknown were applied twice: {twice[:5]}"
@@ -43,7 +43,7 @@ def test_killed_writer_is_replaced_within_the_target_and_nothing_acknowledged_is
     os.kill(pid_of(writer), signal.SIGKILL)
     new_writer, new_term = cluster.wait_leader(newer_than=term, exclude=(writer,))
     elected_after = time.monotonic() - killed_at
-    while load.first_ack_after(killed_at + 0.001) is None and time.monotonic() - killed_at < 30:
+    while load.first_ack_after(killed_at) is None and time.monotonic() - killed_at < 30:
         time.sleep(0.02)
     first_ack = load.first_ack_after(killed_at)
     time.sleep(1.0)
@@ -69,7 +69,9 @@ def test_paused_writer_is_fenced_and_rejoins_as_a_replica(failover_cluster):
     paused_at = time.monotonic()
     try:
         new_writer, new_term = cluster.wait_leader(newer_than=term, exclude=(writer,))
-        print(f"\nFAILOVER pause: {writer} (term {term}) -> {new_writer} (term {new_term}) after {time.monotonic() - paused_at:.2f} s")
+        elected_after = time.monotonic() - paused_at
+        print(f"\nFAILOVER pause: {writer} (term {term}) -> {new_writer} (term {new_term}) after {elected_after:.2f} s")
+        assert elected_after <= FAILOVER_TARGET_SECONDS, f"the new writer took {elected_after:.2f} s"
     finally:
         os.kill(pid_of(writer), signal.SIGCONT)
     # Resumed past its lease, the old writer finds its deadline gone, steps down and follows.
@@ -114,3 +116,33 @@ def test_failover_command_moves_the_writer(failover_cluster):
     cluster.wait_following(writer, new_term)
     status = cluster.script("status").stdout
     assert f"{new_writer}" in status and "writer" in status, status
+
+
+def test_forked_old_writer_discards_its_unacknowledged_tail(failover_cluster):
+    """The writer commits while both other candidates are down (replication is asynchronous:
+    the commit is acknowledged), then dies; the candidates come back without that commit, one is
+    elected and writes on. The old writer, restarted, holds a tail the new writer's log lacks:
+    it is given a snapshot, and the tail is gone on every node. (The candidates are killed, not
+    paused: a paused process still receives into its socket buffers, and would apply the
+    commit on resuming.)"""
+    cluster = failover_cluster
+    writer, term = cluster.wait_leader()
+    others = [n for n in CANDIDATES if n != writer]
+    for node in others:
+        cluster.wait_following(node, term)
+        cluster.kill(node)
+    cluster.http(writer, "mutation", "chaos:insert", {"writeId": "fo-fork-tail"})
+    assert cluster.write_count(writer, "fo-fork-tail") == 1
+    cluster.kill(writer)
+    for node in others:
+        cluster.restart(node)
+    new_writer, new_term = cluster.wait_leader(newer_than=term, exclude=(writer,))
+    cluster.http(new_writer, "mutation", "chaos:insert", {"writeId": "fo-fork-after"})
+    cluster.restart(writer)
+    cluster.wait_following(writer, new_term)
+    ts = cluster.applied_ts(new_writer)
+    for node in CANDIDATES + ["scheduler"]:
+        cluster.wait_caught_up(node, ts, timeout=60)
+        assert cluster.write_count(node, "fo-fork-tail") == 0, f"{node} still holds the old writer's divergent tail"
+        assert cluster.write_count(node, "fo-fork-after") == 1
+    cluster.assert_hashes_equal(expected_nodes=CANDIDATES + ["scheduler"])
