@@ -118,7 +118,7 @@ let package = Package(
         .testTarget(name: "RippleValuesTests", dependencies: ["RippleValues", "RippleTestSupport"]),
         .testTarget(name: "RippleProtocolTests", dependencies: ["RippleProtocol"]),
         .testTarget(name: "RippleAuthTests", dependencies: ["RippleAuth"]),
-        .testTarget(name: "RippleLeadershipTests", dependencies: ["RippleLeadership"]),
+        .testTarget(name: "RippleLeadershipTests", dependencies: ["RippleLeadership", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "RippleReplicationTests",
             dependencies: [
