@@ -69,6 +69,14 @@ let package = Package(
             ]
         ),
         .target(
+            name: "RippleLeadership",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "RippleFetch",
             dependencies: [
                 "RippleEngine",
@@ -93,7 +101,7 @@ let package = Package(
             name: "Ripple",
             dependencies: [
                 "RippleEngine", "RippleValues", "RippleSync", "RippleAuth", "RippleReplication", "RippleStorage", "RippleScheduler",
-                "RippleFetch",
+                "RippleFetch", "RippleLeadership",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -122,6 +130,7 @@ let package = Package(
         .testTarget(name: "RippleValuesTests", dependencies: ["RippleValues", "RippleTestSupport"]),
         .testTarget(name: "RippleProtocolTests", dependencies: ["RippleProtocol"]),
         .testTarget(name: "RippleAuthTests", dependencies: ["RippleAuth"]),
+        .testTarget(name: "RippleLeadershipTests", dependencies: ["RippleLeadership", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "RippleReplicationTests",
             dependencies: [

@@ -25,3 +25,8 @@ ripple_install_system_deps() {
 ripple_install_browser_deps() {
     ripple_apt_install chromium chromium-driver
 }
+
+# etcd, the coordinator of writer failover (scripts/cluster start --failover, Tests/failover).
+ripple_install_etcd() {
+    ripple_apt_install etcd-server
+}

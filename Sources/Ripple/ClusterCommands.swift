@@ -77,7 +77,8 @@ struct WriterCommand: ParsableCommand {
 
     func run() throws { throw ValidationError("writer needs an app; run it through RippleMain.run(app)") }
 
-    func run(app: App, auth: AuthSettings) async throws {
+    /// - Parameter failover: the term and lease this writer holds when etcd elected it.
+    func run(app: App, auth: AuthSettings, failover: FailoverRole? = nil) async throws {
         let logger = node.logger("writer")
         let (host, port) = try parseListen(node.listen)
         let (replicationHost, replicationPort) = try parseListen(replication)
@@ -88,6 +89,7 @@ struct WriterCommand: ParsableCommand {
         options.dedup.retention = try dedupRetention(seconds: mutationDedupSeconds)
         options.executionLogCapacity = executionLogCapacity(default: options.executionLogCapacity)
         options.enableActionsToReachOut()
+        options.commitGate = failover?.commitGate
         let engine = try Engine.open(path: node.databasePath, app: app, options: options)
         defer { engine.close() }
         let signalSources = cancelActionsOnShutdownSignals(engine)
@@ -95,15 +97,17 @@ struct WriterCommand: ParsableCommand {
         let source = EngineCommitSource(engine: engine)
         let pruner = LogPruner(
             path: node.databasePath, retention: retention.logRetention, protectedTimestamp: { source.oldestConnectedReplica() }, logger: logger)
+        var replicationConfiguration = ReplicationServer.Configuration()
+        replicationConfiguration.term = failover?.term ?? 0
         let replicationServer = ReplicationServer(
             host: replicationHost, port: replicationPort, clusterID: node.clusterID, secret: Array(node.clusterSecret.utf8),
-            source: source, logger: logger)
+            source: source, logger: logger, configuration: replicationConfiguration)
         var configuration = SyncServer.Configuration(host: host, port: port)
         configuration.role = "writer"
         configuration.limits = try SyncLimits(environment: ProcessInfo.processInfo.environment)
         configuration.metricsText = metricsText
         configuration.nodeID = node.nodeID
-        configuration.replicationStatus = { await source.status() }
+        configuration.replicationStatus = { await source.status() + (failover?.status ?? []) }
         let server = try await SyncServer.make(
             engine: engine, authenticator: try makeAuthenticator(auth, logger: logger), configuration: configuration, logger: logger)
         let application = server.application { port in
@@ -115,7 +119,7 @@ struct WriterCommand: ParsableCommand {
             try await runUntilFirstExits {
                 try await replicationServer.run()
             } and: {
-                try await pruner.run()
+                try await runUntilFirstExits { try await pruner.run() } and: { try await (failover?.watch ?? neverEnding)() }
             }
         }
     }
@@ -177,6 +181,8 @@ struct ReplicaNode {
     let role: String
     let retention: LogRetention
     var scheduler: SchedulerService.Configuration?
+    /// The term of the writer followed, and what ends this role when etcd names another.
+    var failover: FailoverRole?
 
     /// Runs until the HTTP service or the replication link stops (the job runner with them).
     func run(app: App, auth: AuthSettings) async throws {
@@ -196,9 +202,12 @@ struct ReplicaNode {
         let signalSources = cancelActionsOnShutdownSignals(engine)
         defer { signalSources.forEach { $0.cancel() } }
         let pruner = LogPruner(path: node.databasePath, retention: retention, logger: logger)
+        var linkConfiguration = ReplicationClient.Configuration()
+        linkConfiguration.term = failover?.term ?? 0
         let client = ReplicationClient(
             writerHost: writerHost, writerPort: writerPort, clusterID: node.clusterID, nodeID: node.nodeID,
-            secret: Array(node.clusterSecret.utf8), sink: EngineCommitSink(engine: engine), logger: logger)
+            secret: Array(node.clusterSecret.utf8), sink: EngineCommitSink(engine: engine), logger: logger,
+            configuration: linkConfiguration)
         forwarder.attach(client)
         var configuration = SyncServer.Configuration(host: host, port: port)
         configuration.role = role
@@ -216,7 +225,7 @@ struct ReplicaNode {
             ]
             fields.append(("logPrunedThrough", .string(String((try? await engine.logPrunedThrough()) ?? 0))))
             if let jobRunner { fields.append(("scheduler", await jobRunner.status())) }
-            return fields
+            return fields + (failover?.status ?? [])
         }
         let server = try await SyncServer.make(
             engine: engine, authenticator: try makeAuthenticator(auth, logger: logger), configuration: configuration, logger: logger)
@@ -234,7 +243,7 @@ struct ReplicaNode {
                 try await runUntilFirstExits {
                     try await client.run()
                 } and: {
-                    try await pruner.run()
+                    try await runUntilFirstExits { try await pruner.run() } and: { try await (failover?.watch ?? neverEnding)() }
                 }
             } and: {
                 // The job runner stops only when cancelled; the node lives as long as the link.

@@ -77,6 +77,14 @@ final class EngineCommitSource: CommitSource {
 
     func snapshot() async throws -> (ts: UInt64, bytes: [UInt8]) { try await engine.snapshot() }
 
+    func holdsCommit(at ts: UInt64) async throws -> Bool {
+        do {
+            return try await engine.commits(after: ts - 1, limit: 1).first?.ts == ts
+        } catch is CommitLogPruned {
+            return false
+        }
+    }
+
     /// `/health` fields: every replica's applied ts and lag in commits.
     func status() async -> [(String, JSON)] {
         var replicas: [(String, JSON)] = []

@@ -42,6 +42,8 @@ public enum RippleMain {
                 try await replica.run(app: app, auth: auth)
             } else if let scheduler = command as? SchedulerCommand {
                 try await scheduler.run(app: app, auth: auth)
+            } else if let node = command as? FailoverCommand {
+                try await node.run(app: app, auth: auth)
             } else {
                 try command.run()
             }
@@ -55,7 +57,7 @@ struct RippleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: CommandLine.arguments.first.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "ripple",
         abstract: "A Ripple node: a reactive backend that the Convex clients talk to.",
-        subcommands: [DevCommand.self, WriterCommand.self, ReplicaCommand.self, SchedulerCommand.self]
+        subcommands: [DevCommand.self, WriterCommand.self, ReplicaCommand.self, SchedulerCommand.self, FailoverCommand.self]
     )
 }
 

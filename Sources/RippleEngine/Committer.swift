@@ -57,7 +57,14 @@ final class Committer: @unchecked Sendable {
     /// A moving average of COMMIT's duration (mostly the fsync), in nanoseconds.
     private var commitDuration: UInt64 = 0
 
-    init(store: Store, schema: Schema, clock: CommitClock, limits: TransactionLimits, maxGroupSize: Int, logger: Logger) throws {
+    /// Asked right before each COMMIT (`EngineOptions.commitGate`).
+    private let commitGate: (@Sendable () -> FunctionError?)?
+
+    init(
+        store: Store, schema: Schema, clock: CommitClock, limits: TransactionLimits, maxGroupSize: Int, logger: Logger,
+        commitGate: (@Sendable () -> FunctionError?)? = nil
+    ) throws {
+        self.commitGate = commitGate
         self.store = store
         self.schema = schema
         self.clock = clock
@@ -187,6 +194,16 @@ final class Committer: @unchecked Sendable {
             next = more
         }
         let commitStarted = DispatchTime.now().uptimeNanoseconds
+        func abandon(_ failure: FunctionError) {
+            try? control.rollback.run()
+            log.removeAll()
+            lastDocumentNumber = firstDocumentNumber
+            for request in group { request.finish(.failure(failure)) }
+        }
+        if let refusal = commitGate?() {
+            abandon(refusal)
+            return
+        }
         do {
             if lastTimestamp != appliedTimestamp {
                 try store.appendLog(log)
@@ -198,11 +215,7 @@ final class Committer: @unchecked Sendable {
             log.removeAll()
         } catch {
             logger.error("group commit failed, \(group.count) mutations not applied")
-            let failure = FunctionError.serverError(error)
-            try? control.rollback.run()
-            log.removeAll()
-            lastDocumentNumber = firstDocumentNumber
-            for request in group { request.finish(.failure(failure)) }
+            abandon(FunctionError.serverError(error))
             return
         }
         let took = DispatchTime.now().uptimeNanoseconds - commitStarted

@@ -65,6 +65,9 @@ public struct EngineOptions: Sendable {
     public var fetcher: (any Fetcher)?
     /// What actions read as `ctx.env`.
     public var environment = DeploymentEnvironment([:])
+    /// Asked by the writer right before each group's COMMIT; an error fails the whole group and
+    /// commits nothing. Failover uses it to fence a writer whose lease may have expired.
+    public var commitGate: (@Sendable () -> FunctionError?)?
 
     public init() {}
 }
@@ -122,7 +125,7 @@ public final class Engine: Sendable {
             try sync.run(app.schema.withSystemTables)
             let committer = try Committer(
                 store: store, schema: app.schema, clock: sync.clock, limits: options.limits,
-                maxGroupSize: options.maxGroupSize, logger: options.logger
+                maxGroupSize: options.maxGroupSize, logger: options.logger, commitGate: options.commitGate
             )
             let catalog = store.catalog
             let engine = Engine(

@@ -33,6 +33,9 @@ public protocol CommitSource: Sendable {
     /// A consistent snapshot of the whole database and the commit timestamp it is at, for a
     /// replica whose position was pruned from the log.
     func snapshot() async throws -> (ts: UInt64, bytes: [UInt8])
+    /// Whether the log holds a commit at exactly `ts` (false when it was pruned): a replica at a
+    /// position the log lacks has forked from it.
+    func holdsCommit(at ts: UInt64) async throws -> Bool
 }
 
 /// Thrown by the default `snapshot()` / `install(snapshot:at:)`: this side cannot do snapshots.
@@ -43,6 +46,7 @@ extension CommitSource {
     public func replicaConnected(nodeID: String) {}
     public func replicaDisconnected(nodeID: String) {}
     public func snapshot() async throws -> (ts: UInt64, bytes: [UInt8]) { throw SnapshotsUnsupported() }
+    public func holdsCommit(at ts: UInt64) async throws -> Bool { true }
 }
 
 /// Where the replica's client delivers commits.

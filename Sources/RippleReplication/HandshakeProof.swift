@@ -11,8 +11,12 @@ public struct HandshakeTranscript: Sendable, Equatable {
     public var appliedTimestamp: UInt64
     public var replicaNonce: [UInt8]
     public var writerNonce: [UInt8]
+    /// The leadership term the replica means to follow; in every proof and frame key, so a link
+    /// belongs to one term and nothing of an older writer passes on it.
+    public var term: UInt64
 
-    public init(clusterID: String, nodeID: String, appliedTimestamp: UInt64, replicaNonce: [UInt8], writerNonce: [UInt8]) {
+    public init(clusterID: String, nodeID: String, appliedTimestamp: UInt64, replicaNonce: [UInt8], writerNonce: [UInt8], term: UInt64 = 0) {
+        self.term = term
         self.clusterID = clusterID
         self.nodeID = nodeID
         self.appliedTimestamp = appliedTimestamp
@@ -29,6 +33,7 @@ public struct HandshakeTranscript: Sendable, Equatable {
             out += field
         }
         out.appendBigEndian(appliedTimestamp)
+        out.appendBigEndian(term)
         if let latestTimestamp { out.appendBigEndian(latestTimestamp) }
         return out
     }
@@ -121,12 +126,15 @@ public enum HandshakeRefusal: String, Sendable, CaseIterable {
     /// The replica says it applied a commit newer than any the writer has: it must not follow
     /// this writer until an operator sorts out which history is right.
     case replicaAhead = "the replica is ahead of the writer"
+    /// The replica follows another leadership term: this writer was replaced (or the replica
+    /// has not yet learnt of its election); the replica rereads the leader from etcd.
+    case termMismatch = "the writer leads another term"
 
     /// The text sent in `refused(reason:)`.
     public var wireText: String {
         switch self {
         case .wrongClusterID, .authenticationFailed, .protocolViolation: "refused"
-        case .replicaAhead: rawValue
+        case .replicaAhead, .termMismatch: rawValue
         }
     }
 }

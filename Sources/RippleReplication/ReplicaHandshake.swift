@@ -32,11 +32,17 @@ public struct ReplicaHandshake: Sendable {
     private let key: SymmetricKey
     private let appliedTimestamp: UInt64
     private let nonce: [UInt8]
+    private let term: UInt64
     private var state = State.idle
 
     /// - Parameter nonce: fresh random bytes per handshake (`HandshakeProof.randomNonce()`);
     ///   tests inject fixed ones.
-    public init(clusterID: String, nodeID: String, secret: [UInt8], appliedTimestamp: UInt64, nonce: [UInt8] = HandshakeProof.randomNonce()) {
+    /// - Parameter term: the leadership term of the writer to follow (0 without failover).
+    public init(
+        clusterID: String, nodeID: String, secret: [UInt8], appliedTimestamp: UInt64, nonce: [UInt8] = HandshakeProof.randomNonce(),
+        term: UInt64 = 0
+    ) {
+        self.term = term
         self.clusterID = clusterID
         self.nodeID = nodeID
         self.key = SymmetricKey(data: secret)
@@ -48,7 +54,7 @@ public struct ReplicaHandshake: Sendable {
     public mutating func start() -> ReplicationMessage {
         guard case .idle = state else { preconditionFailure("ReplicaHandshake.start() called twice") }
         state = .awaitingChallenge
-        return .hello(clusterID: clusterID, nodeID: nodeID, appliedTimestamp: appliedTimestamp, nonce: nonce)
+        return .hello(clusterID: clusterID, nodeID: nodeID, appliedTimestamp: appliedTimestamp, nonce: nonce, term: term)
     }
 
     /// Feeds one message from the writer.
@@ -56,7 +62,8 @@ public struct ReplicaHandshake: Sendable {
         switch (state, message) {
         case (.awaitingChallenge, .challenge(let writerNonce)) where writerNonce.count == HandshakeProof.nonceLength:
             let transcript = HandshakeTranscript(
-                clusterID: clusterID, nodeID: nodeID, appliedTimestamp: appliedTimestamp, replicaNonce: nonce, writerNonce: writerNonce)
+                clusterID: clusterID, nodeID: nodeID, appliedTimestamp: appliedTimestamp, replicaNonce: nonce, writerNonce: writerNonce,
+                term: term)
             state = .awaitingVerdict(transcript)
             return .send(.proof(hmac: HandshakeProof.replica(key: key, transcript)))
         case (.awaitingVerdict(let transcript), .accepted(let latest, let proof)):

@@ -22,6 +22,9 @@ public actor ReplicationClient {
         public var applyQueueHighWater: Int
         /// ...and reads again once they are down to this many.
         public var applyQueueLowWater: Int
+        /// The leadership term of the writer to follow (0 without failover); a writer of another
+        /// term refuses the link, so a replaced writer is never followed.
+        public var term: UInt64 = 0
 
         public init(
             link: ReplicationLinkConfiguration = .init(),
@@ -268,6 +271,7 @@ public actor ReplicationClient {
 
     private nonisolated func connect(applied: UInt64, applies: QueuedApplies) async throws -> Connection {
         let link = configuration.link
+        let term = configuration.term
         let logger = logger
         let sink = sink
         let (clusterID, nodeID, secret) = (clusterID, nodeID, secret)
@@ -277,7 +281,8 @@ public actor ReplicationClient {
             .connect(host: writerHost, port: writerPort) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addReplicationHandlers(configuration: link, logger: logger)
-                    let handshake = ReplicaHandshake(clusterID: clusterID, nodeID: nodeID, secret: secret, appliedTimestamp: applied)
+                    let handshake = ReplicaHandshake(
+                        clusterID: clusterID, nodeID: nodeID, secret: secret, appliedTimestamp: applied, term: term)
                     try channel.pipeline.syncOperations.addHandler(
                         ReplicaCommitHandler(handshake: handshake, appliedTimestamp: applied, sink: sink, applies: applies) { [self] in
                             writerAnnounced($0)

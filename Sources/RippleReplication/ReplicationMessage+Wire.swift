@@ -5,7 +5,7 @@ import RippleValues
 // The payload of each message kind. Integers are big-endian; `string` and `bytes` are a u32 byte
 // count followed by the bytes (strings UTF-8).
 //
-//   hello          string clusterID | string nodeID | u64 appliedTimestamp | bytes nonce
+//   hello          string clusterID | string nodeID | u64 appliedTimestamp | bytes nonce | u64 term
 //   challenge      bytes nonce
 //   proof          bytes hmac
 //   accepted       u64 latestTimestamp | bytes proof
@@ -32,11 +32,12 @@ extension ReplicationMessage {
     /// Appends the payload (not the frame header) to `buffer`.
     public func encodePayload(into buffer: inout ByteBuffer) {
         switch self {
-        case .hello(let clusterID, let nodeID, let applied, let nonce):
+        case .hello(let clusterID, let nodeID, let applied, let nonce, let term):
             buffer.writeLengthPrefixedString(clusterID)
             buffer.writeLengthPrefixedString(nodeID)
             buffer.writeInteger(applied)
             buffer.writeLengthPrefixedBytes(nonce)
+            buffer.writeInteger(term)
         case .challenge(let bytes), .proof(let bytes), .snapshotEnd(let bytes):
             buffer.writeLengthPrefixedBytes(bytes)
         case .accepted(let ts, let proof):
@@ -76,7 +77,7 @@ extension ReplicationMessage {
         case .hello:
             return .hello(
                 clusterID: try p.readField(kind), nodeID: try p.readField(kind), appliedTimestamp: try p.readField(kind),
-                nonce: try p.readField(kind))
+                nonce: try p.readField(kind), term: try p.readField(kind))
         case .challenge: return .challenge(nonce: try p.readField(kind))
         case .proof: return .proof(hmac: try p.readField(kind))
         case .accepted: return .accepted(latestTimestamp: try p.readField(kind), proof: try p.readField(kind))
@@ -116,7 +117,7 @@ extension ReplicationMessage {
         case .commits(_, let commits): 12 + commits.reduce(0) { $0 + $1.estimatedWireSize }
         case .challenge(let bytes), .proof(let bytes), .snapshotEnd(let bytes): 4 + bytes.count
         case .snapshotChunk(_, let bytes), .forward(_, let bytes), .forwardResult(_, let bytes): 12 + bytes.count
-        case .hello(let cluster, let node, _, let nonce): 20 + cluster.utf8.count + node.utf8.count + nonce.count
+        case .hello(let cluster, let node, _, let nonce, _): 28 + cluster.utf8.count + node.utf8.count + nonce.count
         case .accepted(_, let proof): 12 + proof.count
         case .refused(let reason): 4 + reason.utf8.count
         case .heartbeat, .ack, .snapshotBegin: 16

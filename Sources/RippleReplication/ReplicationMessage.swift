@@ -8,9 +8,10 @@ import RippleStorage
 /// replica is too far behind), the replica answers with `ack`, and either side of an accepted
 /// link may carry `forward` (replica → writer) / `forwardResult` (writer → replica).
 public enum ReplicationMessage: Sendable, Equatable {
-    /// Replica → writer, first: who it is, the last commit it applied durably, and a fresh nonce
-    /// the writer must prove the cluster secret over.
-    case hello(clusterID: String, nodeID: String, appliedTimestamp: UInt64, nonce: [UInt8])
+    /// Replica → writer, first: who it is, the last commit it applied durably, a fresh nonce
+    /// the writer must prove the cluster secret over, and the leadership term of the writer it
+    /// means to follow (0 without failover); a writer of another term refuses it (fencing).
+    case hello(clusterID: String, nodeID: String, appliedTimestamp: UInt64, nonce: [UInt8], term: UInt64 = 0)
     /// Writer → replica: a fresh random nonce to prove knowledge of the cluster secret over.
     case challenge(nonce: [UInt8])
     /// Replica → writer: its proof of the cluster secret over both nonces (see `HandshakeProof`).

@@ -26,6 +26,10 @@ public actor ReplicationServer {
         /// At most this many links may be in their handshake at once; more are closed on
         /// connect, so a flood of unauthenticated sockets holds little.
         public var maxPendingLinks: Int = 64
+        /// This writer's leadership term (0 without failover): replicas must name it in their
+        /// hello, and a replica whose position is not in this writer's log (an old writer's
+        /// divergent tail) gets a snapshot instead of a refusal.
+        public var term: UInt64 = 0
 
         public init(
             link: ReplicationLinkConfiguration = .init(),
@@ -227,7 +231,7 @@ public actor ReplicationServer {
         channel: any Channel,
         logger: Logger
     ) async throws -> (nodeID: String, applied: UInt64)? {
-        var handshake = WriterHandshake(clusterID: clusterID, secret: secret, nonceSource: configuration.nonceSource)
+        var handshake = WriterHandshake(clusterID: clusterID, secret: secret, nonceSource: configuration.nonceSource, term: configuration.term)
         while let message = try await messages.next() {
             var action = handshake.receive(message)
             if case .lookUpLatestTimestamp = action {
@@ -282,6 +286,13 @@ public actor ReplicationServer {
         // Whether the last read found nothing and the loop has waited since: a read that finds
         // nothing again means the wait timed out, and the replica gets a heartbeat.
         var waited = false
+        if configuration.term != 0, applied != 0, !(try await source.holdsCommit(at: applied)) {
+            // The replica's log forked from this one (an old writer's unacknowledged tail, or a
+            // replica that followed it further than this writer got): its state is replaced.
+            logger.info("replica position is not in this writer's log; sending a snapshot", metadata: ["position": "\(applied)"])
+            let ts = try await sendSnapshot(to: channel, position: applied, logger: logger)
+            stream = WriterStream(appliedTimestamp: ts, maxBatchCommits: configuration.maxBatchCommits, maxBatchBytes: configuration.maxBatchBytes)
+        }
         while !Task.isCancelled {
             let commits: [Commit]
             do {

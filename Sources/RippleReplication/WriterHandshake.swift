@@ -38,10 +38,16 @@ public struct WriterHandshake: Sendable {
     private let clusterID: String
     private let key: SymmetricKey
     private let nonceSource: @Sendable () -> [UInt8]
+    private let term: UInt64
     private var state = State.awaitingHello
 
     /// - Parameter nonceSource: fresh challenge bytes per handshake; tests inject fixed ones.
-    public init(clusterID: String, secret: [UInt8], nonceSource: @escaping @Sendable () -> [UInt8] = HandshakeProof.randomNonce) {
+    /// - Parameter term: this writer's leadership term (0 without failover); a replica naming
+    ///   another term is refused after its proof.
+    public init(
+        clusterID: String, secret: [UInt8], nonceSource: @escaping @Sendable () -> [UInt8] = HandshakeProof.randomNonce, term: UInt64 = 0
+    ) {
+        self.term = term
         self.clusterID = clusterID
         self.key = SymmetricKey(data: secret)
         self.nonceSource = nonceSource
@@ -50,12 +56,13 @@ public struct WriterHandshake: Sendable {
     /// Feeds one message from the replica.
     public mutating func receive(_ message: ReplicationMessage) -> Action {
         switch (state, message) {
-        case (.awaitingHello, .hello(let theirCluster, let nodeID, let applied, let replicaNonce)):
+        case (.awaitingHello, .hello(let theirCluster, let nodeID, let applied, let replicaNonce, let theirTerm)):
             guard replicaNonce.count == HandshakeProof.nonceLength, nodeID.utf8.count <= Self.maxNodeIDBytes,
                 theirCluster.utf8.count <= Self.maxNodeIDBytes
             else { return refuse(.protocolViolation, nodeID: nil) }
             let transcript = HandshakeTranscript(
-                clusterID: clusterID, nodeID: nodeID, appliedTimestamp: applied, replicaNonce: replicaNonce, writerNonce: nonceSource())
+                clusterID: clusterID, nodeID: nodeID, appliedTimestamp: applied, replicaNonce: replicaNonce, writerNonce: nonceSource(),
+                term: theirTerm)
             state = .awaitingProof(transcript, clusterMatches: theirCluster == clusterID)
             return .send(.challenge(nonce: transcript.writerNonce))
         case (.awaitingProof(let transcript, let clusterMatches), .proof(let hmac)):
@@ -63,6 +70,7 @@ public struct WriterHandshake: Sendable {
             guard HandshakeProof.verifyReplica(hmac, key: key, transcript) else {
                 return refuse(.authenticationFailed, nodeID: transcript.nodeID)
             }
+            guard transcript.term == term else { return refuse(.termMismatch, nodeID: transcript.nodeID) }
             state = .awaitingLatestTimestamp(transcript)
             return .lookUpLatestTimestamp
         case (.awaitingProof(let transcript, _), _), (.awaitingLatestTimestamp(let transcript), _):
@@ -75,7 +83,9 @@ public struct WriterHandshake: Sendable {
     /// Completes a handshake after `.lookUpLatestTimestamp`.
     public mutating func latestTimestampFound(_ latest: UInt64) -> Action {
         guard case .awaitingLatestTimestamp(let transcript) = state else { return refuse(.protocolViolation, nodeID: nil) }
-        guard transcript.appliedTimestamp <= latest else { return refuse(.replicaAhead, nodeID: transcript.nodeID) }
+        // With failover, a replica ahead of the writer holds an old writer's unacknowledged tail:
+        // it is accepted and gets a snapshot (`ReplicationServer`), which discards that tail.
+        guard transcript.appliedTimestamp <= latest || term != 0 else { return refuse(.replicaAhead, nodeID: transcript.nodeID) }
         state = .finished
         let keys = HandshakeProof.linkKeys(key: key, transcript)
         return .accept(

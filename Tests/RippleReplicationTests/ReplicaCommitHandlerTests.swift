@@ -102,7 +102,7 @@ final class ReadCounter: ChannelOutboundHandler {
 
     @Test func aWriterWithoutTheSecretFailsTheLink() throws {
         let channel = try makeChannel(applied: 100)
-        guard case .hello(_, _, _, let replicaNonce) = try channel.readOutbound(as: ReplicationMessage.self) else {
+        guard case .hello(_, _, _, let replicaNonce, _) = try channel.readOutbound(as: ReplicationMessage.self) else {
             Issue.record("no hello")
             return
         }

@@ -1,0 +1,120 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// One node's dealings with etcd: reading who leads, campaigning when nobody does, and — once
+/// elected — renewing the lease and knowing until when it may still commit.
+///
+/// The lease TTL is what etcd granted (it may round the requested one up); `writeDeadline` comes
+/// from `StepDownRule`, so the committer can refuse a write the moment this node may no longer
+/// be the only writer, without asking etcd.
+public final class Leadership: Sendable {
+    /// Why a node stopped leading.
+    public struct LeadershipLost: Error, Sendable, CustomStringConvertible {
+        public var term: UInt64
+        public var reason: String
+        public var description: String { "lost the leadership of term \(term): \(reason)" }
+    }
+
+    public let etcd: EtcdClient
+    public let keys: LeadershipKeys
+    public let nodeID: String
+    /// The lease TTL to ask for, in whole seconds (etcd's unit).
+    public let ttlSeconds: Int64
+    private let logger: Logger
+    /// Until when this node may commit; nil while it does not lead.
+    private let deadline = Mutex<ContinuousClock.Instant?>(nil)
+
+    public init(etcd: EtcdClient, clusterID: String, nodeID: String, ttlSeconds: Int64, logger: Logger) {
+        self.etcd = etcd
+        self.keys = LeadershipKeys(clusterID: clusterID)
+        self.nodeID = nodeID
+        self.ttlSeconds = ttlSeconds
+        self.logger = logger
+    }
+
+    /// Whether this node may commit now: it leads and its lease cannot have expired yet.
+    public var mayCommit: Bool {
+        guard let deadline = deadline.withLock({ $0 }) else { return false }
+        return ContinuousClock.now < deadline
+    }
+
+    /// The current leader, or nil when the key is absent (expired, resigned, never set).
+    public func leader() async throws -> LeaderRecord? {
+        try await etcd.get(keys.leader).flatMap { LeaderRecord(decoding: $0.value) }
+    }
+
+    /// The last term handed out (0 before the first election).
+    public func lastTerm() async throws -> (term: UInt64, revision: Int64) {
+        guard let kv = try await etcd.get(keys.term) else { return (0, 0) }
+        return (UInt64(String(decoding: kv.value, as: UTF8.self)) ?? 0, kv.modRevision)
+    }
+
+    /// Publishes this node's position for the election, bound to a short lease of its own, so
+    /// a candidate that dies drops out.
+    public func announce(_ position: CandidatePosition) async throws {
+        let lease = try await etcd.grantLease(ttlSeconds: ttlSeconds * 2)
+        let value = Array((try JSONEncoder().encode(position)))
+        try await etcd.put(keys.candidate(position.nodeID), value, lease: lease.id)
+    }
+
+    /// Every published candidacy.
+    public func candidates() async throws -> [CandidatePosition] {
+        try await etcd.list(prefix: keys.candidates).compactMap { try? JSONDecoder().decode(CandidatePosition.self, from: Data($0.value)) }
+    }
+
+    /// Tries once to become the leader: one transaction that succeeds only if nobody leads and
+    /// the term is still the one read, writing the leader key (bound to a fresh lease) and the
+    /// next term together. Returns the record and the lease on success, nil if someone else won.
+    public func campaign(clientAddress: String, replicationAddress: String) async throws -> (record: LeaderRecord, lease: Int64, ttl: Duration)? {
+        let (term, revision) = try await lastTerm()
+        let sent = ContinuousClock.now
+        let lease = try await etcd.grantLease(ttlSeconds: ttlSeconds)
+        let record = LeaderRecord(nodeID: nodeID, clientAddress: clientAddress, replicationAddress: replicationAddress, term: term + 1)
+        let won = try await etcd.transaction(
+            if: [.absent(keys.leader), .modRevisionEquals(keys.term, revision)],
+            then: [.put(keys.leader, record.encoded, lease: lease.id), .put(keys.term, Array(String(term + 1).utf8), lease: nil)])
+        guard won else {
+            try? await etcd.revoke(lease: lease.id)
+            return nil
+        }
+        let ttl = Duration.seconds(lease.ttlSeconds)
+        deadline.withLock { $0 = StepDownRule(ttl: ttl).deadline(renewalSentAt: sent) }
+        logger.info("elected writer", metadata: ["term": "\(record.term)", "ttl": "\(lease.ttlSeconds)s"])
+        return (record, lease.id, ttl)
+    }
+
+    /// Renews the lease until it cannot; throws `LeadershipLost` at the step-down deadline (or
+    /// as soon as etcd says the lease is gone). Cancelling it resigns: the lease is revoked, so
+    /// the next election need not wait for the TTL.
+    public func hold(term: UInt64, lease: Int64, ttl: Duration) async throws {
+        let rule = StepDownRule(ttl: ttl)
+        defer { deadline.withLock { $0 = nil } }
+        while true {
+            let now = ContinuousClock.now
+            let until = deadline.withLock { $0 } ?? now
+            if now >= until { throw LeadershipLost(term: term, reason: "the lease could not be renewed before its step-down deadline") }
+            do {
+                try await Task.sleep(until: min(now.advanced(by: rule.renewalInterval), until), clock: .continuous)
+            } catch {
+                try? await etcd.revoke(lease: lease)
+                throw error
+            }
+            let sent = ContinuousClock.now
+            do {
+                let remaining = try await etcd.keepAlive(lease: lease)
+                guard remaining > 0 else { throw LeadershipLost(term: term, reason: "etcd says the lease expired") }
+                deadline.withLock { current in
+                    // A renewal sent after the deadline passed must not revive a writer that
+                    // may already have a successor.
+                    guard let held = current, sent < held else { return }
+                    current = rule.deadline(renewalSentAt: sent)
+                }
+            } catch let lost as LeadershipLost {
+                throw lost
+            } catch {
+                logger.warning("lease renewal failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}

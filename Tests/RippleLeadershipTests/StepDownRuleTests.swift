@@ -1,0 +1,104 @@
+import Testing
+
+@testable import RippleLeadership
+
+@Suite struct StepDownRuleTests {
+    @Test func writerStopsAQuarterOfTheTTLBeforeEtcdCanExpireTheLease() {
+        let rule = StepDownRule(ttl: .seconds(1))
+        let sent = ContinuousClock.Instant.now
+        #expect(rule.margin == .milliseconds(250))
+        #expect(rule.deadline(renewalSentAt: sent) == sent.advanced(by: .milliseconds(750)))
+    }
+
+    @Test func shortTTLsKeepTheMinimumMargin() {
+        let rule = StepDownRule(ttl: .milliseconds(200))
+        #expect(rule.margin == .milliseconds(100))
+    }
+
+    @Test func renewalsComeThreeTimesPerTTLSoTwoMayBeLost() {
+        let rule = StepDownRule(ttl: .seconds(3))
+        #expect(rule.renewalInterval == .seconds(1))
+        // After two lost renewals the third still comes before the deadline.
+        #expect(rule.renewalInterval * 3 > rule.ttl - rule.margin)
+        #expect(rule.renewalInterval * 2 < rule.ttl - rule.margin)
+    }
+}
+
+@Suite struct ElectionTests {
+    let everyone: (String) -> Bool = { _ in true }
+
+    @Test func highestDurableTimestampWins() {
+        let candidates = [
+            CandidatePosition(nodeID: "r1", durableTimestamp: 90, term: 3),
+            CandidatePosition(nodeID: "r2", durableTimestamp: 120, term: 3),
+            CandidatePosition(nodeID: "r3", durableTimestamp: 100, term: 3),
+        ]
+        #expect(Election.winner(among: candidates, eligible: everyone)?.nodeID == "r2")
+    }
+
+    @Test func newerTermBeatsAHigherTimestampOfAnOlderTerm() {
+        // r1 holds an old writer's unacknowledged tail; r2 followed the newer writer.
+        let candidates = [
+            CandidatePosition(nodeID: "r1", durableTimestamp: 500, term: 2),
+            CandidatePosition(nodeID: "r2", durableTimestamp: 300, term: 3),
+        ]
+        #expect(Election.winner(among: candidates, eligible: everyone)?.nodeID == "r2")
+    }
+
+    @Test func tiesGoToTheSmallestNodeID() {
+        let candidates = [
+            CandidatePosition(nodeID: "r2", durableTimestamp: 100, term: 1),
+            CandidatePosition(nodeID: "r1", durableTimestamp: 100, term: 1),
+        ]
+        #expect(Election.winner(among: candidates, eligible: everyone)?.nodeID == "r1")
+    }
+
+    @Test func anOutOfSyncReplicaIsNeverPromoted() {
+        let candidates = [
+            CandidatePosition(nodeID: "behind", durableTimestamp: 900, term: 1),
+            CandidatePosition(nodeID: "synced", durableTimestamp: 800, term: 1),
+        ]
+        #expect(Election.winner(among: candidates, eligible: { $0 == "synced" })?.nodeID == "synced")
+        #expect(Election.winner(among: candidates, eligible: { _ in false }) == nil)
+    }
+}
+
+@Suite struct TermFenceTests {
+    @Test func olderTermsAreRefusedNewerOnesRemembered() {
+        var fence = TermFence(newestTerm: 4)
+        #expect(fence.admit(3) == false)
+        #expect(fence.admit(4) == true)
+        #expect(fence.admit(6) == true)
+        #expect(fence.newestTerm == 6)
+        #expect(fence.admit(5) == false)
+    }
+}
+
+@Suite struct ForkPointTests {
+    @Test func aLogThatIsAPrefixOfTheWritersHasNoFork() {
+        #expect(ForkPoint.find(local: [10, 20, 30], writerHas: { [10, 20, 30, 40].contains($0) }) == .noFork)
+        #expect(ForkPoint.find(local: [], writerHas: { _ in false }) == .noFork)
+    }
+
+    @Test func theDivergentTailAboveTheNewestSharedCommitIsDiscarded() {
+        // The old writer committed 40 and 50 that no one acknowledged; the new writer went on at 45.
+        let writer: Set<UInt64> = [10, 20, 30, 45]
+        #expect(ForkPoint.find(local: [10, 20, 30, 40, 50], writerHas: writer.contains) == .forkAt(ts: 30, discarding: 2))
+    }
+
+    @Test func noSharedCommitNeedsASnapshot() {
+        #expect(ForkPoint.find(local: [40, 50], writerHas: { _ in false }) == .needsSnapshot)
+    }
+}
+
+@Suite struct LeaderRecordTests {
+    @Test func roundTripsThroughTheKeysJSON() {
+        let record = LeaderRecord(nodeID: "n1", clientAddress: "127.0.0.1:3210", replicationAddress: "127.0.0.1:7100", term: 7)
+        #expect(LeaderRecord(decoding: record.encoded) == record)
+        #expect(LeaderRecord(decoding: Array("not json".utf8)) == nil)
+    }
+
+    @Test func prefixEndCoversEveryKeyUnderThePrefix() {
+        #expect(EtcdClient.prefixEnd("/ripple/c/candidates/") == "/ripple/c/candidates0")
+    }
+}

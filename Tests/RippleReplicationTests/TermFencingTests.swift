@@ -1,0 +1,68 @@
+import Testing
+
+@testable import RippleReplication
+
+/// Failover's fencing in the handshake: a link belongs to one leadership term, named in the
+/// hello and bound into every proof and frame key, so a replaced writer is never followed and
+/// a replica of the new term is never served by the old writer.
+@Suite struct TermFencingTests {
+    let secret = Array("correct horse battery staple".utf8)
+    let writerNonce: [UInt8] = Array(repeating: 0xA1, count: 32)
+    let replicaNonce: [UInt8] = Array(repeating: 0xC3, count: 32)
+
+    /// Runs hello → challenge → proof; returns the writer (to finish with) and its verdict on the proof.
+    func handshake(writerTerm: UInt64, replicaTerm: UInt64?, applied: UInt64 = 300) -> (WriterHandshake, WriterHandshake.Action) {
+        var writer = WriterHandshake(clusterID: "prod", secret: secret, nonceSource: { [writerNonce] in writerNonce }, term: writerTerm)
+        var replica = ReplicaHandshake(
+            clusterID: "prod", nodeID: "r1", secret: secret, appliedTimestamp: applied, nonce: replicaNonce, term: replicaTerm ?? writerTerm)
+        guard case .send(let challenge) = writer.receive(replica.start()), case .send(let proof) = replica.receive(challenge) else {
+            return (writer, .lookUpLatestTimestamp)
+        }
+        let verdict = writer.receive(proof)
+        return (writer, verdict)
+    }
+
+    @Test func aWriterOfAnOlderTermIsRefusedByAReplicaOfTheNewOne() {
+        let (_, verdict) = handshake(writerTerm: 3, replicaTerm: 4)
+        #expect(verdict == .refuse(.termMismatch, nodeID: "r1", reply: .refused(reason: "the writer leads another term")))
+    }
+
+    @Test func aReplicaStillOnAnOlderTermIsRefusedByTheNewWriter() {
+        let (_, verdict) = handshake(writerTerm: 5, replicaTerm: 4)
+        #expect(verdict == .refuse(.termMismatch, nodeID: "r1", reply: .refused(reason: "the writer leads another term")))
+    }
+
+    @Test func theTermIsInTheProofSoAWriterCannotClaimAnother() {
+        var writer = WriterHandshake(clusterID: "prod", secret: secret, nonceSource: { [writerNonce] in writerNonce }, term: 4)
+        var replica = ReplicaHandshake(clusterID: "prod", nodeID: "r1", secret: secret, appliedTimestamp: 300, nonce: replicaNonce, term: 4)
+        guard case .send(let challenge) = writer.receive(replica.start()), case .send(let proof) = replica.receive(challenge) else {
+            Issue.record("handshake did not reach the proof")
+            return
+        }
+        #expect(writer.receive(proof) == .lookUpLatestTimestamp)
+        // A writer of term 3 answering the same transcript: its proof covers term 3, not 4.
+        let old = HandshakeTranscript(clusterID: "prod", nodeID: "r1", appliedTimestamp: 300, replicaNonce: replicaNonce, writerNonce: writerNonce, term: 3)
+        let forged = HandshakeProof.writer(secret: secret, old, latestTimestamp: 500)
+        #expect(replica.receive(.accepted(latestTimestamp: 500, proof: forged)) == .fail(.writerNotAuthenticated))
+    }
+
+    @Test func underFailoverAReplicaAheadOfTheWriterIsAcceptedToBeGivenASnapshot() {
+        // An old writer rejoining with an unacknowledged tail past the new writer's newest commit.
+        var (writer, verdict) = handshake(writerTerm: 2, replicaTerm: nil, applied: 900)
+        #expect(verdict == .lookUpLatestTimestamp)
+        guard case .accept(_, let applied, _, _) = writer.latestTimestampFound(500) else {
+            Issue.record("the writer refused a replica ahead of it under failover")
+            return
+        }
+        #expect(applied == 900)
+        // Without failover (term 0) the same replica is refused.
+        (writer, verdict) = handshake(writerTerm: 0, replicaTerm: nil, applied: 900)
+        #expect(verdict == .lookUpLatestTimestamp)
+        #expect(writer.latestTimestampFound(500) == .refuse(.replicaAhead, nodeID: "r1", reply: .refused(reason: "the replica is ahead of the writer")))
+    }
+
+    @Test func theHelloCarriesTheTermOnTheWire() throws {
+        let hello = ReplicationMessage.hello(clusterID: "prod", nodeID: "r1", appliedTimestamp: 7, nonce: replicaNonce, term: 42)
+        #expect(try ReplicationMessage(frame: hello.frame()) == hello)
+    }
+}
