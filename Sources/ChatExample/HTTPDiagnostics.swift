@@ -40,7 +40,7 @@ extension ChatApp {
         http.route(path: "/diagnostics/record", method: .post) { ctx, request in
             // Recorded as diagnostics:runStats counts a prefix: run `<prefix>-http`, counter `<prefix>`.
             let prefix = request.queryParameter("prefix") ?? "http"
-            _ = try await ctx.runMutation("diagnostics:recordRun", ["tag": .string("\(prefix)-http"), "counter": .string(prefix)])
+            try await ctx.runMutation(JobDiagnostics.recordRun, .init(tag: "\(prefix)-http", counter: prefix))
             return .text("recorded \(prefix)-http")
         }
     }
