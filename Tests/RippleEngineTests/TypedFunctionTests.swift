@@ -74,8 +74,9 @@ import Testing
         let untypedRead = try await engine.query("items:byGroup", ["group": "g"]).value
         let typedRead = try await engine.query("typed:byGroup", ["group": "g"]).value
         #expect(typedRead.arrayValue?.count == 1)
-        #expect(typedRead[0]?["_id"] == id)
-        #expect(typedRead[0] == untypedRead.arrayValue?.first { $0["_id"] == id })
+        let typedItem = typedRead.arrayValue?.first
+        #expect(typedItem?["_id"] == id)
+        #expect(typedItem == untypedRead.arrayValue?.first { $0["_id"] == id })
         #expect(try await engine.action("typed:count", ["group": "g"]) == 1)
         #expect(try await engine.mutation("typed:tick").value == .null)
     }
@@ -97,7 +98,7 @@ import Testing
             try Engine.open(path: dir.database, app: App(schema: itemsSchema, functions: functions))
         } throws: {
             ($0 as? FunctionError)?.message
-                == "Function typed:notAnObject: its arguments [String] must decode from an object, but its validator is v.array(v.string())"
+                == "Function typed:notAnObject: its arguments Array<String> must decode from an object, but its validator is v.array(v.string())"
         }
     }
 

@@ -81,7 +81,16 @@ import Testing
         #expect(try names.name(of: \.count) == "count")
         #expect(try names.name(of: \.note) == "note")
         #expect(try names.name(of: \.author.name) == "author.name")
+        #expect(try names.name(of: \.flag) == "flag")
+    }
+
+    struct TwoFlags: Codable {
+        var on: Bool
+        var off: Bool
+    }
+
+    @Test func keyPathsThatReadTheSamePlaceholderAreRefused() throws {
         // Both booleans read `false` from the probe: a key path to one cannot be told apart.
-        #expect(throws: ValidatorDerivationError.self) { try names.name(of: \.flag) }
+        #expect(throws: ValidatorDerivationError.self) { try FieldNames<TwoFlags>().name(of: \.on) }
     }
 }
