@@ -150,7 +150,7 @@ import Testing
         #expect {
             try Engine.open(path: dir.database, app: App(schema: itemsSchema, functions: Self.functions(), crons: crons))
         } throws: {
-            "\($0)".contains("nightly")
+            ($0 as? CronError)?.message == "Invalid daily schedule for cron job \"nightly\": hourUTC 25 is out of range 0-23"
         }
     }
 }
