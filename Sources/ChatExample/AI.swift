@@ -3,48 +3,63 @@ import Logging
 import Ripple
 import Synchronization
 
+/// `convex/ai.ts`: the daily summaries.
+public enum AI {
+    public struct UserArgs: Codable, Sendable {
+        public var userId: ID<User>
+    }
+
+    /// A user's last 24 hours: what the summary is written from.
+    public struct UserActivity: Codable, Sendable {
+        public var name: String
+        public var messageCount: Int
+        public var channelCount: Int
+        public var summary: String
+    }
+
+    public struct StoreSummaryArgs: Codable, Sendable {
+        public var userId: ID<User>
+        public var content: String
+        public var messageCount: Int
+    }
+
+    public static let generateDailySummaries = ActionReference<NoArguments, Int>("ai:generateDailySummaries")
+    public static let userActivity = QueryReference<UserArgs, UserActivity?>("ai:userActivity")
+    public static let generateUserSummary = ActionReference<UserArgs, ID<DailySummary>?>("ai:generateUserSummary")
+    public static let storeSummary = MutationReference<StoreSummaryArgs, ID<DailySummary>>("ai:storeSummary")
+    public static let getMySummary = QueryReference<NoArguments, Stored<DailySummary>?>("ai:getMySummary")
+}
+
 extension ChatApp {
     /// The seed's daily summaries: a cron at 06:00 UTC runs `ai:generateDailySummaries`, which
     /// schedules one `ai:generateUserSummary` per active user. That action asks the AI service
     /// (non-streaming) to word the user's last day; without `ANTHROPIC_API_KEY`, or when the
     /// call fails, it stores the summary computed from the user's messages instead.
     static func registerAI(_ functions: inout FunctionRegistry) {
-        functions.internalAction("ai:generateDailySummaries") { ctx, _ in
-            let users = try await ctx.runQuery("users:getActiveUsers")
-            var scheduled = 0
-            for user in users.arrayValue ?? [] {
-                guard let id = user["_id"]?.stringValue else { continue }
-                try await ctx.scheduler.runAfter(0, "ai:generateUserSummary", ["userId": .string(id)])
-                scheduled += 1
+        functions.internalAction(AI.generateDailySummaries) { ctx, _ in
+            let users = try await ctx.runQuery(Users.getActiveUsers)
+            for user in users {
+                try await ctx.scheduler.runAfter(0, AI.generateUserSummary, .init(userId: user.id))
             }
-            return Value.float64(Double(scheduled))
+            return users.count
         }
 
-        /// A user's last 24 hours: name, message and channel counts, and the computed summary.
-        functions.internalQuery("ai:userActivity", args: ["userId": v.id("users")]) { ctx, args in
-            let userId = try args.string("userId")
-            guard let user = try ctx.db.get(userId) else { return Value.null }
-            let dayStart = ctx.now - 86_400_000
-            let messages = try ctx.db.query("messages")
-                .withIndex("by_user") { $0.eq("userId", userId).gt("timestamp", dayStart) }
+        functions.internalQuery(AI.userActivity) { ctx, args in
+            guard let user = try ctx.db.get(args.userId) else { return nil }
+            let messages = try ctx.db.query(Message.self)
+                .withIndex("by_user") { $0.eq(\.userId, args.userId).gt(\.timestamp, ctx.now - 86_400_000) }
                 .take(1_000)
-            let channels = Set(messages.compactMap { $0["channelId"]?.stringValue })
-            let name = user["name"]?.stringValue ?? "there"
+            let channels = Set(messages.map { $0.channelId })
             let summary =
                 messages.isEmpty
-                ? "Hi \(name), you sent no messages in the last 24 hours."
-                : "Hi \(name), you sent \(messages.count) messages in \(channels.count) channels in the last 24 hours."
-            return Value.object([
-                "name": .string(name), "messageCount": .float64(Double(messages.count)),
-                "channelCount": .float64(Double(channels.count)), "summary": .string(summary),
-            ])
+                ? "Hi \(user.name), you sent no messages in the last 24 hours."
+                : "Hi \(user.name), you sent \(messages.count) messages in \(channels.count) channels in the last 24 hours."
+            return AI.UserActivity(name: user.name, messageCount: messages.count, channelCount: channels.count, summary: summary)
         }
 
-        functions.internalAction("ai:generateUserSummary", args: ["userId": v.id("users")]) { ctx, args in
-            let userId = try args.string("userId")
-            let activity = try await ctx.runQuery("ai:userActivity", ["userId": .string(userId)])
-            guard let computed = activity["summary"]?.stringValue, let count = activity["messageCount"] else { return Value.null }
-            var content = computed
+        functions.internalAction(AI.generateUserSummary) { ctx, args in
+            guard let activity = try await ctx.runQuery(AI.userActivity, args) else { return nil }
+            var content = activity.summary
             if let client = AnthropicClient(ctx.env) {
                 do {
                     content = try await client.complete(ctx, prompt: summaryPrompt(activity), maxTokens: 300)
@@ -54,32 +69,27 @@ extension ChatApp {
             } else {
                 logOnceWithoutAIKey(ctx.logger)
             }
-            return try await ctx.runMutation("ai:storeSummary", ["userId": .string(userId), "content": .string(content), "messageCount": count])
+            return try await ctx.runMutation(
+                AI.storeSummary, .init(userId: args.userId, content: content, messageCount: activity.messageCount))
         }
 
-        functions.internalMutation("ai:storeSummary", args: ["userId": v.id("users"), "content": v.string(), "messageCount": v.number()]) {
-            ctx, args in
-            try ctx.db.insert("dailySummaries", [
-                "userId": .string(try args.string("userId")), "content": .string(try args.string("content")),
-                "messageCount": .float64(try args.double("messageCount")), "createdAt": .float64(ctx.now),
-            ])
+        functions.internalMutation(AI.storeSummary) { ctx, args in
+            try ctx.db.insert(
+                DailySummary(userId: args.userId, content: args.content, messageCount: Double(args.messageCount), createdAt: ctx.now))
         }
 
         /// The signed-in user's latest summary, or null.
-        functions.query("ai:getMySummary") { ctx, _ -> Document? in
+        functions.query(AI.getMySummary) { ctx, _ in
             guard let identity = ctx.auth.getUserIdentity(), let user = try userRecord(ctx.db, clerkId: identity.subject) else {
                 return nil
             }
-            return try ctx.db.query("dailySummaries").withIndex("by_user") { $0.eq("userId", user.id) }.order(.desc).first()
+            return try ctx.db.query(DailySummary.self).withIndex("by_user") { $0.eq(\.userId, user.id) }.order(.desc).first()
         }
     }
 
     /// What the AI is asked for a daily summary.
-    static func summaryPrompt(_ activity: Value) -> String {
-        let name = activity["name"]?.stringValue ?? "the user"
-        let messages = Int(activity["messageCount"]?.doubleValue ?? 0)
-        let channels = Int(activity["channelCount"]?.doubleValue ?? 0)
-        return "Write a friendly one-sentence daily summary for \(name), who sent \(messages) chat messages in \(channels) channels in the last 24 hours."
+    static func summaryPrompt(_ activity: AI.UserActivity) -> String {
+        "Write a friendly one-sentence daily summary for \(activity.name), who sent \(activity.messageCount) chat messages in \(activity.channelCount) channels in the last 24 hours."
     }
 
     private static let warnedWithoutAIKey = Mutex(false)
@@ -96,14 +106,10 @@ extension ChatApp {
     /// The seed's `crons.ts`.
     static func crons(diagnostics: Bool) -> Crons {
         var crons = Crons()
-        do {
-            try crons.daily("generate-daily-summaries", hourUTC: 6, minuteUTC: 0, "ai:generateDailySummaries")
-            // A cron every second for the scheduler's cluster tests; off unless asked for.
-            if diagnostics, ProcessInfo.processInfo.environment["CHAT_TEST_CRON"] == "1" {
-                try crons.interval("diagnostics-tick", seconds: 1, "diagnostics:recordCronRun")
-            }
-        } catch {
-            fatalError("\(error)")
+        crons.daily("generate-daily-summaries", hourUTC: 6, minuteUTC: 0, AI.generateDailySummaries)
+        // A cron every second for the scheduler's cluster tests; off unless asked for.
+        if diagnostics, ProcessInfo.processInfo.environment["CHAT_TEST_CRON"] == "1" {
+            crons.interval("diagnostics-tick", seconds: 1, JobDiagnostics.recordCronRun)
         }
         return crons
     }

@@ -1,5 +1,67 @@
 import Ripple
 
+public enum AIConversations {
+    public struct CreateArgs: Codable, Sendable {
+        public var title: String
+    }
+
+    public struct ConversationArgs: Codable, Sendable {
+        public var conversationId: ID<AIConversation>
+    }
+
+    public struct SendArgs: Codable, Sendable {
+        public var conversationId: ID<AIConversation>
+        public var content: String
+    }
+
+    public static let create = MutationReference<CreateArgs, ID<AIConversation>>("aiConversations:create")
+    public static let getMessages = QueryReference<ConversationArgs, [Stored<AIMessage>]>("aiConversations:getMessages")
+    public static let send = MutationReference<SendArgs, ID<AIMessage>>("aiConversations:send")
+    static let ownerOf = QueryReference<ConversationArgs, ID<User>>("aiConversations:ownerOf")
+}
+
+extension AI {
+    public struct GenerateAIResponseArgs: Codable, Sendable {
+        public var conversationId: ID<AIConversation>
+        public var userMessage: String
+    }
+
+    public struct ReplyArgs: Codable, Sendable {
+        public var conversationId: ID<AIConversation>
+        public var userId: ID<User>
+        public var userMessage: String
+    }
+
+    public static let generateAIResponse = ActionReference<GenerateAIResponseArgs, ID<AIMessage>>("ai:generateAIResponse")
+    static let replyInConversation = ActionReference<ReplyArgs, ID<AIMessage>>("ai:replyInConversation")
+}
+
+/// The internal mutations that write a streaming answer (the seed's `api.messages.*AIMessage*`).
+enum AIMessages {
+    struct PlaceholderArgs: Codable, Sendable {
+        var conversationId: ID<AIConversation>
+        var userId: ID<User>
+        var aiModel: String
+        var stallMs: Double
+    }
+
+    struct UpdateArgs: Codable, Sendable {
+        var messageId: ID<AIMessage>
+        var content: String
+        var isComplete: Bool
+        var error: String?
+    }
+
+    struct StallArgs: Codable, Sendable {
+        var messageId: ID<AIMessage>
+        var stallMs: Double
+    }
+
+    static let createAIMessagePlaceholder = MutationReference<PlaceholderArgs, ID<AIMessage>>("messages:createAIMessagePlaceholder")
+    static let updateStreamingMessage = MutationReference<UpdateArgs, Bool>("messages:updateStreamingMessage")
+    static let finishStalledMessage = MutationReference<StallArgs, String>("messages:finishStalledMessage")
+}
+
 /// The seed's AI conversation: the database is the streaming layer. An action asks the model
 /// for an answer with `stream: true` and writes the growing text into one message through a
 /// mutation at most every 100 ms; every client subscribed to the conversation sees it grow.
@@ -15,93 +77,68 @@ extension ChatApp {
     static let defaultStallSeconds = 30.0
 
     static func registerAIConversations(_ functions: inout FunctionRegistry) {
-        functions.mutation("aiConversations:create", args: ["title": v.string()]) { ctx, args in
+        functions.mutation(AIConversations.create) { ctx, args in
             let user = try requireUser(ctx.db, ctx.auth)
-            return try ctx.db.insert("aiConversations", [
-                "userId": .string(user.id), "title": .string(try args.string("title")), "lastMessageAt": .float64(ctx.now),
-            ])
+            return try ctx.db.insert(AIConversation(userId: user.id, title: args.title, lastMessageAt: ctx.now))
         }
 
         /// The conversation's messages, oldest first.
-        functions.query("aiConversations:getMessages", args: ["conversationId": v.id("aiConversations")]) { ctx, args in
-            let conversation = try requireOwnConversation(ctx.db, ctx.auth, try args.string("conversationId"))
-            return try ctx.db.query("aiMessages")
-                .withIndex("by_conversation") { $0.eq("conversationId", conversation.id) }
+        functions.query(AIConversations.getMessages) { ctx, args in
+            let conversation = try requireOwnConversation(ctx.db, ctx.auth, args.conversationId)
+            return try ctx.db.query(AIMessage.self)
+                .withIndex("by_conversation") { $0.eq(\.conversationId, conversation.id) }
                 .take(conversationMessageLimit)
         }
 
         /// Stores the user's message and schedules the AI's reply. Scheduled functions carry no
         /// identity, so the reply's action gets the user as an argument.
-        functions.mutation("aiConversations:send", args: ["conversationId": v.id("aiConversations"), "content": v.string()]) { ctx, args in
-            let conversation = try requireOwnConversation(ctx.db, ctx.auth, try args.string("conversationId"))
-            let content = try args.string("content")
-            let userId = conversation["userId"]!
-            let messageId = try ctx.db.insert("aiMessages", [
-                "conversationId": .string(conversation.id), "userId": userId, "content": .string(content),
-                "isAiGenerated": .boolean(false), "isComplete": .boolean(true), "createdAt": .float64(ctx.now),
-                "updatedAt": .float64(ctx.now), "updates": .float64(0),
-            ])
-            try ctx.db.patch(conversation.id, ["lastMessageAt": .float64(ctx.now)])
-            try ctx.scheduler.runAfter(0, "ai:replyInConversation", [
-                "conversationId": .string(conversation.id), "userId": userId, "userMessage": .string(content),
-            ])
+        functions.mutation(AIConversations.send) { ctx, args in
+            let conversation = try requireOwnConversation(ctx.db, ctx.auth, args.conversationId)
+            let messageId = try ctx.db.insert(AIMessage(
+                conversationId: conversation.id, userId: conversation.userId, content: args.content, isAiGenerated: false,
+                isComplete: true, createdAt: ctx.now, updatedAt: ctx.now, updates: 0))
+            try ctx.db.patch(conversation.id, ["lastMessageAt": ctx.now])
+            try ctx.scheduler.runAfter(
+                0, AI.replyInConversation, .init(conversationId: conversation.id, userId: conversation.userId, userMessage: args.content))
             return messageId
         }
 
         /// The caller's users id if they own the conversation (for the action, which has no db).
-        functions.internalQuery("aiConversations:ownerOf", args: ["conversationId": v.id("aiConversations")]) { ctx, args in
-            try requireOwnConversation(ctx.db, ctx.auth, try args.string("conversationId"))["userId"]!
+        functions.internalQuery(AIConversations.ownerOf) { ctx, args in
+            try requireOwnConversation(ctx.db, ctx.auth, args.conversationId).userId
         }
 
         /// The seed's action: answers `userMessage` into a new AI message of the conversation,
         /// streaming; returns the message's id.
-        functions.action(
-            "ai:generateAIResponse", args: ["conversationId": v.id("aiConversations"), "userMessage": v.string()]
-        ) { ctx, args in
+        functions.action(AI.generateAIResponse) { ctx, args in
             // Before anything else: an anonymous caller costs no request to the AI service.
             guard ctx.auth.getUserIdentity() != nil else { throw UserError("Unauthenticated") }
-            let conversationId = try args.string("conversationId")
-            let userId = try await ctx.runQuery("aiConversations:ownerOf", ["conversationId": .string(conversationId)])
-            return try await streamAnswer(ctx, conversationId: conversationId, userId: userId, prompt: try args.string("userMessage"))
+            let userId = try await ctx.runQuery(AIConversations.ownerOf, .init(conversationId: args.conversationId))
+            return try await streamAnswer(ctx, conversationId: args.conversationId, userId: userId, prompt: args.userMessage)
         }
 
         /// `aiConversations:send`'s reply, run by the scheduler.
-        functions.internalAction(
-            "ai:replyInConversation",
-            args: ["conversationId": v.id("aiConversations"), "userId": v.id("users"), "userMessage": v.string()]
-        ) { ctx, args in
-            try await streamAnswer(
-                ctx, conversationId: try args.string("conversationId"), userId: args["userId"]!, prompt: try args.string("userMessage"))
+        functions.internalAction(AI.replyInConversation) { ctx, args in
+            try await streamAnswer(ctx, conversationId: args.conversationId, userId: args.userId, prompt: args.userMessage)
         }
 
-        functions.internalMutation(
-            "messages:createAIMessagePlaceholder",
-            args: ["conversationId": v.id("aiConversations"), "userId": v.id("users"), "aiModel": v.string(), "stallMs": v.number()]
-        ) { ctx, args in
-            let id = try ctx.db.insert("aiMessages", [
-                "conversationId": .string(try args.string("conversationId")), "userId": args["userId"]!, "content": .string(""),
-                "isAiGenerated": .boolean(true), "isComplete": .boolean(false), "aiModel": .string(try args.string("aiModel")),
-                "createdAt": .float64(ctx.now), "updatedAt": .float64(ctx.now), "updates": .float64(0),
-            ])
-            let stallMs = try args.double("stallMs")
-            try ctx.scheduler.runAfter(stallMs, "messages:finishStalledMessage", ["messageId": .string(id), "stallMs": .float64(stallMs)])
+        functions.internalMutation(AIMessages.createAIMessagePlaceholder) { ctx, args in
+            let id = try ctx.db.insert(AIMessage(
+                conversationId: args.conversationId, userId: args.userId, content: "", isAiGenerated: true, isComplete: false,
+                aiModel: args.aiModel, createdAt: ctx.now, updatedAt: ctx.now, updates: 0))
+            try ctx.scheduler.runAfter(args.stallMs, AIMessages.finishStalledMessage, .init(messageId: id, stallMs: args.stallMs))
             return id
         }
 
         /// Writes the answer so far. A message already complete stays as it is (the watchdog may
         /// have finalised it); returns whether it was written.
-        functions.internalMutation(
-            "messages:updateStreamingMessage",
-            args: ["messageId": v.id("aiMessages"), "content": v.string(), "isComplete": v.boolean(), "error": v.optional(v.string())]
-        ) { ctx, args in
-            let id = try args.string("messageId")
-            guard let message = try ctx.db.get(id), message["isComplete"]?.boolValue == false else { return false }
-            var changes: [String: Value?] = [
-                "content": .string(try args.string("content")), "isComplete": .boolean(try args.bool("isComplete")),
-                "updatedAt": .float64(ctx.now), "updates": .float64((message["updates"]?.doubleValue ?? 0) + 1),
+        functions.internalMutation(AIMessages.updateStreamingMessage) { ctx, args in
+            guard let message = try ctx.db.get(args.messageId), !message.isComplete else { return false }
+            var changes: [String: (any ValueConvertible)?] = [
+                "content": args.content, "isComplete": args.isComplete, "updatedAt": ctx.now, "updates": message.updates + 1,
             ]
-            if let error = try args.optionalString("error") { changes["error"] = .string(error) }
-            try ctx.db.patch(id, changes)
+            if let error = args.error { changes["error"] = error }
+            try ctx.db.patch(args.messageId, changes)
             return true
         }
 
@@ -109,20 +146,13 @@ extension ChatApp {
         /// (its node or the scheduler killed mid-stream) would otherwise look in progress forever.
         /// One that has not changed for `stallMs` is finalised with the text it has and an error;
         /// one still moving is looked at again `stallMs` after its last change.
-        functions.internalMutation("messages:finishStalledMessage", args: ["messageId": v.id("aiMessages"), "stallMs": v.number()]) {
-            ctx, args in
-            let id = try args.string("messageId")
-            let stallMs = try args.double("stallMs")
-            guard let message = try ctx.db.get(id), message["isComplete"]?.boolValue == false else { return "complete" }
-            let updatedAt = message["updatedAt"]?.doubleValue ?? 0
-            guard ctx.now - updatedAt >= stallMs else {
-                try ctx.scheduler.runAt(updatedAt + stallMs, "messages:finishStalledMessage", ["messageId": .string(id), "stallMs": .float64(stallMs)])
+        functions.internalMutation(AIMessages.finishStalledMessage) { ctx, args in
+            guard let message = try ctx.db.get(args.messageId), !message.isComplete else { return "complete" }
+            guard ctx.now - message.updatedAt >= args.stallMs else {
+                try ctx.scheduler.runAt(message.updatedAt + args.stallMs, AIMessages.finishStalledMessage, args)
                 return "watching"
             }
-            try ctx.db.patch(id, [
-                "isComplete": .boolean(true), "updatedAt": .float64(ctx.now),
-                "error": .string(interruptedMessage),
-            ])
+            try ctx.db.patch(args.messageId, ["isComplete": true, "updatedAt": ctx.now, "error": interruptedMessage])
             return "finalised"
         }
     }
@@ -133,20 +163,19 @@ extension ChatApp {
     /// Creates the AI message, streams the answer into it, and finishes it: complete with the
     /// whole text, or complete with `error` and the text received so far. Failures are thrown
     /// to the caller too, worded without any secret.
-    static func streamAnswer(_ ctx: ActionContext, conversationId: String, userId: Value, prompt: String) async throws -> String {
+    static func streamAnswer(
+        _ ctx: ActionContext, conversationId: ID<AIConversation>, userId: ID<User>, prompt: String
+    ) async throws -> ID<AIMessage> {
         guard let client = AnthropicClient(ctx.env) else {
             throw UserError("The AI is not configured on this deployment: set ANTHROPIC_API_KEY")
         }
         let stallSeconds = ctx.env["CHAT_AI_STALL_SECONDS"].flatMap(Double.init) ?? defaultStallSeconds
-        let placeholder = try await ctx.runMutation("messages:createAIMessagePlaceholder", [
-            "conversationId": .string(conversationId), "userId": userId, "aiModel": .string(client.model),
-            "stallMs": .float64(stallSeconds * 1000),
-        ])
-        guard let messageId = placeholder.stringValue else { throw UserError("createAIMessagePlaceholder returned no id") }
+        let messageId = try await ctx.runMutation(
+            AIMessages.createAIMessagePlaceholder,
+            .init(conversationId: conversationId, userId: userId, aiModel: client.model, stallMs: stallSeconds * 1000))
         func write(_ content: String, complete: Bool, error: String? = nil) async throws {
-            var args: [String: Value] = ["messageId": .string(messageId), "content": .string(content), "isComplete": .boolean(complete)]
-            if let error { args["error"] = .string(error) }
-            _ = try await ctx.runMutation("messages:updateStreamingMessage", args)
+            try await ctx.runMutation(
+                AIMessages.updateStreamingMessage, .init(messageId: messageId, content: content, isComplete: complete, error: error))
         }
         var content = ""
         var throttle = UpdateThrottle(interval: streamingUpdateInterval)
@@ -167,9 +196,11 @@ extension ChatApp {
     }
 
     /// The caller's conversation, or an error saying why not.
-    static func requireOwnConversation(_ db: DatabaseReader, _ auth: Auth, _ conversationId: String) throws -> Document {
+    static func requireOwnConversation(
+        _ db: DatabaseReader, _ auth: Auth, _ conversationId: ID<AIConversation>
+    ) throws -> Stored<AIConversation> {
         let user = try requireUser(db, auth)
-        guard let conversation = try db.get(conversationId), conversation["userId"]?.stringValue == user.id else {
+        guard let conversation = try db.get(conversationId), conversation.userId == user.id else {
             throw UserError("Conversation \(conversationId) does not exist or is not yours")
         }
         return conversation

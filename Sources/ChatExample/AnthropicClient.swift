@@ -1,4 +1,17 @@
+import Foundation
 import Ripple
+
+/// The body of `POST /v1/messages`, in the API's own field names.
+private struct MessagesRequest: Encodable {
+    struct Turn: Encodable {
+        let role: String
+        let content: String
+    }
+    let model: String
+    let max_tokens: Int
+    let messages: [Turn]
+    let stream: Bool
+}
 
 /// A small client of Anthropic's Messages API (`POST {base}/v1/messages`), enough for the chat
 /// app: one user turn, streamed or not. Configured from the deployment's environment:
@@ -55,11 +68,8 @@ struct AnthropicClient: Sendable {
     }
 
     private func send(_ ctx: ActionContext, prompt: String, maxTokens: Int, stream: Bool) async throws -> FetchResponse {
-        let body = JSON.object([
-            ("model", .string(model)), ("max_tokens", .int(Int64(maxTokens))),
-            ("messages", .array([.object([("role", .string("user")), ("content", .string(prompt))])])),
-            ("stream", .bool(stream)),
-        ])
+        let body = try JSONEncoder().encode(
+            MessagesRequest(model: model, max_tokens: maxTokens, messages: [.init(role: "user", content: prompt)], stream: stream))
         let response: FetchResponse
         do {
             response = try await ctx.fetch(
@@ -68,7 +78,7 @@ struct AnthropicClient: Sendable {
                     ("x-api-key", apiKey), ("anthropic-version", Self.apiVersion), ("content-type", "application/json"),
                     ("accept", stream ? "text/event-stream" : "application/json"),
                 ],
-                body: body.serializedBytes())
+                body: Array(body))
         } catch let error as FetchError {
             throw AnthropicError.transport(error.message)
         }

@@ -36,36 +36,28 @@ extension ChatApp {
             }
             switch type {
             case "user.created", "user.updated":
-                _ = try await ctx.runMutation("users:upsertFromClerk", clerkUserFields(clerkId, data))
+                try await ctx.runMutation(ClerkUsers.upsertFromClerk, clerkUserFields(clerkId, data))
             case "user.deleted":
-                _ = try await ctx.runMutation("users:deleteFromClerk", ["clerkId": .string(clerkId)])
+                try await ctx.runMutation(ClerkUsers.deleteFromClerk, .init(clerkId: clerkId))
             default:
                 return .text("ignored \(type)\n")
             }
             return .text("ok\n")
         }
 
-        functions.internalMutation(
-            "users:upsertFromClerk",
-            args: ["clerkId": v.string(), "email": v.string(), "name": v.string(), "imageUrl": v.optional(v.string())]
-        ) { ctx, args in
-            let clerkId = try args.string("clerkId")
-            var fields: [String: Value] = [
-                "clerkId": .string(clerkId), "email": .string(try args.string("email")), "name": .string(try args.string("name")),
-            ]
-            if let image = try args.optionalString("imageUrl") { fields["imageUrl"] = .string(image) }
-            if let existing = try userRecord(ctx.db, clerkId: clerkId) {
-                var changes: [String: Value?] = fields.filter { existing[$0.key] != $0.value }.mapValues { Optional($0) }
-                if existing["imageUrl"] != nil, fields["imageUrl"] == nil { changes["imageUrl"] = .some(nil) }
-                if !changes.isEmpty { try ctx.db.patch(existing.id, changes) }
-                return existing.id
+        functions.internalMutation(ClerkUsers.upsertFromClerk) { ctx, args in
+            guard let existing = try userRecord(ctx.db, clerkId: args.clerkId) else {
+                return try ctx.db.insert(User(
+                    clerkId: args.clerkId, email: args.email, name: args.name, imageUrl: args.imageUrl, createdAt: ctx.now))
             }
-            fields["createdAt"] = .float64(ctx.now)
-            return try ctx.db.insert("users", fields)
+            let updated = User(
+                clerkId: args.clerkId, email: args.email, name: args.name, imageUrl: args.imageUrl, createdAt: existing.createdAt)
+            if updated != existing.record { try ctx.db.replace(existing.id, updated) }
+            return existing.id
         }
 
-        functions.internalMutation("users:deleteFromClerk", args: ["clerkId": v.string()]) { ctx, args in
-            guard let existing = try userRecord(ctx.db, clerkId: try args.string("clerkId")) else { return false }
+        functions.internalMutation(ClerkUsers.deleteFromClerk) { ctx, args in
+            guard let existing = try userRecord(ctx.db, clerkId: args.clerkId) else { return false }
             try ctx.db.delete(existing.id)
             return true
         }
@@ -73,18 +65,34 @@ extension ChatApp {
 
     /// A Clerk user object as `users` fields: the primary email, the name from first and last
     /// name (the email when both are empty), the image.
-    static func clerkUserFields(_ clerkId: String, _ data: JSON) -> [String: Value] {
+    static func clerkUserFields(_ clerkId: String, _ data: JSON) -> ClerkUsers.ClerkUser {
         let primary = data["primary_email_address_id"]?.stringValue
         let addresses = data["email_addresses"]?.arrayValue ?? []
         let email = (addresses.first { $0["id"]?.stringValue == primary } ?? addresses.first)?["email_address"]?.stringValue ?? ""
         let name = [data["first_name"]?.stringValue, data["last_name"]?.stringValue].compactMap { $0 }.filter { !$0.isEmpty }
             .joined(separator: " ")
-        var fields: [String: Value] = [
-            "clerkId": .string(clerkId), "email": .string(email), "name": .string(name.isEmpty ? (email.isEmpty ? clerkId : email) : name),
-        ]
-        if let image = data["image_url"]?.stringValue, !image.isEmpty { fields["imageUrl"] = .string(image) }
-        return fields
+        return ClerkUsers.ClerkUser(
+            clerkId: clerkId, email: email, name: name.isEmpty ? (email.isEmpty ? clerkId : email) : name,
+            imageUrl: data["image_url"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 })
     }
+}
+
+/// The internal mutations the Clerk webhook writes `users` through.
+enum ClerkUsers {
+    /// A Clerk user as the `users` table keeps it.
+    struct ClerkUser: Codable, Sendable, Equatable {
+        var clerkId: String
+        var email: String
+        var name: String
+        var imageUrl: String?
+    }
+
+    struct ClerkIdArgs: Codable, Sendable {
+        var clerkId: String
+    }
+
+    static let upsertFromClerk = MutationReference<ClerkUser, ID<User>>("users:upsertFromClerk")
+    static let deleteFromClerk = MutationReference<ClerkIdArgs, Bool>("users:deleteFromClerk")
 }
 
 /// Svix's webhook signature: `svix-signature` holds space-separated `v1,<base64>` entries, each

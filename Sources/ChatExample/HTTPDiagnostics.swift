@@ -5,13 +5,10 @@ extension ChatApp {
     /// request, a prefix route, a streamed body, and a route that writes through a mutation.
     static func registerHTTPDiagnostics(_ http: inout HTTPRouter) {
         let echo: HTTPActionHandler = { ctx, request in
-            .json(.object([
-                ("method", .string(request.method)), ("path", .string(request.path)), ("query", .string(request.query)),
-                ("name", request.queryParameter("name").map(JSON.string) ?? .null),
-                ("header", request.header("x-diagnostics").map(JSON.string) ?? .null),
-                ("body", .string(request.text)),
-                ("user", ctx.auth.getUserIdentity().map { JSON.string($0.subject) } ?? .null),
-            ]))
+            let echo = Echo(
+                method: request.method, path: request.path, query: request.query, body: request.text,
+                name: request.queryParameter("name"), header: request.header("x-diagnostics"), user: ctx.auth.getUserIdentity()?.subject)
+            return .json(try ValueEncoder().encode(echo).convexJSON)
         }
         http.route(path: "/diagnostics/echo", method: .get, echo)
         http.route(path: "/diagnostics/echo", method: .post, echo)
@@ -40,8 +37,27 @@ extension ChatApp {
         http.route(path: "/diagnostics/record", method: .post) { ctx, request in
             // Recorded as diagnostics:runStats counts a prefix: run `<prefix>-http`, counter `<prefix>`.
             let prefix = request.queryParameter("prefix") ?? "http"
-            _ = try await ctx.runMutation("diagnostics:recordRun", ["tag": .string("\(prefix)-http"), "counter": .string(prefix)])
+            try await ctx.runMutation(JobDiagnostics.recordRun, .init(tag: "\(prefix)-http", counter: prefix))
             return .text("recorded \(prefix)-http")
         }
+    }
+}
+
+/// What `/diagnostics/echo` answers: the request as the route saw it, absent parts as null.
+private struct Echo: Encodable {
+    enum CodingKeys: CodingKey { case method, path, query, body, name, header, user }
+    var method, path, query, body: String
+    var name, header, user: String?
+
+    /// Optionals are written as null, where the synthesized encoding would leave the key out.
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(method, forKey: .method)
+        try container.encode(path, forKey: .path)
+        try container.encode(query, forKey: .query)
+        try container.encode(body, forKey: .body)
+        try container.encode(name, forKey: .name)
+        try container.encode(header, forKey: .header)
+        try container.encode(user, forKey: .user)
     }
 }

@@ -24,6 +24,8 @@ public struct CronJob: Sendable, Equatable {
 /// empty or duplicate name), so a mistake fails at start-up rather than at the first run.
 public struct Crons: Sendable, Equatable {
     public private(set) var jobs: [CronJob]
+    /// Mistakes in typed declarations, which do not throw: the first stops the node at start-up.
+    var problems: [CronError] = []
 
     public init() {
         jobs = []

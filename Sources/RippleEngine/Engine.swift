@@ -115,6 +115,7 @@ public final class Engine: Sendable {
     /// and starts the writer.
     public static func open(path: String, app: App, options: EngineOptions = EngineOptions()) throws -> Engine {
         do { try app.schema.check() } catch { throw error }
+        try app.functions.checkDefinitions()
         try checkCrons(app)
         let store = try Store(database: Database(path: path))
         let readers = try ReaderPool(path: path, count: options.readerCount)
@@ -169,6 +170,7 @@ public final class Engine: Sendable {
     /// Every cron must name a mutation or action that accepts its arguments: a typo fails at
     /// start-up, not at 6 AM.
     private static func checkCrons(_ app: App) throws {
+        if let problem = app.crons.problems.first { throw problem }
         for job in app.crons.jobs {
             do {
                 _ = try checkScheduleTarget(job.functionPath, job.args, functions: app.functions, tables: { _ in nil })

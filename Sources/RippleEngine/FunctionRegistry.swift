@@ -39,6 +39,9 @@ public struct FunctionDefinition: Sendable {
 /// The functions of an app, by Convex path (`"messages:getMessages"`).
 public struct FunctionRegistry: Sendable {
     public private(set) var functions: [String: FunctionDefinition] = [:]
+    /// Mistakes in typed definitions (argument types no validator can be derived from), found
+    /// while registering and reported at start-up by `checkDefinitions()`: registering does not throw.
+    var problems: [String] = []
 
     public init() {}
 
@@ -75,7 +78,7 @@ public struct FunctionRegistry: Sendable {
         _ path: String, args: [String: Validator]? = [:], _ handler: @escaping @Sendable (ActionContext, Arguments) async throws -> R
     ) { action(path, visibility: .internal, args: args, handler) }
 
-    private mutating func register(_ definition: FunctionDefinition) {
+    mutating func register(_ definition: FunctionDefinition) {
         let path = FunctionPath.canonical(definition.path)
         precondition(functions[path] == nil, "function \(path) is registered twice")
         functions[path] = FunctionDefinition(path: path, visibility: definition.visibility, args: definition.args, handler: definition.handler)
@@ -87,6 +90,7 @@ public struct FunctionRegistry: Sendable {
     func merging(_ other: FunctionRegistry) -> FunctionRegistry {
         var merged = self
         for definition in other.functions.values { merged.register(definition) }
+        merged.problems += other.problems
         return merged
     }
 }

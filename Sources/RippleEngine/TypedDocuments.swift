@@ -2,8 +2,8 @@ import RippleValues
 
 /// A Codable struct that is the shape of a table's documents (user fields only), for typed reads
 /// and writes: `try ctx.db.insert(Message(...))` returns an `ID<Message>`, which the compiler
-/// keeps apart from an `ID<User>`.
-public protocol TableDocument: Codable, Sendable {
+/// keeps apart from an `ID<User>`. Declare its table with `TableDefinition(Message.self)`.
+public protocol TableDocument: Codable, Sendable, NamedTable {
     static var tableName: String { get }
 }
 
@@ -14,7 +14,36 @@ public struct Stored<Record: TableDocument>: Sendable {
     public let creationTime: Double
     public let record: Record
 
+    public init(id: ID<Record>, creationTime: Double, record: Record) {
+        self.id = id
+        self.creationTime = creationTime
+        self.record = record
+    }
+
     public subscript<T>(dynamicMember keyPath: KeyPath<Record, T>) -> T { record[keyPath: keyPath] }
+}
+
+/// A stored document travels as Convex sends documents: the record's fields plus `_id` and
+/// `_creationTime`, so a typed query's result reaches clients exactly as an untyped one does.
+extension Stored: Codable {
+    private enum SystemField: String, CodingKey {
+        case id = "_id"
+        case creationTime = "_creationTime"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let system = try decoder.container(keyedBy: SystemField.self)
+        id = try system.decode(ID<Record>.self, forKey: .id)
+        creationTime = try system.decode(Double.self, forKey: .creationTime)
+        record = try Record(from: decoder)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        try record.encode(to: encoder)
+        var system = encoder.container(keyedBy: SystemField.self)
+        try system.encode(id, forKey: .id)
+        try system.encode(creationTime, forKey: .creationTime)
+    }
 }
 
 extension Document {
@@ -50,6 +79,12 @@ extension DatabaseWriter {
         try delete(id.rawValue)
     }
 
+    /// Shallow-merges `fields` into the document: `try ctx.db.patch(id, ["content": text, "updatedAt": ctx.now])`.
+    /// A `nil` value (or a `nil` optional) removes the field, as `undefined` does in Convex.
+    public func patch<Record: TableDocument>(_ id: ID<Record>, _ fields: [String: (any ValueConvertible)?]) throws {
+        try patch(id.rawValue, fields.mapValues { field in field.flatMap(\.presentValue) })
+    }
+
     static func fields<Record: TableDocument>(of record: Record) throws -> [String: Value] {
         guard case .object(let fields) = try ValueEncoder().encode(record) else {
             throw TransactionError("\(Record.self) must encode as an object to be stored in table \"\(Record.tableName)\"")
@@ -63,6 +98,36 @@ extension Arguments {
     public func decode<T: Decodable>(_ type: T.Type) throws -> T {
         try ValueDecoder().decode(type, from: .object(fields))
     }
+}
+
+extension ValueConvertible {
+    /// The value, or `nil` for a `nil` optional: what a patch leaves out.
+    var presentValue: Value? {
+        if let optional = self as? any OptionalValue, optional.isNone { return nil }
+        return convexValue
+    }
+}
+
+/// Lets `patch` tell a `nil` optional (remove the field) from `Value.null` (store null).
+private protocol OptionalValue {
+    var isNone: Bool { get }
+}
+
+extension Optional: OptionalValue {
+    var isNone: Bool { self == nil }
+}
+
+/// An untyped document in a typed result (a system table's document, say) travels as itself.
+extension Document: Codable {
+    public init(from decoder: any Decoder) throws {
+        guard case .object(let fields) = try Value(from: decoder) else {
+            throw DecodingError.typeMismatch(
+                Document.self, .init(codingPath: decoder.codingPath, debugDescription: "Expected a document (an object)"))
+        }
+        self.init(fields: fields)
+    }
+
+    public func encode(to encoder: any Encoder) throws { try convexValue.encode(to: encoder) }
 }
 
 extension ID: ValueConvertible {

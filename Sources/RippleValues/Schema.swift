@@ -18,6 +18,11 @@ public struct TableDefinition: Sendable, Equatable {
     /// The validator for a whole stored document (user fields only). Kept, not computed: every
     /// write checks it, and building it boxes a new `Validator`.
     public private(set) var documentValidator: Validator
+    /// The Swift type the table was declared from (`TableDefinition(Message.self)`), if any.
+    public internal(set) var documentType: String?
+    /// A mistake in a declaration from a Swift type, reported by `Schema.check()` at start-up:
+    /// declarations do not throw.
+    var problem: String?
 
     public init(_ name: String, _ fields: [String: Validator]?) {
         self.name = name
@@ -66,6 +71,7 @@ extension Schema {
             guard !table.name.hasPrefix("_") else { throw SchemaError("Table name \"\(table.name)\" starts with `_`, which is reserved") }
             do { try FieldName.validateIdentifier(table.name) } catch { throw SchemaError("Invalid table name \"\(table.name)\": \(error)") }
             guard seen.insert(table.name).inserted else { throw SchemaError("Table \"\(table.name)\" is defined twice") }
+            if let problem = table.problem { throw SchemaError(problem) }
             var indexNames = Set<String>()
             for index in table.indexes {
                 guard indexNames.insert(index.name).inserted else {
@@ -80,6 +86,11 @@ extension Schema {
                 }
                 for field in index.fields where field == "_creationTime" || field == "_id" {
                     throw SchemaError("Index \"\(index.name)\" on table \"\(table.name)\" names \(field), which every index ends with already")
+                }
+                if let type = table.documentType, let fields = table.fields {
+                    for field in index.fields where fields[String(field.prefix { $0 != "." })] == nil {
+                        throw SchemaError("Index \"\(index.name)\" on table \"\(table.name)\" names field \"\(field)\", which \(type) does not have")
+                    }
                 }
             }
         }

@@ -50,6 +50,6 @@ struct SvixVerifierTests {
              "primary_email_address_id":"e2","email_addresses":[{"id":"e1","email_address":"old@x"},{"id":"e2","email_address":"ada@x"}]}
             """#)
         let fields = ChatApp.clerkUserFields("user_1", data)
-        #expect(fields == ["clerkId": "user_1", "email": "ada@x", "name": "Ada Lovelace", "imageUrl": "https://img/1"])
+        #expect(fields == .init(clerkId: "user_1", email: "ada@x", name: "Ada Lovelace", imageUrl: "https://img/1"))
     }
 }
