@@ -11,22 +11,20 @@ import Synchronization
 /// reads them, plus forwarded mutations and replica acknowledgements.
 final class EngineCommitSource: CommitSource {
     let engine: Engine
-    let signal = CommitSignal()
-    /// Replication connections on the live tail, called from the commit listener.
-    let followers = CommitFollowers()
     /// Each replica's last acknowledged applied timestamp, by node id.
     let acknowledged = Mutex<[String: UInt64]>([:])
 
     init(engine: Engine) {
         self.engine = engine
-        engine.onCommit { [signal, followers] group in
-            signal.note(group.appliedTimestamp)
-            followers.deliver(group)
-        }
     }
 
+    /// A connection on the live tail gets each durable group, as log entries, straight from the
+    /// commit feed on the committer's thread.
     func followCommits(_ deliver: @escaping @Sendable ([Commit]) -> Void) -> (@Sendable () -> Void)? {
-        followers.add(deliver)
+        let subscription = engine.commitFeed.subscribe { group in
+            deliver(group.mutations.map { Commit(ts: $0.ts, writes: $0.logWrites) })
+        }
+        return { subscription.cancel() }
     }
 
     func latestTimestamp() async throws -> UInt64 { try await engine.appliedTimestamp() }
@@ -34,9 +32,7 @@ final class EngineCommitSource: CommitSource {
     func commits(after ts: UInt64, limit: Int) async throws -> [Commit] { try await engine.commits(after: ts, limit: limit) }
 
     func waitForCommit(after ts: UInt64) async {
-        let latest = (try? await engine.appliedTimestamp()) ?? 0
-        signal.note(latest)
-        await signal.wait(after: ts, timeout: .seconds(1))
+        _ = await engine.waitUntilApplied(ts + 1, timeout: .seconds(1))
     }
 
     func handleForward(_ payload: [UInt8]) async -> [UInt8] {
@@ -86,81 +82,6 @@ final class EngineCommitSource: CommitSource {
         }
         let pruned = (try? await engine.logPrunedThrough()) ?? 0
         return [("replicas", .object(replicas)), ("logPrunedThrough", .string(String(pruned)))]
-    }
-}
-
-/// The replication connections on the live tail: each durable group, as log entries, goes to
-/// all of them from the committer's thread.
-final class CommitFollowers: Sendable {
-    private struct State {
-        var next = 0
-        var all: [Int: @Sendable ([Commit]) -> Void] = [:]
-    }
-
-    private let state = Mutex(State())
-
-    /// Registers `deliver`; returns what unregisters it.
-    func add(_ deliver: @escaping @Sendable ([Commit]) -> Void) -> @Sendable () -> Void {
-        let id = state.withLock { state in
-            state.next += 1
-            state.all[state.next] = deliver
-            return state.next
-        }
-        return { [self] in _ = state.withLock { $0.all.removeValue(forKey: id) } }
-    }
-
-    func deliver(_ group: CommitGroup) {
-        let followers = state.withLock { Array($0.all.values) }
-        guard !followers.isEmpty else { return }
-        let commits = group.mutations.map { Commit(ts: $0.ts, writes: $0.logWrites) }
-        for deliver in followers { deliver(commits) }
-    }
-}
-
-/// Wakes replication connections when the writer commits.
-final class CommitSignal: Sendable {
-    private struct State {
-        var latest: UInt64 = 0
-        var waiters: [UInt64: (after: UInt64, continuation: CheckedContinuation<Void, Never>)] = [:]
-        var nextWaiter: UInt64 = 0
-    }
-
-    private let state = Mutex(State())
-
-    func note(_ ts: UInt64) {
-        let ready: [CheckedContinuation<Void, Never>] = state.withLock { state in
-            state.latest = max(state.latest, ts)
-            let due = state.waiters.filter { $0.value.after < state.latest }
-            for key in due.keys { state.waiters[key] = nil }
-            return due.values.map(\.continuation)
-        }
-        for continuation in ready { continuation.resume() }
-    }
-
-    /// Returns once a commit after `ts` is known, or after `timeout`.
-    func wait(after ts: UInt64, timeout: Duration) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let id: UInt64? = state.withLock { state in
-                if state.latest > ts { return nil }
-                let id = state.nextWaiter
-                state.nextWaiter += 1
-                state.waiters[id] = (ts, continuation)
-                return id
-            }
-            guard let id else {
-                continuation.resume()
-                return
-            }
-            Task { [self] in
-                try? await Task.sleep(for: timeout)
-                expire(id)
-            }
-        }
-    }
-
-    private func expire(_ id: UInt64) {
-        let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
-        waiter?.continuation.resume()
     }
 }
 

@@ -112,7 +112,7 @@ public actor SchedulerService {
     private nonisolated func watchCommits() {
         let engine = self.engine
         let doorbell = self.doorbell
-        engine.onCommit { group in
+        engine.commitFeed.subscribe { group in
             let jobs = engine.tableNumber(named: "_scheduled_functions")
             let crons = engine.tableNumber(named: "_cron_jobs")
             let relevant = group.mutations.contains { mutation in
