@@ -8,20 +8,22 @@ import Testing
     @Test func advanceWakesTheWaitersItReachesAndNeverGoesBack() async {
         let mark = Watermark(10)
         #expect(await mark.wait(until: 10, timeout: nil))
-        let woken = Mutex<[UInt64]>([])
-        await withTaskGroup(of: Void.self) { group in
+        let woken = await withTaskGroup(of: UInt64.self) { group in
             for target: UInt64 in [20, 30] {
                 group.addTask {
                     await mark.wait(until: target)
-                    woken.withLock { $0.append(target) }
+                    return target
                 }
             }
             mark.advance(to: 5)
             #expect(mark.value == 10)
             mark.advance(to: 25)
             mark.advance(to: 30)
+            var woken: Set<UInt64> = []
+            for await target in group { woken.insert(target) }
+            return woken
         }
-        #expect(woken.withLock { Set($0) } == [20, 30])
+        #expect(woken == [20, 30])
         #expect(mark.value == 30)
     }
 
