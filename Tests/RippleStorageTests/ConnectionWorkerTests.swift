@@ -22,11 +22,15 @@ import Testing
     @Test func aDeadlineEndsAWaitWithAnEmptyBatchAndStopEndsItWithNil() {
         let worker = ConnectionWorker<Int>(name: "test-worker")
         let answers = Mutex<[[Int]?]>([])
+        let firstAnswered = DispatchSemaphore(value: 0)
         worker.start {
             answers.withLock { $0.append(worker.next(until: Date(timeIntervalSinceNow: 0.01))) }
+            firstAnswered.signal()
             answers.withLock { $0.append(worker.next()) }
         }
-        // The second `next` waits without a deadline: only the stop ends it.
+        // Stopping only after the deadline answered; the second `next` has no deadline, so only
+        // the stop ends it.
+        firstAnswered.wait()
         worker.stop()
         #expect(answers.withLock { $0 } == [[], nil])
     }
