@@ -44,8 +44,8 @@ struct ReplicationBenchmark: Sendable {
 
         // Lag bookkeeping: when each ts became durable on the writer, and its lag on the replica.
         let lag = LagRecorder()
-        writer.onCommit { group in lag.committed(group.mutations.map(\.ts)) }
-        replica.onCommit { group in lag.applied(group.mutations.map(\.ts)) }
+        writer.commitFeed.subscribe { group in lag.committed(group.mutations.map(\.ts)) }
+        replica.commitFeed.subscribe { group in lag.applied(group.mutations.map(\.ts)) }
 
         let source = BenchCommitSource(engine: writer, lag: lag)
         let server = ReplicationServer(
@@ -327,7 +327,7 @@ final class BenchCommitSource: CommitSource {
     init(engine: Engine, lag: LagRecorder) {
         self.engine = engine
         self.lag = lag
-        engine.onCommit { [weak self] group in
+        engine.commitFeed.subscribe { [weak self] group in
             self?.note(group.appliedTimestamp)
             self?.deliver(group)
         }

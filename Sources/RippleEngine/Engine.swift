@@ -97,6 +97,8 @@ public final class Engine: Sendable {
     /// The replica's log applier; nil on the writer.
     let applier: Applier?
     let forwarder: (any MutationForwarder)?
+    /// This node's durable commits, in order (see `CommitFeed`), and how far they have reached.
+    public let commitFeed: CommitFeed
     let readers: ReaderPool
     let limits: TransactionLimits
     let dedupPolicy: MutationDedupPolicy
@@ -124,29 +126,31 @@ public final class Engine: Sendable {
             let last = max(try store.appliedTimestamp(), try maxLoggedTimestamp(store))
             var sync = SchemaSync(store: store, logger: options.logger, clock: CommitClock(last: last, now: options.clock))
             try sync.run(app.schema.withSystemTables)
+            let feed = CommitFeed(appliedTimestamp: try store.appliedTimestamp())
             let committer = try Committer(
                 store: store, schema: app.schema, clock: sync.clock, limits: options.limits,
-                maxGroupSize: options.maxGroupSize, logger: options.logger, commitGate: options.commitGate
+                maxGroupSize: options.maxGroupSize, feed: feed, logger: options.logger, commitGate: options.commitGate
             )
             let catalog = store.catalog
             let engine = Engine(
-                app: app, committer: committer, applier: nil, forwarder: nil, readers: readers, options: options,
+                app: app, committer: committer, applier: nil, forwarder: nil, feed: feed, readers: readers, options: options,
                 tableNumbers: { catalog.table(named: $0)?.number })
             committer.start()
             return engine
         case .replica(let forwarder):
             // The catalog comes from the writer's log; ids are validated against the latest one.
-            let applier = try Applier(store: store, logger: options.logger)
+            let feed = CommitFeed(appliedTimestamp: try store.appliedTimestamp())
+            let applier = try Applier(store: store, feed: feed, logger: options.logger)
             applier.start()
             return Engine(
-                app: app, committer: nil, applier: applier, forwarder: forwarder, readers: readers, options: options,
+                app: app, committer: nil, applier: applier, forwarder: forwarder, feed: feed, readers: readers, options: options,
                 tableNumbers: { applier.catalog.table(named: $0)?.number })
         }
     }
 
     private init(
-        app: App, committer: Committer?, applier: Applier?, forwarder: (any MutationForwarder)?, readers: ReaderPool,
-        options: EngineOptions, tableNumbers: @escaping TableNumberLookup
+        app: App, committer: Committer?, applier: Applier?, forwarder: (any MutationForwarder)?, feed: CommitFeed,
+        readers: ReaderPool, options: EngineOptions, tableNumbers: @escaping TableNumberLookup
     ) {
         self.executions = ExecutionLog(capacity: options.executionLogCapacity)
         self.app = app
@@ -154,6 +158,7 @@ public final class Engine: Sendable {
         self.committer = committer
         self.applier = applier
         self.forwarder = forwarder
+        self.commitFeed = feed
         self.readers = readers
         self.limits = options.limits
         self.dedupPolicy = options.dedup
@@ -163,8 +168,7 @@ public final class Engine: Sendable {
         self.tableNumbers = tableNumbers
         let metrics = self.metrics
         let replica = applier != nil
-        committer?.addListener { metrics.record($0, replica: replica) }
-        applier?.addListener { metrics.record($0, replica: replica) }
+        feed.subscribe { metrics.record($0, replica: replica) }
     }
 
     /// Every cron must name a mutation or action that accepts its arguments: a typo fails at
@@ -200,13 +204,6 @@ public final class Engine: Sendable {
         cancelActions()
         committer?.stop()
         applier?.stop()
-    }
-
-    /// Calls `listener` after every durable group that wrote something — committed here (writer)
-    /// or applied from the log (replica) — before the writers of that group hear back.
-    public func onCommit(_ listener: @escaping @Sendable (CommitGroup) -> Void) {
-        committer?.addListener(listener)
-        applier?.addListener(listener)
     }
 
     /// The number of the table `name` in this node's catalog (`nil` until it exists here).
@@ -356,13 +353,13 @@ public final class Engine: Sendable {
         let function = try resolve(path, kind: .mutation, identity: identity, caller: caller)
         try validate(args, for: function)
         guard case .mutation(let handler) = function.handler else { preconditionFailure("resolved by kind") }
-        if let forwarder, let applier {
+        if let forwarder {
             // Read-your-writes from any node: answer only once this replica has applied the commit.
             switch await forwarder.forward(
                 ForwardedCall(path: function.path, args: args, identity: identity, request: request, caller: caller))
             {
             case .committed(let result):
-                await applier.waitUntilApplied(result.ts)
+                await commitFeed.applied.wait(until: result.ts)
                 return result
             case .failed(let error):
                 throw error
@@ -449,7 +446,7 @@ public final class Engine: Sendable {
 extension Engine {
     /// The timestamp of the last commit this node has made durable (writer) or applied (replica).
     public func appliedTimestamp() async throws(FunctionError) -> UInt64 {
-        if let applier { return applier.appliedTimestamp }
+        if applier != nil { return commitFeed.applied.value }
         return try await latestTimestamp()
     }
 
@@ -473,9 +470,10 @@ extension Engine {
         applier.enqueue(commits, following: previousTimestamp, done: completion)
     }
 
-    /// Suspends until this replica has applied `ts`; returns at once on the writer.
-    public func waitUntilApplied(_ ts: UInt64) async {
-        await applier?.waitUntilApplied(ts)
+    /// Suspends until this node has applied (replica) or committed (writer) `ts`, or `timeout`
+    /// passes; returns whether it got there.
+    public func waitUntilApplied(_ ts: UInt64, timeout: Duration) async -> Bool {
+        await commitFeed.applied.wait(until: ts, timeout: timeout)
     }
 
     /// How many commits the log holds after `ts` (a replica's lag in commits).

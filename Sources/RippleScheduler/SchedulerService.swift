@@ -93,7 +93,7 @@ public actor SchedulerService {
         heldUntil = nil
         metrics.leaseHeld.record(0)
         do {
-            _ = try await engine.mutation(SchedulerFunctions.releaseLease, ["holder": .string(configuration.holder)], caller: .system)
+            let _: Nothing = try await call(SchedulerFunctions.releaseLease, SchedulerCall.HolderRequest(holder: configuration.holder))
             logger.info("scheduler lease released")
         } catch {
             logger.warning("could not release the scheduler lease (it expires by itself): \(error.message)")
@@ -112,7 +112,7 @@ public actor SchedulerService {
     private nonisolated func watchCommits() {
         let engine = self.engine
         let doorbell = self.doorbell
-        engine.onCommit { group in
+        engine.commitFeed.subscribe { group in
             let jobs = engine.tableNumber(named: "_scheduled_functions")
             let crons = engine.tableNumber(named: "_cron_jobs")
             let relevant = group.mutations.contains { mutation in
@@ -152,26 +152,24 @@ public actor SchedulerService {
     private func requestLease() async -> Bool {
         guard !stopping else { return false }
         let sent = ContinuousClock.now
-        let reply: Value
+        let reply: SchedulerCall.LeaseReply
         do {
-            reply = try await engine.mutation(
-                SchedulerFunctions.acquireLease,
-                ["holder": .string(configuration.holder), "durationMs": .float64(leaseMilliseconds)], caller: .system
-            ).value
+            reply = try await call(
+                SchedulerFunctions.acquireLease, SchedulerCall.LeaseRequest(holder: configuration.holder, durationMs: leaseMilliseconds))
         } catch {
             refusedUntil = nil
             logger.warning("scheduler lease request failed: \(error.message)")
             return isHeld
         }
-        guard reply["granted"] == true else {
+        guard reply.granted else {
             heldUntil = nil
             metrics.leaseHeld.record(0)
-            let holder = reply["holder"]?.stringValue ?? "?"
+            let holder = reply.holder
             if waitingOn != holder {
                 logger.info("scheduler lease is held by \(holder); waiting")
                 waitingOn = holder
             }
-            refusedUntil = reply["expiresAt"]?.doubleValue
+            refusedUntil = reply.expiresAt
             return false
         }
         waitingOn = nil
@@ -179,8 +177,8 @@ public actor SchedulerService {
         // The writer's lease runs from its commit, which is after `sent`: ours ends no later.
         heldUntil = sent + configuration.leaseDuration - .milliseconds(50)
         metrics.leaseHeld.record(1)
-        if reply["takeover"] == true {
-            logger.info("scheduler lease acquired (epoch \(reply["epoch"]?.int64Value ?? 0))")
+        if reply.takeover == true {
+            logger.info("scheduler lease acquired (epoch \(reply.epoch ?? 0))")
             needsTakeover = true
         }
         if needsTakeover { await takeOver() }
@@ -207,15 +205,15 @@ public actor SchedulerService {
         lastCleanup = ContinuousClock.now
         let (seconds, attoseconds) = configuration.finishedJobRetention.components
         let before = Self.nowMilliseconds() - (Double(seconds) * 1000 + Double(attoseconds) / 1e15)
-        var total = 0.0
+        var total = 0
         while isHeld {
-            guard let reply = try? await callJobMutation(SchedulerFunctions.deleteFinishedJobs, ["before": .float64(before), "limit": 500]),
-                let deleted = reply["deleted"]?.doubleValue
+            let request = SchedulerCall.DeleteFinishedJobsRequest(holder: configuration.holder, before: before, limit: 500)
+            guard let reply = try? await callJobMutation(SchedulerFunctions.deleteFinishedJobs, request), let deleted = reply.deleted
             else { break }
             total += deleted
             if deleted < 500 { break }
         }
-        if total > 0 { logger.info("deleted \(Int(total)) scheduled jobs that finished more than \(configuration.finishedJobRetention) ago") }
+        if total > 0 { logger.info("deleted \(total) scheduled jobs that finished more than \(configuration.finishedJobRetention) ago") }
     }
 
     /// After taking the lease: record the ends of this holder's actions that could not be
@@ -224,25 +222,23 @@ public actor SchedulerService {
     private func takeOver() async {
         do {
             for (id, error) in unrecordedEnds {
-                let reply = try await callJobMutation(SchedulerFunctions.finishJob, Self.finishFields(id: id, from: .inProgress, error: error))
+                let reply = try await callJobMutation(SchedulerFunctions.finishJob, finishRequest(id: id, from: .inProgress, error: error))
                 if noteStatus(reply) != .leaseLost { unrecordedEnds[id] = nil }
             }
             // At most a batch per transaction; repeat until a batch comes back short.
-            var batch = Double(SchedulerLimits.jobsPerExecution)
-            while batch >= Double(SchedulerLimits.jobsPerExecution) {
-                let failed = try await callJobMutation(SchedulerFunctions.failAbandonedActions, [:])
-                batch = failed["failed"]?.doubleValue ?? 0
-                if batch > 0 { logger.warning("marked \(Int(batch)) action jobs failed: their scheduler stopped while they ran") }
+            var batch = SchedulerLimits.jobsPerExecution
+            while batch >= SchedulerLimits.jobsPerExecution {
+                let failed = try await callJobMutation(SchedulerFunctions.failAbandonedActions, SchedulerCall.HolderRequest(holder: configuration.holder))
+                batch = failed.failed ?? 0
+                if batch > 0 { logger.warning("marked \(batch) action jobs failed: their scheduler stopped while they ran") }
             }
-            let crons = engine.app.crons.jobs.map { job -> Value in
-                ["name": .string(job.name), "schedule": job.schedule.value, "functionPath": .string(job.functionPath), "args": .object(job.args)]
+            let crons = engine.app.crons.jobs.map { job in
+                SchedulerCall.CronDefinition(name: job.name, schedule: job.schedule.value, functionPath: job.functionPath, args: job.args)
             }
-            let synced = try await callJobMutation(SchedulerFunctions.syncCrons, ["crons": .array(crons)])
-            guard synced["status"]?.stringValue == SchedulerFunctions.Status.done.rawValue else { return }
+            let synced = try await callJobMutation(SchedulerFunctions.syncCrons, SchedulerCall.SyncCronsRequest(holder: configuration.holder, crons: crons))
+            guard synced.status == .done else { return }
             needsTakeover = false
-            logger.info(
-                "cron jobs synced: \(Int(synced["added"]?.doubleValue ?? 0)) added, \(Int(synced["changed"]?.doubleValue ?? 0)) changed, \(Int(synced["removed"]?.doubleValue ?? 0)) removed"
-            )
+            logger.info("cron jobs synced: \(synced.added ?? 0) added, \(synced.changed ?? 0) changed, \(synced.removed ?? 0) removed")
         } catch {
             logger.warning("scheduler takeover bookkeeping failed (retried at the next renewal): \(error.message)")
         }
@@ -275,21 +271,23 @@ public actor SchedulerService {
     /// does not hide due jobs of the other.
     private func startDueJobs() async throws(FunctionError) -> Double {
         let pageSize = 4 * (configuration.maxRunningMutations + configuration.maxRunningActions)
-        var cursor: Value = .null
+        var cursor: String?
         for _ in 0..<16 {
             guard runningMutations.count < configuration.maxRunningMutations || runningActions.count < configuration.maxRunningActions
             else { return .infinity }
-            let reply = try await engine.query(
-                SchedulerFunctions.jobsInState, ["state": "pending", "limit": .float64(Double(pageSize)), "cursor": cursor], caller: .system
-            ).value
+            let reply: SchedulerCall.JobsPage = try await decode(
+                try await engine.query(
+                    SchedulerFunctions.jobsInState, try arguments(SchedulerCall.JobsInStateRequest(state: .pending, limit: pageSize, cursor: cursor)),
+                    caller: .system
+                ).value)
             let now = Self.nowMilliseconds()
-            for document in reply["page"]?.arrayValue ?? [] {
+            for document in reply.page {
                 guard let fields = document.objectValue, let job = ScheduledJob(Document(fields: fields)) else { continue }
                 if job.scheduledTime > now { return job.scheduledTime }
                 guard isHeld else { return .infinity }
                 start(job, now: now)
             }
-            guard reply["isDone"] == false, let next = reply["continueCursor"] else { break }
+            guard !reply.isDone, let next = reply.continueCursor else { break }
             cursor = next
         }
         return .infinity
@@ -337,7 +335,7 @@ public actor SchedulerService {
             doorbell.ring()
         }
         do {
-            let reply = try await callJobMutation(SchedulerFunctions.runMutationJob, ["id": .string(job.id)])
+            let reply = try await callJobMutation(SchedulerFunctions.runMutationJob, SchedulerCall.JobRequest(holder: configuration.holder, id: job.id))
             if noteStatus(reply) == .done { metrics.jobEnded(kind: "mutation", outcome: "success") }
         } catch where error.kind == .unavailable {
             logger.warning("mutation job \(job.id) (\(job.name)) not run, will retry: \(error.message)")
@@ -355,8 +353,9 @@ public actor SchedulerService {
             doorbell.ring()
         }
         // A lost reply is asked again: the writer answers `done` again to the same runner.
-        guard let started = await definitely({ () async throws(FunctionError) -> Value in
-            try await self.callJobMutation(SchedulerFunctions.startActionJob, ["id": .string(job.id)])
+        let request = SchedulerCall.JobRequest(holder: configuration.holder, id: job.id)
+        guard let started = await definitely({ () async throws(FunctionError) -> SchedulerCall.StatusReply in
+            try await self.callJobMutation(SchedulerFunctions.startActionJob, request)
         }), noteStatus(started) == .done
         else { return }
         let failure = await runWithinTimeout(job)
@@ -391,9 +390,9 @@ public actor SchedulerService {
     /// lease lapsed, since the writer judges that — so that a finished action is not left
     /// `inProgress` by a passing outage.
     private func finish(_ job: ScheduledJob, from: JobState, error: String?) async {
-        let fields = Self.finishFields(id: job.id, from: from, error: error)
-        guard let reply = await definitely({ () async throws(FunctionError) -> Value in
-            try await self.callJobMutation(SchedulerFunctions.finishJob, fields)
+        let request = finishRequest(id: job.id, from: from, error: error)
+        guard let reply = await definitely({ () async throws(FunctionError) -> SchedulerCall.StatusReply in
+            try await self.callJobMutation(SchedulerFunctions.finishJob, request)
         }) else {
             logger.warning("could not record the end of job \(job.id) (\(job.name)); the next scheduler to take over fails it")
             return
@@ -411,15 +410,13 @@ public actor SchedulerService {
         if let error { logger.info("scheduled function \(job.name) (\(job.id)) failed: \(error)") }
     }
 
-    private static func finishFields(id: String, from: JobState, error: String?) -> [String: Value] {
-        var fields: [String: Value] = ["id": .string(id), "from": .string(from.rawValue)]
-        if let error { fields["error"] = .string(error) }
-        return fields
+    private func finishRequest(id: String, from: JobState, error: String?) -> SchedulerCall.FinishJobRequest {
+        SchedulerCall.FinishJobRequest(holder: configuration.holder, id: id, from: from, error: error)
     }
 
     /// Calls `mutation` until the writer answers (a status), backing off while it is unavailable;
     /// nil if this task is cancelled first or the call fails for another reason.
-    private func definitely(_ mutation: () async throws(FunctionError) -> Value) async -> Value? {
+    private func definitely<Reply>(_ mutation: () async throws(FunctionError) -> Reply) async -> Reply? {
         var backoff = Duration.milliseconds(100)
         while !Task.isCancelled && !stopping {
             do {
@@ -441,7 +438,8 @@ public actor SchedulerService {
             doorbell.ring()
         }
         do {
-            let reply = try await callJobMutation(SchedulerFunctions.runCron, ["name": .string(name), "nextRun": .float64(nextRun)])
+            let reply = try await callJobMutation(
+                SchedulerFunctions.runCron, SchedulerCall.RunCronRequest(holder: configuration.holder, name: name, nextRun: nextRun))
             if noteStatus(reply) == .done { metrics.cronRuns.increment() }
         } catch {
             logger.warning("cron \(name) not run, will retry: \(error.message)")
@@ -449,16 +447,40 @@ public actor SchedulerService {
         }
     }
 
-    private func callJobMutation(_ path: String, _ fields: [String: Value]) async throws(FunctionError) -> Value {
-        var args = fields
-        args["holder"] = .string(configuration.holder)
-        return try await engine.mutation(path, args, caller: .system).value
+    private func callJobMutation<Request: SchedulerRequest>(
+        _ path: String, _ request: Request
+    ) async throws(FunctionError) -> SchedulerCall.StatusReply {
+        try await call(path, request)
+    }
+
+    /// Runs the system mutation `path` with `request`, its reply read as `Reply`.
+    private func call<Request: SchedulerRequest, Reply: Decodable>(_ path: String, _ request: Request) async throws(FunctionError) -> Reply {
+        try decode(try await engine.mutation(path, try arguments(request), caller: .system).value)
+    }
+
+    private func arguments<Request: SchedulerRequest>(_ request: Request) throws(FunctionError) -> [String: Value] {
+        do {
+            guard case .object(let fields) = try ValueEncoder().encode(request) else { throw ValueError("not an object") }
+            return fields
+        } catch {
+            throw FunctionError(.invalidUse, "Could not encode a scheduler request \(Request.self): \(error)")
+        }
+    }
+
+    /// A system function's reply as the type the scheduler expects; a mismatch is a bug on one
+    /// side, reported as such rather than read as a default.
+    private func decode<Reply: Decodable>(_ value: Value) throws(FunctionError) -> Reply {
+        do {
+            return try ValueDecoder().decode(Reply.self, from: value)
+        } catch {
+            throw FunctionError(.invalidUse, "A scheduler system function answered \(value), not a \(Reply.self): \(error)")
+        }
     }
 
     /// The status of a job mutation's reply; a lease the writer says we lost stops dispatch.
     @discardableResult
-    private func noteStatus(_ reply: Value) -> SchedulerFunctions.Status? {
-        let status = reply["status"]?.stringValue.flatMap(SchedulerFunctions.Status.init(rawValue:))
+    private func noteStatus(_ reply: SchedulerCall.StatusReply) -> SchedulerFunctions.Status? {
+        let status: SchedulerFunctions.Status? = reply.status
         if status == .leaseLost, heldUntil != nil {
             logger.warning("the writer says this scheduler no longer holds the lease")
             heldUntil = nil

@@ -104,8 +104,7 @@ actor SubscriptionHub {
     /// group, so waiting for one costs no round, no task and no waiter.
     private var catchingUpSessions = Set<SessionID>()
     /// Every commit up to here has been through invalidation.
-    private var processedTimestamp: UInt64
-    private var processedWaiters: [(UInt64, CheckedContinuation<Void, Never>)] = []
+    private let processed: Watermark
     private var updating = false
     private var updateRequested = false
     /// Re-runs done, for tests and metrics.
@@ -122,7 +121,7 @@ actor SubscriptionHub {
     init(engine: Engine, startTimestamp: UInt64, logger: Logger, maxQueriesPerRound: Int = SyncLimits().maxQueriesPerRound) {
         self.engine = engine
         self.maxQueriesPerRound = max(1, maxQueriesPerRound)
-        self.processedTimestamp = startTimestamp
+        self.processed = Watermark(startTimestamp)
         self.logger = logger
     }
 
@@ -137,21 +136,17 @@ actor SubscriptionHub {
                 if live.isStale { staleKeys.insert(key) }
             }
         }
-        processedTimestamp = max(processedTimestamp, group.appliedTimestamp)
-        let ready = processedWaiters.filter { $0.0 <= processedTimestamp }
-        processedWaiters.removeAll { $0.0 <= processedTimestamp }
-        for (_, waiter) in ready { waiter.resume() }
+        processed.advance(to: group.appliedTimestamp)
         pendingSessions.formUnion(catchingUpSessions)
         catchingUpSessions.removeAll()
         requestUpdate()
     }
 
     /// Whether every commit up to `ts` has been through invalidation here.
-    func hasProcessed(_ ts: UInt64) -> Bool { processedTimestamp >= ts }
+    func hasProcessed(_ ts: UInt64) -> Bool { processed.value >= ts }
 
     private func waitUntilProcessed(_ ts: UInt64) async {
-        if processedTimestamp >= ts { return }
-        await withCheckedContinuation { processedWaiters.append((ts, $0)) }
+        await processed.wait(until: ts)
     }
 
     // MARK: - Sessions
@@ -338,7 +333,7 @@ actor SubscriptionHub {
     /// correct at `ts`. Returns false when it must wait for a later round.
     private func sendTransition(_ id: SessionID, at ts: UInt64) -> Bool {
         guard var session = sessions[id], needsTransition(session) else { return true }
-        if session.owedTimestamp > processedTimestamp {
+        if session.owedTimestamp > processed.value {
             catchingUpSessions.insert(id)
             return true
         }

@@ -51,7 +51,7 @@ public struct SyncServer: Sendable {
         let hub = SubscriptionHub(
             engine: engine, startTimestamp: start, logger: logger, maxQueriesPerRound: configuration.limits.maxQueriesPerRound)
         let (commits, continuation) = AsyncStream<CommitGroup>.makeStream()
-        engine.onCommit { continuation.yield($0) }
+        engine.commitFeed.subscribe { continuation.yield($0) }
         Task {
             for await group in commits { await hub.ingest(group) }
         }
@@ -87,13 +87,10 @@ public struct SyncServer: Sendable {
             guard let ts = request.uri.queryParameters["ts"].flatMap({ UInt64(String($0)) }) else {
                 return HTTPAPI.json(.badRequest, .object([("code", .string("BadRequest")), ("message", .string("?ts=<nanoseconds> required"))]))
             }
-            // Wait (bounded) until this node has applied `ts`; the hash is only defined exactly there.
-            // Look often at first — on a cluster with background commits (the scheduler's lease)
-            // the node is at `ts` only until the next one — then every 20 ms for a node far behind.
-            let started = ContinuousClock.now
-            while try await engine.appliedTimestamp() < ts, ContinuousClock.now - started < .seconds(30) {
-                try await Task.sleep(for: ContinuousClock.now - started < .milliseconds(200) ? .milliseconds(1) : .milliseconds(20))
-            }
+            // Wait (bounded) until this node has applied `ts`; the hash is only defined exactly there,
+            // and on a cluster with background commits (the scheduler's lease) the node is at `ts`
+            // only until the next one, so the hash is read as soon as the commit lands.
+            _ = await engine.waitUntilApplied(ts, timeout: .seconds(30))
             guard let hash = try await engine.stateHash(at: ts) else {
                 let at = try await engine.appliedTimestamp()
                 return HTTPAPI.json(.conflict, .object([("code", .string("NotAtTimestamp")), ("message", .string("this node is at \(at), not \(ts)"))]))

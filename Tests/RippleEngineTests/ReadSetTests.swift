@@ -22,7 +22,7 @@ final class CommitRecorder: Sendable {
 
         init() throws {
             engine = try openItemsEngine(dir)
-            engine.onCommit { [recorder] group in recorder.commits.withLock { $0.append(contentsOf: group.mutations) } }
+            engine.commitFeed.subscribe { [recorder] group in recorder.commits.withLock { $0.append(contentsOf: group.mutations) } }
         }
 
         deinit { engine.close() }

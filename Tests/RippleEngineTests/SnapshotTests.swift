@@ -39,7 +39,7 @@ private struct NoWriter: MutationForwarder {
         defer { writer.close() }
         let replica = try openReplica(replicaDirectory)
         let groups = Mutex<[UInt64]>([])
-        replica.onCommit { group in groups.withLock { $0.append(group.appliedTimestamp) } }
+        replica.commitFeed.subscribe { group in groups.withLock { $0.append(group.appliedTimestamp) } }
 
         // The replica follows the log for a while...
         _ = try await writer.mutation("items:insertMany", ["group": "a", "from": 0, "count": 30])

@@ -21,7 +21,7 @@ import Testing
         logger.logLevel = .warning
         let hub = SubscriptionHub(engine: engine, startTimestamp: try await engine.latestTimestamp(), logger: logger)
         let (commits, feed) = AsyncStream<CommitGroup>.makeStream()
-        engine.onCommit { feed.yield($0) }
+        engine.commitFeed.subscribe { feed.yield($0) }
         let ingest = Task { for await group in commits { await hub.ingest(group) } }
         defer { ingest.cancel() }
 

@@ -13,8 +13,8 @@ public struct CommittedMutation: Sendable {
     public let logWrites: [LogWrite]
 }
 
-/// What one group commit made durable, handed to commit listeners (subscriptions, replication)
-/// only after SQLite's COMMIT has returned.
+/// What one group commit made durable, published on the `CommitFeed` only after SQLite's COMMIT
+/// has returned.
 public struct CommitGroup: Sendable {
     public let mutations: [CommittedMutation]
     /// The node's applied timestamp after this group.
@@ -33,11 +33,8 @@ final class Committer: @unchecked Sendable {
         let finish: @Sendable (Result<MutationResult, FunctionError>) -> Void
     }
 
-    // The queue is guarded by `condition`; everything below it belongs to the committer thread.
-    private let condition = NSCondition()
-    private var pending: [Request] = []
-    private var stopping = false
-    private var stopped = false
+    // `worker` is the queue; everything below it belongs to the committer thread.
+    private let worker = ConnectionWorker<Request>(name: "ripple-committer")
 
     private let store: Store
     private let schema: Schema
@@ -48,7 +45,7 @@ final class Committer: @unchecked Sendable {
     private var appliedTimestamp: UInt64
     private var lastDocumentNumber: Int64
     private var random = IDRandom()
-    private var listeners: [@Sendable (CommitGroup) -> Void] = []
+    private let feed: CommitFeed
     private let control: TransactionControl
     /// How many requests the last group answered: about how many callers will soon be back.
     private var expectedGroupSize = 1
@@ -61,11 +58,12 @@ final class Committer: @unchecked Sendable {
     private let commitGate: (@Sendable () -> FunctionError?)?
 
     init(
-        store: Store, schema: Schema, clock: CommitClock, limits: TransactionLimits, maxGroupSize: Int, logger: Logger,
+        store: Store, schema: Schema, clock: CommitClock, limits: TransactionLimits, maxGroupSize: Int, feed: CommitFeed, logger: Logger,
         commitGate: (@Sendable () -> FunctionError?)? = nil
     ) throws {
         self.commitGate = commitGate
         self.store = store
+        self.feed = feed
         self.schema = schema
         self.clock = clock
         self.limits = limits
@@ -97,71 +95,25 @@ final class Committer: @unchecked Sendable {
     }
 
     func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "ripple-committer"
-        thread.start()
-    }
-
-    /// Registers a listener for committed groups; called on the committer thread, so keep it short.
-    func addListener(_ listener: @escaping @Sendable (CommitGroup) -> Void) {
-        condition.lock()
-        listeners.append(listener)
-        condition.unlock()
+        worker.start { [self] in
+            while let first = worker.next(upTo: maxGroupSize) {
+                commitGroup(startingWith: first)
+            }
+        }
     }
 
     func submit(_ request: Request) {
-        condition.lock()
-        if stopping {
-            condition.unlock()
-            request.finish(.failure(FunctionError(.unavailable, "The node is shutting down; retry the mutation")))
-            return
+        guard worker.submit(request) else {
+            return request.finish(.failure(FunctionError(.unavailable, "The node is shutting down; retry the mutation")))
         }
-        pending.append(request)
-        condition.signal()
-        condition.unlock()
     }
 
     /// Finishes the queued work, then stops the thread. Later submissions are refused.
     func stop() {
-        condition.lock()
-        stopping = true
-        condition.broadcast()
-        while !stopped { condition.wait() }
-        condition.unlock()
+        worker.stop()
     }
 
-    private func run() {
-        while let first = take(upTo: maxGroupSize, until: nil) {
-            commitGroup(startingWith: first)
-        }
-    }
-
-    /// Takes up to `limit` queued requests. With a `deadline`, waits until then for the first one
-    /// (returning none if it passes); without one, waits as long as it takes and returns `nil`
-    /// only once stopping with nothing queued, which stops the thread.
-    private func take(upTo limit: Int, until deadline: Date?) -> [Request]? {
-        condition.lock()
-        defer { condition.unlock() }
-        while pending.isEmpty && !stopping {
-            if let deadline {
-                if !condition.wait(until: deadline) { break }
-            } else {
-                condition.wait()
-            }
-        }
-        if pending.isEmpty {
-            if deadline != nil { return [] }
-            stopped = true
-            condition.broadcast()
-            return nil
-        }
-        let count = min(pending.count, limit)
-        let taken = Array(pending.prefix(count))
-        pending.removeFirst(count)
-        return taken
-    }
-
-    /// Runs a group in one SQLite transaction; once it is durable, tells the listeners (so that
+    /// Runs a group in one SQLite transaction; once it is durable, publishes it on the feed (so that
     /// subscriptions learn of a write before its author hears back) and resolves every request.
     ///
     /// The group grows while it runs: requests that arrive meanwhile join it. When the queue runs
@@ -190,7 +142,7 @@ final class Committer: @unchecked Sendable {
                 outcomes.append(outcome)
             }
             if group.count >= min(maxGroupSize, expectedGroupSize) { break }
-            guard let more = take(upTo: maxGroupSize - group.count, until: lingerUntil), !more.isEmpty else { break }
+            guard let more = worker.next(upTo: maxGroupSize - group.count, until: lingerUntil), !more.isEmpty else { break }
             next = more
         }
         let commitStarted = DispatchTime.now().uptimeNanoseconds
@@ -222,11 +174,7 @@ final class Committer: @unchecked Sendable {
         commitDuration = (commitDuration * 7 + took) / 8
         expectedGroupSize = group.count
         if !committed.isEmpty {
-            let durable = CommitGroup(mutations: committed, appliedTimestamp: appliedTimestamp)
-            condition.lock()
-            let listeners = self.listeners
-            condition.unlock()
-            for listener in listeners { listener(durable) }
+            feed.publish(CommitGroup(mutations: committed, appliedTimestamp: appliedTimestamp))
         }
         // Resuming a caller wakes a thread of the concurrency pool; doing that 64 times took as
         // long as running the mutations. One task resumes them all, while this thread moves on

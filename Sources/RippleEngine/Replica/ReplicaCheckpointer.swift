@@ -13,13 +13,11 @@ final class ReplicaCheckpointer: @unchecked Sendable {
     /// Between checkpoints. At 5,000 commits/s the WAL grows by about 15 MB in this time.
     static let interval: TimeInterval = 0.2
 
-    // `database` belongs to the checkpointer's thread; `stopping`/`stopped` are guarded by
-    // `condition`.
+    // `database` belongs to the worker's thread, which takes no work: `next` only paces it and
+    // says when to stop.
     private let database: Database
     private let logger: Logger
-    private let condition = NSCondition()
-    private var stopping = false
-    private var stopped = false
+    private let worker = ConnectionWorker<Never>(name: "ripple-checkpointer")
 
     init(path: String, logger: Logger) throws {
         self.database = try Database(path: path)
@@ -27,36 +25,21 @@ final class ReplicaCheckpointer: @unchecked Sendable {
     }
 
     func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "ripple-checkpointer"
-        thread.start()
+        worker.start { [self] in
+            var running = true
+            while running {
+                running = worker.next(until: Date(timeIntervalSinceNow: Self.interval)) != nil
+                do {
+                    try database.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                } catch {
+                    logger.warning("replica WAL checkpoint failed", metadata: ["error": "\(error)"])
+                }
+            }
+        }
     }
 
     /// Stops the thread after one last checkpoint.
     func stop() {
-        condition.lock()
-        stopping = true
-        condition.broadcast()
-        while !stopped { condition.wait() }
-        condition.unlock()
-    }
-
-    private func run() {
-        while true {
-            condition.lock()
-            if !stopping { _ = condition.wait(until: Date(timeIntervalSinceNow: Self.interval)) }
-            let last = stopping
-            condition.unlock()
-            do {
-                try database.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            } catch {
-                logger.warning("replica WAL checkpoint failed", metadata: ["error": "\(error)"])
-            }
-            if last { break }
-        }
-        condition.lock()
-        stopped = true
-        condition.broadcast()
-        condition.unlock()
+        worker.stop()
     }
 }

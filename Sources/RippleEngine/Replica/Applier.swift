@@ -4,8 +4,8 @@ import RippleStorage
 import RippleValues
 
 /// A replica's serial executor: applies commits shipped from the writer, in order, each
-/// transaction together with the applied position (no double apply, no gap), then tells the
-/// commit listeners — the same path the writer's committer feeds, so subscriptions on a replica
+/// transaction together with the applied position (no double apply, no gap), then publishes it
+/// on the `CommitFeed` — as the writer's committer does, so subscriptions on a replica
 /// work exactly as on the writer.
 ///
 /// Like the writer's `Committer`, it is one thread that owns the replica's write connection and
@@ -28,25 +28,17 @@ final class Applier: @unchecked Sendable {
     /// are merged a few at a time, which keeps every transaction short for the readers' WAL.
     static let maxCommitsPerTransaction = 4_000
 
-    // The queue is guarded by `condition`; `store` belongs to the applier thread; `applied`,
-    // `currentCatalog`, `listeners` and `waiters` are written by the thread and read by anyone,
-    // under `lock`.
-    private let condition = NSCondition()
-    private var pending: [Work] = []
-    private var stopping = false
-    private var stopped = false
-    private var started = false
-
+    // `worker` is the queue; `store` belongs to the applier thread; `currentCatalog` is written
+    // by the thread and read by anyone, under `lock`.
+    private let worker = ConnectionWorker<Work>(name: "ripple-applier")
     private let store: Store
     private let checkpointer: ReplicaCheckpointer
+    private let feed: CommitFeed
     private let lock = NSLock()
-    private var listeners: [@Sendable (CommitGroup) -> Void] = []
-    private var waiters: [(UInt64, CheckedContinuation<Void, Never>)] = []
-    private var applied: UInt64
     private var currentCatalog: Catalog
     private let logger: Logger
 
-    init(store: Store, logger: Logger) throws {
+    init(store: Store, feed: CommitFeed, logger: Logger) throws {
         // The replica's transactions commit with `synchronous=NORMAL`: in WAL mode a COMMIT then
         // survives a crash of the process but skips the sync, which was most of an apply's time.
         // An OS crash or power loss can lose the last transactions — a tail of the writer's log,
@@ -61,7 +53,7 @@ final class Applier: @unchecked Sendable {
         try store.database.execute("PRAGMA wal_autocheckpoint=0")
         self.checkpointer = try ReplicaCheckpointer(path: store.database.path, logger: logger)
         self.store = store
-        self.applied = try store.appliedTimestamp()
+        self.feed = feed
         self.currentCatalog = store.catalog
         self.logger = logger
     }
@@ -73,39 +65,18 @@ final class Applier: @unchecked Sendable {
         return currentCatalog
     }
 
-    /// The newest commit applied durably.
-    var appliedTimestamp: UInt64 {
-        lock.lock()
-        defer { lock.unlock() }
-        return applied
-    }
-
-    func addListener(_ listener: @escaping @Sendable (CommitGroup) -> Void) {
-        lock.lock()
-        listeners.append(listener)
-        lock.unlock()
-    }
-
     func start() {
-        condition.lock()
-        defer { condition.unlock() }
-        guard !started else { return }
-        started = true
         checkpointer.start()
-        let thread = Thread { [self] in run() }
-        thread.name = "ripple-applier"
-        thread.start()
+        worker.start { [self] in
+            while let work = worker.next() { run(work) }
+        }
     }
 
-    /// Finishes the queued work, then stops the thread. Later work fails as unavailable.
+    /// Finishes the queued work, then stops the thread (and the checkpointer's). Later work
+    /// fails as unavailable.
     func stop() {
-        condition.lock()
-        stopping = true
-        condition.broadcast()
-        while started && !stopped { condition.wait() }
-        let wasStarted = started
-        condition.unlock()
-        if wasStarted { checkpointer.stop() }
+        worker.stop()
+        checkpointer.stop()
     }
 
     /// Queues `commits`, which must follow `previous` exactly (the commit before the first);
@@ -125,7 +96,7 @@ final class Applier: @unchecked Sendable {
     }
 
     /// Replaces the whole state with `snapshot` in one transaction (after everything queued
-    /// before it), then tells the listeners that every document it removed or wrote changed, so
+    /// before it), then tells the feed that every document it removed or wrote changed, so
     /// subscriptions re-run.
     func install(_ snapshot: SnapshotCodec.Decoded) async throws -> UInt64 {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<UInt64, any Error>) in
@@ -133,73 +104,38 @@ final class Applier: @unchecked Sendable {
         }
     }
 
-    /// Suspends until this node has applied `ts`.
-    func waitUntilApplied(_ ts: UInt64) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            lock.lock()
-            if applied >= ts {
-                lock.unlock()
-                continuation.resume()
-                return
-            }
-            waiters.append((ts, continuation))
-            lock.unlock()
-        }
-    }
-
     // MARK: - The applier thread
 
     private func submit(_ work: Work) {
-        condition.lock()
-        if stopping {
-            condition.unlock()
+        guard worker.submit(work) else {
             let error = FunctionError(.unavailable, "The node is shutting down")
             switch work {
             case .commits(_, _, let done), .snapshot(_, let done): done(.failure(error))
             }
             return
         }
-        pending.append(work)
-        condition.signal()
-        condition.unlock()
     }
 
-    private func run() {
-        while let work = take() {
-            var next = work[...]
-            while let first = next.first {
-                if case .snapshot(let snapshot, let done) = first {
-                    next = next.dropFirst()
-                    done(Result { try installNow(snapshot) })
-                    continue
-                }
-                var batches: [(commits: [Commit], previous: UInt64?, done: @Sendable (Result<UInt64, any Error>) -> Void)] = []
-                var count = 0
-                while case .commits(let commits, let previous, let done) = next.first,
-                    batches.isEmpty || count + commits.count <= Self.maxCommitsPerTransaction
-                {
-                    batches.append((commits, previous, done))
-                    count += commits.count
-                    next = next.dropFirst()
-                }
-                applyNow(batches)
+    /// Applies everything taken at once: consecutive commit batches together, snapshots alone.
+    private func run(_ work: [Work]) {
+        var next = work[...]
+        while let first = next.first {
+            if case .snapshot(let snapshot, let done) = first {
+                next = next.dropFirst()
+                done(Result { try installNow(snapshot) })
+                continue
             }
+            var batches: [(commits: [Commit], previous: UInt64?, done: @Sendable (Result<UInt64, any Error>) -> Void)] = []
+            var count = 0
+            while case .commits(let commits, let previous, let done) = next.first,
+                batches.isEmpty || count + commits.count <= Self.maxCommitsPerTransaction
+            {
+                batches.append((commits, previous, done))
+                count += commits.count
+                next = next.dropFirst()
+            }
+            applyNow(batches)
         }
-    }
-
-    /// Takes everything queued, waiting for work; nil once stopping with nothing queued.
-    private func take() -> [Work]? {
-        condition.lock()
-        defer { condition.unlock() }
-        while pending.isEmpty && !stopping { condition.wait() }
-        if pending.isEmpty {
-            stopped = true
-            condition.broadcast()
-            return nil
-        }
-        let taken = pending
-        pending.removeAll(keepingCapacity: true)
-        return taken
     }
 
     /// Applies `batches` in one transaction: every batch that follows the one before it (the
@@ -258,17 +194,12 @@ final class Applier: @unchecked Sendable {
         return nil
     }
 
-    /// Makes a durable group visible: the position, the catalog, then listeners and waiters.
+    /// Makes a durable group visible: the catalog, then the feed (listeners, then waiters).
     private func published(_ group: CommitGroup) {
         lock.lock()
-        applied = group.appliedTimestamp
         currentCatalog = store.catalog
-        let listeners = self.listeners
-        let ready = waiters.filter { $0.0 <= group.appliedTimestamp }
-        waiters.removeAll { $0.0 <= group.appliedTimestamp }
         lock.unlock()
-        for listener in listeners { listener(group) }
-        for (_, waiter) in ready { waiter.resume() }
+        feed.publish(group)
     }
 
     private func installNow(_ snapshot: SnapshotCodec.Decoded) throws -> UInt64 {

@@ -45,24 +45,41 @@ public enum SchedulerFunctions {
         return functions
     }
 
-    private static func status(_ status: Status) -> Value { ["status": .string(status.rawValue)] }
+    private static func status(_ status: Status) -> SchedulerCall.StatusReply { SchedulerCall.StatusReply(status) }
 
-    private static func holdsLease(_ ctx: MutationContext, _ args: Arguments) throws -> Bool {
-        let holder = try args.string("holder")
-        return try SchedulerLease.load(ctx.db.transaction)?.lease.isHeld(by: holder, at: ctx.now) ?? false
+    private static func holdsLease(_ ctx: MutationContext, _ holder: String) throws -> Bool {
+        try SchedulerLease.load(ctx.db.transaction)?.lease.isHeld(by: holder, at: ctx.now) ?? false
+    }
+
+    /// Registers a system mutation whose arguments are `Request` (validated, then decoded) and
+    /// whose result is encoded from `Reply`.
+    private static func mutation<Request: SchedulerRequest, Reply: Encodable>(
+        _ functions: inout FunctionRegistry, _ path: String, _ body: @escaping @Sendable (MutationContext, Request) throws -> Reply
+    ) {
+        functions.internalMutation(path, args: Request.arguments) { ctx, args in
+            try ValueEncoder().encode(try body(ctx, try ValueDecoder().decode(Request.self, from: .object(args.fields))))
+        }
+    }
+
+    /// A page size or batch: `default` when absent, else 1–10,000.
+    private static func limit(_ limit: Int?, default fallback: Int) throws -> Int {
+        guard let limit else { return fallback }
+        guard (1...10_000).contains(limit) else { throw UserError("limit must be a whole number from 1 to 10000, got \(limit)") }
+        return limit
     }
 
     // MARK: - Scheduling from actions
 
     private static func registerScheduling(_ functions: inout FunctionRegistry, app: FunctionRegistry) {
-        functions.internalMutation(schedule, args: nil) { ctx, args in
+        let when: [String: Validator] = ["name": .string, "args": .any, "at": .optional(.float64), "delayMs": .optional(.float64)]
+        functions.internalMutation(schedule, args: when) { ctx, args in
             let scheduler = Scheduler(transaction: ctx.db.transaction, functions: app)
             let name = try args.string("name")
             let jobArgs = args["args"]?.objectValue ?? [:]
             if let at = args["at"]?.doubleValue { return try scheduler.runAt(at, name, jobArgs) }
             return try scheduler.runAfter(args["delayMs"]?.doubleValue ?? 0, name, jobArgs)
         }
-        functions.internalMutation(cancel, args: nil) { ctx, args in
+        functions.internalMutation(cancel, args: ["id": .string]) { ctx, args in
             try Scheduler(transaction: ctx.db.transaction, functions: app).cancel(try args.string("id"))
             return Value.null
         }
@@ -71,12 +88,10 @@ public enum SchedulerFunctions {
     // MARK: - The lease
 
     private static func registerLease(_ functions: inout FunctionRegistry) {
-        functions.internalMutation(acquireLease, args: nil) { ctx, args in
+        mutation(&functions, acquireLease) { (ctx, request: SchedulerCall.LeaseRequest) in
             let transaction = ctx.db.transaction
-            let candidate = try args.string("holder")
             let current = try SchedulerLease.load(transaction)
-            let grant = SchedulerLease.request(
-                current: current?.lease, candidate: candidate, now: ctx.now, duration: try args.double("durationMs"))
+            let grant = SchedulerLease.request(current: current?.lease, candidate: request.holder, now: ctx.now, duration: request.durationMs)
             switch grant {
             case .granted(let lease, let takeover):
                 try transaction.withSystemWrites {
@@ -86,24 +101,20 @@ public enum SchedulerFunctions {
                         try transaction.insert(SystemTables.schedulerLease, lease.fields)
                     }
                 }
-                return [
-                    "granted": true, "takeover": .boolean(takeover), "epoch": .int64(lease.epoch), "expiresAt": .float64(lease.expiresAt),
-                    "holder": .string(lease.holder),
-                ] as Value
+                return SchedulerCall.LeaseReply(
+                    granted: true, takeover: takeover, epoch: lease.epoch, expiresAt: lease.expiresAt, holder: lease.holder)
             case .refused(let lease):
-                return ["granted": false, "holder": .string(lease.holder), "expiresAt": .float64(lease.expiresAt)] as Value
+                return SchedulerCall.LeaseReply(granted: false, expiresAt: lease.expiresAt, holder: lease.holder)
             }
         }
         // A scheduler that shuts down cleanly hands the lease back, so the next one need not wait.
-        functions.internalMutation(releaseLease, args: nil) { ctx, args in
+        mutation(&functions, releaseLease) { (ctx, request: SchedulerCall.HolderRequest) in
             let transaction = ctx.db.transaction
-            guard let current = try SchedulerLease.load(transaction), current.lease.holder == (try args.string("holder")) else {
-                return Value.null
-            }
+            guard let current = try SchedulerLease.load(transaction), current.lease.holder == request.holder else { return Nothing() }
             var released = current.lease
             released.expiresAt = ctx.now
             try transaction.withSystemWrites { try transaction.replace(current.id, released.fields) }
-            return Value.null
+            return Nothing()
         }
     }
 
@@ -113,10 +124,10 @@ public enum SchedulerFunctions {
         // A mutation job: the app's mutation and the job's `success` commit together. If the
         // mutation throws, this whole transaction rolls back and the scheduler records the
         // failure with `finishJob` — a job that failed changed nothing else.
-        functions.internalMutation(runMutationJob, args: nil) { ctx, args in
-            guard try holdsLease(ctx, args) else { return status(.leaseLost) }
+        mutation(&functions, runMutationJob) { (ctx, request: SchedulerCall.JobRequest) in
+            guard try holdsLease(ctx, request.holder) else { return status(.leaseLost) }
             let jobs = JobTable(transaction: ctx.db.transaction)
-            let id = try args.string("id")
+            let id = request.id
             guard let job = try jobs.job(id), job.state == .pending else { return status(.skipped) }
             let function = try checkScheduleTarget(job.name, job.args, functions: app, tables: ctx.db.transaction.tableNumbers)
             guard case .mutation(let handler) = function.handler else {
@@ -133,11 +144,10 @@ public enum SchedulerFunctions {
         // An action job's start: pending → inProgress, recording which scheduler runs it, so that
         // no other run can start it. Asking again as the same runner answers `done` again: a
         // scheduler whose reply was lost retries, and it has not run the action yet.
-        functions.internalMutation(startActionJob, args: nil) { ctx, args in
-            guard try holdsLease(ctx, args) else { return status(.leaseLost) }
+        mutation(&functions, startActionJob) { (ctx, request: SchedulerCall.JobRequest) in
+            guard try holdsLease(ctx, request.holder) else { return status(.leaseLost) }
             let jobs = JobTable(transaction: ctx.db.transaction)
-            let id = try args.string("id")
-            let holder = try args.string("holder")
+            let (id, holder) = (request.id, request.holder)
             guard let job = try jobs.job(id) else { return status(.skipped) }
             if job.state == .inProgress, job.runner == holder { return status(.done) }
             guard job.state == .pending else { return status(.skipped) }
@@ -146,38 +156,35 @@ public enum SchedulerFunctions {
         }
         // A job's end: from `from` (pending for a failed mutation job, inProgress for an action)
         // to success, or failed with `error`.
-        functions.internalMutation(finishJob, args: nil) { ctx, args in
-            guard try holdsLease(ctx, args) else { return status(.leaseLost) }
+        mutation(&functions, finishJob) { (ctx, request: SchedulerCall.FinishJobRequest) in
+            guard try holdsLease(ctx, request.holder) else { return status(.leaseLost) }
             let jobs = JobTable(transaction: ctx.db.transaction)
-            let id = try args.string("id")
-            guard let from = JobState(rawValue: try args.string("from")), let job = try jobs.job(id), job.state == from else {
-                return status(.skipped)
-            }
-            let error = try args.optionalString("error")
-            try jobs.set(id, error == nil ? .success : .failed, error: error)
+            guard let job = try jobs.job(request.id), job.state == request.from else { return status(.skipped) }
+            try jobs.set(request.id, request.error == nil ? .success : .failed, error: request.error)
             return status(.done)
         }
         // After a scheduler takes the lease: actions still `inProgress` under another runner were
         // started by a scheduler that lost the lease (died, or was cut off); they are failed,
         // never run again. (Its own runs it finishes itself.)
-        functions.internalMutation(failAbandonedActions, args: nil) { ctx, args in
-            guard try holdsLease(ctx, args) else { return status(.leaseLost) }
+        mutation(&functions, failAbandonedActions) { (ctx, request: SchedulerCall.HolderRequest) in
+            guard try holdsLease(ctx, request.holder) else { return status(.leaseLost) }
             let jobs = JobTable(transaction: ctx.db.transaction)
-            let holder = try args.string("holder")
             var failed = 0
-            for job in try jobs.jobs(in: .inProgress, limit: SchedulerLimits.jobsPerExecution) where job.runner != holder {
+            for job in try jobs.jobs(in: .inProgress, limit: SchedulerLimits.jobsPerExecution) where job.runner != request.holder {
                 try jobs.set(job.id, .failed, error: "Transient error while executing action; the scheduler stopped before it finished and it was not retried")
                 failed += 1
             }
-            return ["status": .string(Status.done.rawValue), "failed": .float64(Double(failed))] as Value
+            var reply = status(.done)
+            reply.failed = failed
+            return reply
         }
         // Finished jobs (success, failed, canceled) that finished before `before` are deleted,
         // at most `limit` per call, oldest first — as Convex keeps them for 7 days.
-        functions.internalMutation(deleteFinishedJobs, args: nil) { ctx, args in
-            guard try holdsLease(ctx, args) else { return status(.leaseLost) }
+        mutation(&functions, deleteFinishedJobs) { (ctx, request: SchedulerCall.DeleteFinishedJobsRequest) in
+            guard try holdsLease(ctx, request.holder) else { return status(.leaseLost) }
             let transaction = ctx.db.transaction
-            let before = try args.double("before")
-            var budget = args["limit"] == nil ? 500 : try args.int("limit", in: 1...10_000)
+            let before = request.before
+            var budget = try limit(request.limit, default: 500)
             var deleted = 0
             for state in [JobState.success, .failed, .canceled] where budget > 0 {
                 let finished = try ctx.db.system.query(SystemTables.scheduledFunctions)
@@ -189,15 +196,17 @@ public enum SchedulerFunctions {
                 }
                 budget -= finished.count
             }
-            return ["status": .string(Status.done.rawValue), "deleted": .float64(Double(deleted))] as Value
+            var reply = status(.done)
+            reply.deleted = deleted
+            return reply
         }
         // Jobs in a state, earliest due first, a page at a time (`cursor`: where the last ended).
-        functions.internalQuery(jobsInState, args: nil) { ctx, args in
+        functions.internalQuery(jobsInState, args: SchedulerCall.JobsInStateRequest.arguments) { ctx, args in
             guard let state = JobState(rawValue: try args.string("state")) else { throw UserError("unknown job state") }
-            let limit = args["limit"] == nil ? 256 : try args.int("limit", in: 1...10_000)
+            let request = try ValueDecoder().decode(SchedulerCall.JobsInStateRequest.self, from: .object(args.fields))
             let query = try ctx.db.system.query(SystemTables.scheduledFunctions)
                 .withIndex(SystemTables.byStateAndTime) { $0.eq("state.kind", state.rawValue) }
-            return try query.paginate(numItems: limit, cursor: try args.optionalString("cursor")).convexValue
+            return try query.paginate(numItems: try limit(request.limit, default: 256), cursor: request.cursor).convexValue
         }
     }
 
@@ -206,8 +215,8 @@ public enum SchedulerFunctions {
     private static func registerCrons(_ functions: inout FunctionRegistry) {
         // Brings `_cron_jobs` in line with the app's crons in one transaction. An unchanged cron
         // keeps its `nextRun`, so restarting the scheduler neither skips nor repeats a run.
-        functions.internalMutation(syncCrons, args: nil) { ctx, args in
-            guard try holdsLease(ctx, args) else { return status(.leaseLost) }
+        mutation(&functions, syncCrons) { (ctx, request: SchedulerCall.SyncCronsRequest) in
+            guard try holdsLease(ctx, request.holder) else { return status(.leaseLost) }
             let transaction = ctx.db.transaction
             var existing: [String: Document] = [:]
             for document in try ctx.db.system.query(SystemTables.cronJobs).withIndex(SystemTables.byName).collect() {
@@ -216,16 +225,13 @@ public enum SchedulerFunctions {
             var added = 0
             var changed = 0
             try transaction.withSystemWrites {
-                for definition in args["crons"]?.arrayValue ?? [] {
-                    guard let name = definition["name"]?.stringValue, let scheduleValue = definition["schedule"],
-                        let path = definition["functionPath"]?.stringValue
-                    else { throw UserError("malformed cron definition \(definition)") }
-                    let schedule = try CronSchedule(value: scheduleValue)
+                for definition in request.crons {
+                    let schedule = try CronSchedule(value: definition.schedule)
                     let fields: [String: Value] = [
-                        "name": .string(name), "schedule": scheduleValue, "functionPath": .string(path),
-                        "args": .object(definition["args"]?.objectValue ?? [:]),
+                        "name": .string(definition.name), "schedule": definition.schedule, "functionPath": .string(definition.functionPath),
+                        "args": .object(definition.args),
                     ]
-                    if let current = existing.removeValue(forKey: name) {
+                    if let current = existing.removeValue(forKey: definition.name) {
                         let same = fields.allSatisfy { current[$0.key] == $0.value }
                         if same { continue }
                         var updated = fields
@@ -242,18 +248,16 @@ public enum SchedulerFunctions {
                 }
                 for stale in existing.values { try transaction.delete(stale.id) }
             }
-            return [
-                "status": .string(Status.done.rawValue), "added": .float64(Double(added)), "changed": .float64(Double(changed)),
-                "removed": .float64(Double(existing.count)),
-            ] as Value
+            var reply = status(.done)
+            (reply.added, reply.changed, reply.removed) = (added, changed, existing.count)
+            return reply
         }
         // A due cron: its job is scheduled (due at the run time) and `nextRun` moves past now in
         // the same transaction. Runs missed while no scheduler was up collapse into this one.
-        functions.internalMutation(runCron, args: nil) { ctx, args in
-            guard try holdsLease(ctx, args) else { return status(.leaseLost) }
+        mutation(&functions, runCron) { (ctx, request: SchedulerCall.RunCronRequest) in
+            guard try holdsLease(ctx, request.holder) else { return status(.leaseLost) }
             let transaction = ctx.db.transaction
-            let name = try args.string("name")
-            let expected = try args.double("nextRun")
+            let (name, expected) = (request.name, request.nextRun)
             guard
                 let cron = try ctx.db.system.query(SystemTables.cronJobs).withIndex(SystemTables.byName, { $0.eq("name", name) }).first(),
                 cron["nextRun"]?.doubleValue == expected, let scheduleValue = cron["schedule"],
@@ -267,7 +271,7 @@ public enum SchedulerFunctions {
             }
             return status(.done)
         }
-        functions.internalQuery(cronJobs, args: nil) { ctx, _ in
+        functions.internalQuery(cronJobs, args: [:]) { ctx, _ in
             Value.array(try ctx.db.system.query(SystemTables.cronJobs).withIndex(SystemTables.byName).collect().map(\.convexValue))
         }
     }

@@ -1,0 +1,94 @@
+import Foundation
+import Logging
+import RippleEngine
+import RippleReplication
+import RippleStorage
+import RippleSync
+import RippleValues
+import Synchronization
+
+/// The writer's side of replication: the commit log and the engine, as the replication server
+/// reads them, plus forwarded mutations and replica acknowledgements.
+final class EngineCommitSource: CommitSource {
+    let engine: Engine
+    /// Each replica's last acknowledged applied timestamp, by node id.
+    let acknowledged = Mutex<[String: UInt64]>([:])
+
+    init(engine: Engine) {
+        self.engine = engine
+    }
+
+    /// A connection on the live tail gets each durable group, as log entries, straight from the
+    /// commit feed on the committer's thread.
+    func followCommits(_ deliver: @escaping @Sendable ([Commit]) -> Void) -> (@Sendable () -> Void)? {
+        let subscription = engine.commitFeed.subscribe { group in
+            deliver(group.mutations.map { Commit(ts: $0.ts, writes: $0.logWrites) })
+        }
+        return { subscription.cancel() }
+    }
+
+    func latestTimestamp() async throws -> UInt64 { try await engine.appliedTimestamp() }
+
+    func commits(after ts: UInt64, limit: Int) async throws -> [Commit] { try await engine.commits(after: ts, limit: limit) }
+
+    func waitForCommit(after ts: UInt64) async {
+        _ = await engine.waitUntilApplied(ts + 1, timeout: .seconds(1))
+    }
+
+    func handleForward(_ payload: [UInt8]) async -> [UInt8] {
+        guard let call = try? ForwardedCall(decoding: payload) else {
+            return ForwardedOutcome.failed(FunctionError(.invalidUse, "Malformed forwarded mutation")).encoded
+        }
+        do throws(FunctionError) {
+            let result = try await engine.mutation(call.path, call.args, identity: call.identity, caller: call.caller, request: call.request)
+            return ForwardedOutcome.committed(result).encoded
+        } catch {
+            return ForwardedOutcome.failed(error).encoded
+        }
+    }
+
+    func replicaAcknowledged(nodeID: String, appliedTimestamp: UInt64) {
+        acknowledged.withLock { $0[nodeID] = appliedTimestamp }
+    }
+
+    /// Open links per replica node id; a connected replica holds back age-based pruning.
+    let connected = Mutex<[String: Int]>([:])
+
+    func replicaConnected(nodeID: String) {
+        connected.withLock { $0[nodeID, default: 0] += 1 }
+    }
+
+    func replicaDisconnected(nodeID: String) {
+        connected.withLock { links in
+            links[nodeID, default: 1] -= 1
+            if links[nodeID]! <= 0 { links[nodeID] = nil }
+        }
+    }
+
+    /// The oldest applied timestamp among connected replicas (nil when none is connected).
+    func oldestConnectedReplica() -> UInt64? {
+        let nodes = connected.withLock { Set($0.keys) }
+        return acknowledged.withLock { acks in nodes.compactMap { acks[$0] }.min() }
+    }
+
+    func snapshot() async throws -> (ts: UInt64, bytes: [UInt8]) { try await engine.snapshot() }
+
+    func holdsCommit(at ts: UInt64) async throws -> Bool {
+        do {
+            return try await engine.commits(after: ts - 1, limit: 1).first?.ts == ts
+        } catch is CommitLogPruned {
+            return false
+        }
+    }
+
+    /// `/health` fields: every replica's applied ts and lag in commits.
+    func status() async -> [(String, JSON)] {
+        var replicas: [(String, JSON)] = []
+        for (node, ts) in acknowledged.withLock({ $0 }).sorted(by: { $0.key < $1.key }) {
+            let lag = (try? await engine.commitCount(after: ts)) ?? -1
+            replicas.append((node, .object([("appliedTs", .string(String(ts))), ("lagCommits", .int(Int64(lag)))])))
+        }
+        let pruned = (try? await engine.logPrunedThrough()) ?? 0
+        return [("replicas", .object(replicas)), ("logPrunedThrough", .string(String(pruned)))]
+    }
+}

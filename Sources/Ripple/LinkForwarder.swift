@@ -1,0 +1,28 @@
+import RippleEngine
+import RippleReplication
+import Synchronization
+
+/// Sends a replica's mutations to the writer over the replication link.
+final class LinkForwarder: MutationForwarder {
+    private let client = Mutex<ReplicationClient?>(nil)
+
+    func attach(_ replicationClient: ReplicationClient) {
+        client.withLock { $0 = replicationClient }
+    }
+
+    func forward(_ call: ForwardedCall) async -> ForwardedOutcome {
+        guard let client = client.withLock({ $0 }) else {
+            return .failed(FunctionError(.unavailable, "The writer is not connected yet; retry the mutation"))
+        }
+        do {
+            return try ForwardedOutcome(decoding: try await client.forward(call.encoded))
+        } catch {
+            return .failed(
+                FunctionError(
+                    .unavailable,
+                    "The writer could not be reached or the link dropped before it answered (\(error)): "
+                        + "the mutation may or may not have been applied. Resending the same request (same session "
+                        + "and request id) is deduplicated by the writer."))
+        }
+    }
+}

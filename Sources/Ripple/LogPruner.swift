@@ -1,0 +1,94 @@
+import Foundation
+import Logging
+import RippleStorage
+
+/// How much commit log a node keeps: the newest `commits` commits, and (when set) commits
+/// younger than `seconds`. Older commits go, except that on the writer age-based pruning waits
+/// for connected replicas; a replica more than `commits` commits behind is too far behind and
+/// gets a snapshot. Replicas prune by the same rule: they serve no log today, but a bounded one
+/// lets a replica serve others or become the writer later, and an unbounded one fills its disk.
+struct LogRetention: Sendable {
+    var commits: Int = 1_000_000
+    var seconds: Double? = nil
+    var interval: Duration = .seconds(10)
+    var batch: Int = 1_000
+}
+
+/// Prunes a node's commit log periodically on its own connection, in small DELETE batches
+/// (each its own short write transaction, so the committer or applier waits at most one batch).
+final class LogPruner: Sendable {
+    let path: String
+    let retention: LogRetention
+    /// The oldest position a connected replica still needs (the writer's), which age-based
+    /// pruning keeps; nil keeps nothing extra.
+    let protectedTimestamp: @Sendable () -> UInt64?
+    let logger: Logger
+    /// The pruner's SQLite work runs here, off the concurrency pool: its statements block, and a
+    /// long pass must not hold a pool thread that sync sockets and replication links need.
+    private let queue = DispatchQueue(label: "ripple-log-pruner")
+    /// The pruner's own connection, opened on first use; touched only on `queue`.
+    private nonisolated(unsafe) var store: Store?
+
+    init(path: String, retention: LogRetention, protectedTimestamp: @escaping @Sendable () -> UInt64? = { nil }, logger: Logger) {
+        self.path = path
+        self.retention = retention
+        self.protectedTimestamp = protectedTimestamp
+        self.logger = logger
+    }
+
+    /// Prunes every `retention.interval` until cancelled.
+    func run() async throws {
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(for: retention.interval)
+            } catch {
+                return
+            }
+            do {
+                _ = try await pruneOnce()
+            } catch {
+                logger.warning("commit log pruning failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// One pruning pass; returns how many commits were deleted.
+    func pruneOnce() async throws -> Int {
+        let protected = protectedTimestamp()
+        return try await withCheckedThrowingContinuation { continuation in
+            queue.async { [self] in
+                continuation.resume(with: Result { try prune(protecting: protected) })
+            }
+        }
+    }
+
+    /// On `queue`: deletes what the retention allows, a batch per short write transaction.
+    private func prune(protecting protected: UInt64?) throws -> Int {
+        let store = try self.store ?? Store(database: Database(path: path))
+        self.store = store
+        let now = UInt64(max(0, Date().timeIntervalSince1970) * 1_000_000_000)
+        let cutoff = try store.logCutoff(keepingNewest: max(0, retention.commits))
+        var ageCutoff: UInt64 = 0
+        if let seconds = retention.seconds {
+            let age = UInt64(max(0, seconds) * 1_000_000_000)
+            ageCutoff = now > age ? now - age : 0
+            if let protected { ageCutoff = min(ageCutoff, protected) }
+        }
+        let target = max(cutoff, ageCutoff)
+        guard target > (try store.logPrunedThrough()) else { return 0 }
+        let started = ContinuousClock.now
+        var deleted = 0
+        while true {
+            let count = try store.pruneLog(through: target, batch: retention.batch)
+            deleted += count
+            if count < retention.batch { break }
+        }
+        if deleted > 0 {
+            let through = try store.logPrunedThrough()
+            logger.info("pruned the commit log", metadata: [
+                "deleted": "\(deleted)", "prunedThrough": "\(through)", "took": "\(ContinuousClock.now - started)",
+            ])
+        }
+        return deleted
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+
+/// A named thread that owns one SQLite connection, and the queue of work for it. SQLite calls
+/// block, so each connection that writes (the committer's, the applier's, the checkpointer's)
+/// belongs to one thread of its own rather than to the concurrency pool; this type is that
+/// thread's queue, written once: submit from anywhere, take a batch on the thread, and on stop
+/// let the thread drain what was queued before joining it.
+///
+/// The owner runs its loop in the closure given to `start`, calling `next` until it returns nil.
+public final class ConnectionWorker<Work>: @unchecked Sendable {
+    // Everything below is guarded by `condition`.
+    private let condition = NSCondition()
+    private var pending: [Work] = []
+    private var started = false
+    private var stopping = false
+    private var finished = false
+    private let name: String
+
+    /// `name` names the thread (what a debugger or `top -H` shows).
+    public init(name: String) {
+        self.name = name
+    }
+
+    /// Starts the thread running `loop`; later calls do nothing.
+    public func start(_ loop: @escaping @Sendable () -> Void) {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !started else { return }
+        started = true
+        let thread = Thread { [self] in
+            loop()
+            condition.lock()
+            finished = true
+            condition.broadcast()
+            condition.unlock()
+        }
+        thread.name = name
+        thread.start()
+    }
+
+    /// Queues `work` for the thread; false once stopping, when the caller must fail it itself.
+    public func submit(_ work: Work) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !stopping else { return false }
+        pending.append(work)
+        condition.signal()
+        return true
+    }
+
+    /// On the worker's thread: takes up to `limit` queued items, oldest first, waiting for one
+    /// until `deadline` (or as long as it takes without one). Returns an empty batch when the
+    /// deadline passes first, and nil once stopping with nothing queued: the loop should end.
+    public func next(upTo limit: Int = .max, until deadline: Date? = nil) -> [Work]? {
+        condition.lock()
+        defer { condition.unlock() }
+        while pending.isEmpty && !stopping {
+            if let deadline {
+                if !condition.wait(until: deadline) { break }
+            } else {
+                condition.wait()
+            }
+        }
+        if pending.isEmpty { return stopping ? nil : [] }
+        let count = min(pending.count, limit)
+        let taken = Array(pending.prefix(count))
+        pending.removeFirst(count)
+        return taken
+    }
+
+    /// Refuses new work, lets the thread finish what is queued, and returns once its loop has
+    /// ended (at once if it never started).
+    public func stop() {
+        condition.lock()
+        defer { condition.unlock() }
+        stopping = true
+        condition.broadcast()
+        while started && !finished { condition.wait() }
+    }
+}
