@@ -29,7 +29,7 @@ struct LoadGenerator {
         let start = clock.now
         let measureFrom = start + .seconds(warmup)
         let end = measureFrom + .seconds(seconds)
-        let firstError = Mutex<String?>(nil)
+        let firstError = FirstError()
         let perClient = await withTaskGroup(of: (Int, Int, Histogram<UInt64>).self) { group in
             for client in 0..<clients {
                 group.addTask {
@@ -45,7 +45,7 @@ struct LoadGenerator {
                             try await operation(client, iteration)
                         } catch {
                             failed = true
-                            firstError.withLock { if $0 == nil { $0 = "\(error)" } }
+                            firstError.keep(error)
                         }
                         iteration += 1
                         guard sent >= measureFrom else { continue }
@@ -65,7 +65,7 @@ struct LoadGenerator {
         }
         var latency = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
         for (_, _, histogram) in perClient { latency.add(histogram) }
-        if let error = firstError.withLock({ $0 }) { print("  first error: \(error)") }
+        if let error = firstError.message { print("  first error: \(error)") }
         return LoadResult(
             operations: perClient.reduce(0) { $0 + $1.0 },
             failures: perClient.reduce(0) { $0 + $1.1 },
@@ -73,6 +73,14 @@ struct LoadGenerator {
             latency: latency
         )
     }
+}
+
+/// The first failure of a run, kept for the report.
+final class FirstError: Sendable {
+    private let first = Mutex<String?>(nil)
+
+    func keep(_ error: any Error) { first.withLock { if $0 == nil { $0 = "\(error)" } } }
+    var message: String? { first.withLock { $0 } }
 }
 
 extension Duration {

@@ -22,7 +22,7 @@ struct MutationsPart {
         let clients = self.clients
         let logger = postgres.logger
         let postgresResult = await generator.run { client, iteration in
-            _ = try await connections[client].execute(
+            let _: String = try await connections[client].execute(
                 InsertEvent(seq: Double(iteration * clients + client), payload: Self.payload), logger: logger)
         }
         for connection in connections { try await connection.close() }

@@ -4,7 +4,8 @@ import RippleValues
 /// The functions the networked benchmarks call, served by `bench-server` (any role) so that the
 /// load generator in Benchmarks/Peers drives Ripple and PostgreSQL with the same workload:
 /// - `events:insert`: one document into a table with one secondary index (the mutations part);
-/// - `accounts:seed` / `accounts:transfer`: SpacetimeDB's keynote-2 shape (the transfers part).
+/// - `accounts:seed` / `accounts:transfer`: SpacetimeDB's keynote-2 shape (the transfers part);
+/// - `events:bySeq`: a live query per `seq` (the subscriptions part).
 public enum BenchApp {
     /// Accounts are addressed by `number` through an index, as PostgreSQL addresses them by
     /// primary key: both sides pay one index lookup per account.
@@ -39,6 +40,12 @@ public enum BenchApp {
             try ctx.db.patch(from.id, ["balance": .float64(fromBalance - amount)])
             try ctx.db.patch(to.id, ["balance": .float64((to.balance?.doubleValue ?? 0) + amount)])
             return true
+        }
+        // One subscription per `seq` for the subscriptions part: distinct read sets, none of which
+        // the part's writes (positive `seq`) touch.
+        functions.query("events:bySeq", args: ["seq": v.number()]) { ctx, args in
+            let seq = try args.double("seq")
+            return try ctx.db.query("events").withIndex("by_seq", { $0.eq("seq", seq) }).first()
         }
         functions.query("accounts:total", args: [:]) { ctx, _ in
             try ctx.db.query("accounts").collect().reduce(0.0) { $0 + ($1.balance?.doubleValue ?? 0) }
