@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "chat", targets: ["chat"]),
         // The Swift client for apps and servers: speaks only the public sync protocol.
         .library(name: "RippleClient", targets: ["RippleClient"]),
+        .executable(name: "bench-server", targets: ["bench-server"]),
         // For the fuzz targets in Fuzz/ (a package of their own); not an API for apps.
         .library(
             name: "RippleInternals",
@@ -26,6 +27,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.0.0"..<"5.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.0.0"),
+        // Benchmarks only (PeerBench): PostgreSQL's client and latency histograms.
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
@@ -123,7 +127,20 @@ let package = Package(
             dependencies: ["Ripple", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(name: "chat", dependencies: ["ChatExample", "Ripple"]),
-        .executableTarget(name: "RippleBench", dependencies: ["RippleEngine", "RippleValues", "CSQLite", "RippleReplication", "RippleStorage", "RippleScheduler", .product(name: "Logging", package: "swift-log")], path: "Benchmarks/RippleBench"),
+        .executableTarget(name: "RippleBench", dependencies: ["RippleEngine", "RippleValues", "CSQLite", "RippleReplication", "RippleStorage", "RippleScheduler", "RippleBenchApp", .product(name: "Logging", package: "swift-log")], path: "Benchmarks/RippleBench"),
+        // The networked benchmarks' functions and the node that serves them; the load generator that
+        // drives it and PostgreSQL alike is PeerBench.
+        .target(name: "RippleBenchApp", dependencies: ["RippleEngine", "RippleValues"], path: "Benchmarks/RippleBenchApp"),
+        .executableTarget(name: "bench-server", dependencies: ["Ripple", "RippleBenchApp"], path: "Benchmarks/BenchServer"),
+        .executableTarget(
+            name: "PeerBench",
+            dependencies: [
+                .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"), "RippleBenchApp",
+            ],
+            path: "Benchmarks/PeerBench"
+        ),
 
         // What several test targets share: temporary directories, a seeded generator.
         .target(name: "RippleTestSupport", path: "Tests/RippleTestSupport"),

@@ -1,15 +1,17 @@
 import CSQLite
 import Foundation
+import RippleBenchApp
 import RippleEngine
 import RippleValues
 import Synchronization
 
 /// `scripts/bench mutations`: insert-one-document mutations from many concurrent callers,
 /// next to raw SQLite on the same disk in the same run — one fsync'd COMMIT per row, and all
-/// rows in one transaction — and the two ratios.
+/// rows in one transaction — and the two ratios, for each number of callers.
 struct MutationBenchmark {
     let seconds: Double
-    let callers: Int
+    /// Ripple runs once per count, each on a fresh database, after the raw SQLite baselines.
+    let callerCounts: [Int]
 
     static let app: App = {
         var functions = FunctionRegistry()
@@ -31,12 +33,25 @@ struct MutationBenchmark {
         let oneTransaction = try rawSQLite(path: dir + "/raw-one-tx.sqlite3", seconds: min(seconds, 5), rowsPerCommit: Int.max)
         print(String(format: "raw SQLite, all rows in one transaction:           %10.0f rows/s", oneTransaction))
 
-        let engine = try Engine.open(path: dir + "/ripple.sqlite3", app: Self.app)
+        var rates: [Int: Double] = [:]
+        for callers in callerCounts {
+            rates[callers] = try await ripple(path: dir + "/ripple-\(callers).sqlite3", callers: callers)
+            print(String(format: "ratio vs per-row COMMIT:      %6.1fx (target >= 20x at 64 callers)", rates[callers]! / perRow))
+            print(String(format: "ratio vs one transaction:     %6.2fx (target >= 0.3x at 1,024 callers)", rates[callers]! / oneTransaction))
+        }
+        BenchReport.metric("sqlite_per_row_rate", perRow, "rows/s")
+        BenchReport.metric("sqlite_one_txn_rate", oneTransaction, "rows/s")
+        if let rate = rates[64] { BenchReport.bench("mutations_vs_sqlite_per_row", rate / perRow, "x", target: 20, atLeast: true) }
+        if let rate = rates[1024] { BenchReport.bench("mutations_vs_sqlite_one_txn", rate / oneTransaction, "x", target: 0.3, atLeast: true) }
+    }
+
+    /// Ripple's insert rate from `callers` concurrent in-process callers on a fresh database.
+    func ripple(path: String, callers: Int) async throws -> Double {
+        let engine = try Engine.open(path: path, app: Self.app)
         let completed = Counter()
         let deadline = Date().addingTimeInterval(seconds)
         let start = Date()
         let cpuStart = Self.processCPUSeconds()
-        let callers = self.callers
         try await withThrowingTaskGroup(of: Void.self) { group in
             for caller in 0..<callers {
                 group.addTask {
@@ -57,8 +72,9 @@ struct MutationBenchmark {
         let rate = count / elapsed
         print(String(format: "Ripple mutations, %d concurrent callers:          %10.0f mutations/s (%.1f s)", callers, rate, elapsed))
         print(String(format: "Ripple CPU time, all threads:                     %10.1f us per mutation", cpu / count * 1e6))
-        print(String(format: "ratio vs per-row COMMIT:      %6.1fx (target >= 20x)", rate / perRow))
-        print(String(format: "ratio vs one transaction:     %6.2fx (target >= 0.3x)", rate / oneTransaction))
+        BenchReport.metric("ripple_in_process_\(callers)_callers_rate", rate, "mutations/s")
+        BenchReport.metric("ripple_in_process_\(callers)_callers_cpu", cpu / count * 1e6, "us/mutation")
+        return rate
     }
 
     /// User plus system CPU time of the whole process so far: what a mutation costs regardless of

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import RippleBenchApp
 import RippleEngine
 import RippleScheduler
 import RippleValues
@@ -46,6 +47,9 @@ struct SchedulerBenchmark {
         print("start latency, \(samples) samples: runAfter(0) commit → job done p50 \(Self.format(scheduled[samples / 2])) ms, p99 \(Self.format(scheduled[samples * 99 / 100])) ms")
         print("  baseline: direct call of the job's mutation p50 \(Self.format(direct[samples / 2])) ms, p99 \(Self.format(direct[samples * 99 / 100])) ms")
         print("  ratio (job / direct), p50: \(Self.format(scheduled[samples / 2] / direct[samples / 2]))×")
+        BenchReport.metric("scheduler_run_after_0_p50", scheduled[samples / 2], "ms")
+        BenchReport.metric("scheduler_run_after_0_p99", scheduled[samples * 99 / 100], "ms")
+        BenchReport.metric("scheduler_direct_p50", direct[samples / 2], "ms")
 
         // Throughput: `count` direct calls from 32 callers, then `count` jobs due at once.
         let directStarted = ContinuousClock.now
@@ -75,6 +79,9 @@ struct SchedulerBenchmark {
         print("throughput, \(count) jobs due at one instant: \(Int(jobRate)) jobs/s (first due → last done \(Self.format(jobSeconds)) s)")
         print("  baseline: \(count) direct calls from 32 callers: \(Int(directRate)) mutations/s")
         print("  ratio (jobs / direct): \(Self.format(jobRate / directRate))×")
+        BenchReport.metric("scheduler_jobs_rate", jobRate, "jobs/s")
+        BenchReport.metric("scheduler_direct_rate", directRate, "mutations/s")
+        BenchReport.bench("scheduler_jobs_vs_direct", jobRate / directRate, "x", target: 0.5, atLeast: true)
     }
 
     private func waitForLease(_ engine: Engine) async throws {

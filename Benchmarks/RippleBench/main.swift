@@ -3,7 +3,7 @@ import RippleEngine
 import RippleValues
 
 // Ripple's benchmarks and test drivers. `scripts/bench` runs these in release mode:
-//   RippleBench mutations [seconds] [callers]   group-commit throughput vs raw SQLite
+//   RippleBench mutations [seconds] [callers...] group-commit throughput vs raw SQLite, per caller count
 //   RippleBench replication [--rate R] [--seconds S] [--callers C] [--catchup N]
 //                                               replica apply lag and catch-up vs raw SQLite
 //   RippleBench scheduler [samples] [jobs]      scheduled-job start latency and throughput vs direct calls
@@ -13,8 +13,8 @@ let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
 case "mutations":
     let seconds = arguments.count > 1 ? Double(arguments[1]) ?? 10 : 10
-    let callers = arguments.count > 2 ? Int(arguments[2]) ?? 64 : 64
-    try await MutationBenchmark(seconds: seconds, callers: callers).run()
+    let callerCounts = arguments.dropFirst(2).compactMap { Int($0) }.filter { $0 > 0 }
+    try await MutationBenchmark(seconds: seconds, callerCounts: callerCounts.isEmpty ? [64] : callerCounts).run()
 case "replication":
     var benchmark = ReplicationBenchmark()
     var rest = arguments.dropFirst()
@@ -46,6 +46,6 @@ case "crash-writer":
     }
     try await CrashWriter(directory: arguments[1], start: arguments.count > 2 ? Int(arguments[2]) ?? 0 : 0).run()
 default:
-    FileHandle.standardError.write("usage: RippleBench mutations [seconds] [callers] | replication [options] | scheduler [samples] [jobs] | crash-writer DIR\n".data(using: .utf8)!)
+    FileHandle.standardError.write("usage: RippleBench mutations [seconds] [callers...] | replication [options] | scheduler [samples] [jobs] | crash-writer DIR\n".data(using: .utf8)!)
     exit(2)
 }
