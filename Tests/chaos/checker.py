@@ -71,11 +71,11 @@ def check_writes(operations: List[Operation], effects: Counter) -> Tuple[List[Vi
             duplicated.append(f"{_describe(op)} present {n} times")
         elif op.outcome == UNKNOWN and n > 1:
             unknown_twice.append(f"{_describe(op)} present {n} times")
-        elif op.outcome == REFUSED and n == 1 and op.kind == "transfer" and resent_by_official_client(op, 2) \
+        elif op.outcome == REFUSED and n > 0 and op.kind == "transfer" and resent_by_official_client(op, n + 1) \
                 and "insufficientBalance" in op.error:
-            # Ran twice: the first send took effect, its resend found the balance moved and was
-            # refused — the only answer the client saw.
-            resends.append(ClientResend(op.write_id, f"{_describe(op)} present once (its first send)"))
+            # Ran n + 1 times: the sends before took effect, the last found the balance moved and
+            # was refused — the only answer the client saw.
+            resends.append(ClientResend(op.write_id, f"{_describe(op)} present {n} times (its earlier sends)"))
         elif op.outcome == REFUSED and n > 0:
             refused_present.append(f"{_describe(op)} present {n} times")
     phantom = [f"{w} ×{n}" for w, n in effects.items() if w not in asked]

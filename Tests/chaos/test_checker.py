@@ -36,10 +36,11 @@ def test_official_client_resend_is_reported_apart_and_only_for_its_writers():
     once) or a raw-protocol one (keeps its session) is a duplicate the server made: a violation."""
     refused = "ConvexError {'kind': 'insufficientBalance'}"
     ws = [op("a", ACKED, via="ws"), op("u", UNKNOWN, via="ws"), op("t", REFUSED, "transfer", via="ws", error=refused),
-          op("n", ACKED, via="ws")]
-    violations, counts, resends = check_writes(ws, Counter({"a": 2, "u": 2, "t": 1, "n": 1}))
+          op("t2", REFUSED, "transfer", via="ws", error=refused), op("n", ACKED, via="ws"),
+          op("r", REFUSED, "transfer", via="ws", error=refused)]
+    violations, counts, resends = check_writes(ws, Counter({"a": 2, "u": 2, "t": 1, "t2": 2, "n": 1}))
     assert violations == [] and counts == {"lost": 0, "duplicated": 0}
-    assert sorted(r.write_id for r in resends) == ["a", "t", "u"]
+    assert sorted(r.write_id for r in resends) == ["a", "t", "t2", "u"]
     assert "a by c1 via ws on writer, acked" in next(r.evidence for r in resends if r.write_id == "a")
     for via in ("http", "raw"):
         others = [op("a", ACKED, via=via), op("u", UNKNOWN, via=via), op("t", REFUSED, "transfer", via=via, error=refused)]
