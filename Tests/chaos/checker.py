@@ -4,7 +4,10 @@ with histories made up to break it (test_checker.py).
 
 Rules:
 - every acknowledged mutation took effect exactly once; an unknown one at most once; a refused
-  one never; nothing took effect that nobody asked for;
+  one never; nothing took effect that nobody asked for — except what the official Python
+  client's resend under a new session id explains (`resent_by_official_client`): those are
+  returned as `ClientResend`s, reported apart and not counted as violations;
+- after an ack, the client's next query on that node counts the write once (read-your-writes);
 - the final balances are the initial ones moved by exactly the transfers that took effect, and
   each counter counts exactly the increments that took effect;
 - every state any subscriber saw keeps the total of the balances (no torn transaction);
@@ -20,7 +23,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
-from history import ACKED, REFUSED, UNKNOWN, History, Observation, Operation, Violation
+from history import ACKED, REFUSED, UNKNOWN, ClientResend, History, Observation, Operation, Violation
 
 MAX_EVIDENCE = 10
 
@@ -35,10 +38,22 @@ def _describe(op: Operation) -> str:
             f"[{op.started:.3f}..{op.ended:.3f}]{' ' + op.error if op.error else ''}")
 
 
-def check_writes(operations: List[Operation], effects: Counter) -> Tuple[List[Violation], Dict[str, int]]:
-    """`effects`: writeId -> how many `chaosWrites` records the final state holds."""
+def resent_by_official_client(op: Operation, times_applied: int) -> bool:
+    """Whether the official client's resend explains `op` taking effect `times_applied` times.
+
+    convex 0.8.1 resends an unanswered mutation after a reconnect under a new session id, so the
+    server cannot deduplicate it: one call of its writers ("ws") may take effect twice (more after
+    more reconnects). An HTTP call is sent once and a raw-protocol client keeps its session id, so
+    any duplicate of theirs stays a violation."""
+    return op.via == "ws" and times_applied >= 2
+
+
+def check_writes(operations: List[Operation], effects: Counter) -> Tuple[List[Violation], Dict[str, int], List[ClientResend]]:
+    """`effects`: writeId -> how many `chaosWrites` records the final state holds. Returns the
+    violations, the lost / duplicated counts, and the official client's resends."""
     violations: List[Violation] = []
     lost, duplicated, refused_present, unknown_twice = [], [], [], []
+    resends: List[ClientResend] = []
     asked = set()
     reused = []
     for op in operations:
@@ -50,10 +65,17 @@ def check_writes(operations: List[Operation], effects: Counter) -> Tuple[List[Vi
         n = effects.get(op.write_id, 0)
         if op.outcome == ACKED and n == 0:
             lost.append(_describe(op))
+        elif op.outcome in (ACKED, UNKNOWN) and resent_by_official_client(op, n):
+            resends.append(ClientResend(op.write_id, f"{_describe(op)} present {n} times"))
         elif op.outcome == ACKED and n > 1:
             duplicated.append(f"{_describe(op)} present {n} times")
         elif op.outcome == UNKNOWN and n > 1:
             unknown_twice.append(f"{_describe(op)} present {n} times")
+        elif op.outcome == REFUSED and n > 0 and op.kind == "transfer" and resent_by_official_client(op, n + 1) \
+                and "insufficientBalance" in op.error:
+            # Ran n + 1 times: the sends before took effect, the last found the balance moved and
+            # was refused — the only answer the client saw.
+            resends.append(ClientResend(op.write_id, f"{_describe(op)} present {n} times (its earlier sends)"))
         elif op.outcome == REFUSED and n > 0:
             refused_present.append(f"{_describe(op)} present {n} times")
     phantom = [f"{w} ×{n}" for w, n in effects.items() if w not in asked]
@@ -71,7 +93,24 @@ def check_writes(operations: List[Operation], effects: Counter) -> Tuple[List[Vi
     if phantom:
         violations.append(Violation("phantom-write", f"{len(phantom)} writes nobody asked for: {_some(phantom)}"))
     counts = {"lost": len(lost), "duplicated": len(duplicated) + len(unknown_twice)}
-    return violations, counts
+    return violations, counts, resends
+
+
+def check_read_your_writes(operations: List[Operation], effects: Counter) -> Tuple[List[Violation], List[ClientResend]]:
+    """After an ack, the client's next query on the acknowledging node counts the write once
+    (`Operation.read_back`). The official client's resend that had already applied when the ack
+    came shows as the final count there too."""
+    wrong: List[str] = []
+    resends: List[ClientResend] = []
+    for op in operations:
+        if op.read_back is None or op.read_back == 1:
+            continue
+        if op.read_back == effects.get(op.write_id, 0) and resent_by_official_client(op, int(op.read_back)):
+            resends.append(ClientResend(op.write_id, f"{_describe(op)}: its next query counted it {op.read_back:g} times"))
+        else:
+            wrong.append(f"{_describe(op)}: its next query there counted it {op.read_back} times")
+    violations = [Violation("read-your-writes", f"{len(wrong)} acknowledged writes not read back once: {_some(wrong)}")] if wrong else []
+    return violations, resends
 
 
 def check_balances(operations: List[Operation], effects: Counter, initial: Dict[str, float], final: Dict[str, float],
@@ -144,15 +183,25 @@ def check_observations(observations: List[Observation], total: float) -> List[Vi
     return violations
 
 
-def check_jobs(batches: List[Tuple[Operation, Dict[str, Any], Optional[Dict[str, Any]]]]) -> List[Violation]:
+def check_jobs(batches: List[Tuple[Operation, Dict[str, Any], Optional[Dict[str, Any]]]]) -> Tuple[List[Violation], List[ClientResend]]:
     """`batches`: (the scheduleRuns call, its runStats, its jobStatesOf counts or None when the
-    call was not acknowledged and the job ids are unknown)."""
-    problems = []
+    call was not acknowledged and the job ids are unknown). A batch the official client resent
+    was scheduled twice: every tag ran once per scheduling."""
+    problems: List[str] = []
+    resends: List[ClientResend] = []
     for op, stats, states in batches:
         kind, count = op.args["kind"], int(op.args["count"])
-        if stats["duplicates"]:
-            problems.append(f"{_describe(op)}: tags ran twice: {stats['duplicates']}")
-        if stats["runs"] > count:
+        extra_runs = Counter(stats["duplicates"])
+        scheduled = 1 + max(extra_runs.values(), default=0)
+        expected_runs = count * scheduled
+        if scheduled > 1 and resent_by_official_client(op, scheduled) and op.outcome != REFUSED and (
+                stats["runs"] == expected_runs if kind == "mutation" else stats["runs"] <= expected_runs):
+            resends.append(ClientResend(op.write_id, f"{_describe(op)}: scheduled {scheduled} times, {stats['runs']:g} runs"))
+        else:
+            expected_runs = count
+            if stats["duplicates"]:
+                problems.append(f"{_describe(op)}: tags ran twice: {stats['duplicates']}")
+        if stats["runs"] > expected_runs:
             problems.append(f"{_describe(op)}: {stats['runs']} runs for {count} jobs")
         if op.outcome == REFUSED and stats["runs"]:
             problems.append(f"{_describe(op)}: refused, yet {stats['runs']} runs")
@@ -161,11 +210,12 @@ def check_jobs(batches: List[Tuple[Operation, Dict[str, Any], Optional[Dict[str,
         left = {k: v for k, v in states.items() if k in ("pending", "inProgress") and v}
         if left:
             problems.append(f"{_describe(op)}: jobs left {left}")
-        if kind == "mutation" and (stats["runs"] != count or states.get("success", 0) != count):
+        if kind == "mutation" and (stats["runs"] != expected_runs or states.get("success", 0) != count):
             problems.append(f"{_describe(op)}: mutation jobs ran {stats['runs']} of {count} times, states {states}")
         if kind == "action" and states.get("success", 0) > stats["runs"]:
             problems.append(f"{_describe(op)}: {states.get('success')} actions succeeded but {stats['runs']} runs recorded")
-    return [Violation("scheduled-jobs", f"{len(problems)} job batches broke exactly/at most once: {_some(problems)}")] if problems else []
+    violations = [Violation("scheduled-jobs", f"{len(problems)} job batches broke exactly/at most once: {_some(problems)}")] if problems else []
+    return violations, resends
 
 
 def check_crons(cron: Dict[str, Any]) -> List[Violation]:

@@ -30,6 +30,9 @@ class Operation:
     outcome: str = ""
     value: Any = None
     error: str = ""
+    #: What the client's next query counted for this writeId right after the ack (read-your-writes
+    #: expects 1); None when not asked (not acked, a schedule batch) or the node went away.
+    read_back: Optional[float] = None
 
 
 @dataclass
@@ -49,6 +52,15 @@ class Violation:
 
     def __str__(self) -> str:
         return f"[{self.check}] {self.evidence}"
+
+
+@dataclass
+class ClientResend:
+    """A mutation of the official Python client that took effect more than once because the client
+    resent it under a new session id (docs/reliability.md, non-guarantees): reported on its own,
+    not as a violation, and only where the evidence shows that cause (checker.resent_by_official_client)."""
+    write_id: str
+    evidence: str
 
 
 @dataclass

@@ -10,6 +10,8 @@
 
 3. A mutation resent with its session after its answer was lost is applied once, also after a
    writer restart (the dedup record commits with the mutation, `_mutation_requests`).
+4. The official Python client resends an unanswered mutation under a new session id
+   (resend_probe.py): what the checker's client_resend_duplicates rests on.
 
 RIPPLE_CHAOS_SEED replays a round; RIPPLE_CHAOS_CLIENTS (8) sets its writers.
 """
@@ -29,6 +31,7 @@ from clients import RawSocket, Subscription
 from cluster import node_port
 from harness import wait_until
 from nemesis import FAULT_KINDS, KILLS
+from resend_probe import probe
 from workload import ACCOUNTS, INITIAL_BALANCE, MAYBE_APPLIED
 
 #: Longest a write may take to fail while the writer is down (it must not hang until a timeout).
@@ -135,6 +138,8 @@ def test_duplicated_link_bytes_never_apply_a_forwarded_mutation_twice(chaos_clus
     twice = {w: (outcomes[w], n) for w, n in counts.items() if n > 1}
     lost = [w for w, n in counts.items() if outcomes[w] == "acked" and n != 1]
     assert not twice and not lost, f"applied more than once: {twice}; acknowledged but absent: {lost}"
+    # "At most once" says nothing when no call reached the writer at all.
+    assert sum(counts.values()) > 0, f"no insert through replica1 reached the writer: {outcomes}"
     print(f"40 inserts through replica1 with every link chunk duplicated: {sorted(outcomes.values())}")
 
 
@@ -185,3 +190,16 @@ def test_mutation_resent_after_a_writer_restart_is_applied_once(chaos_cluster):
     response = _resend("writer", session, write_id)
     assert response.get("success") is True, response
     assert _write_count(write_id) == 1, "the resend after the writer restarted was applied a second time"
+
+
+def test_official_client_resends_under_a_new_session(chaos_cluster, tmp_path):
+    """The premise of the checker's client_resend_duplicates (resent_by_official_client): the
+    official Python client, its answer cut after the commit, reconnects under a NEW sessionId and
+    resends the same requestId, so the node cannot deduplicate it and the write takes effect twice.
+    When a client release keeps its session, this fails: then its duplicates are ours again."""
+    report = probe(f"http://127.0.0.1:{node_port('writer')}", tmp_path)
+    assert report.withheld is not None and report.withheld["success"] is True, report
+    assert [c["connectionCount"] for c in report.connects] == [0, 1], report.connects
+    assert report.connects[0]["sessionId"] != report.connects[1]["sessionId"], report.connects
+    assert [(m["requestId"], m["connection"]) for m in report.mutations] == [(0, 0), (0, 1)], report.mutations
+    assert report.times_applied == 2, report

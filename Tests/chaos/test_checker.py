@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections import Counter
 
-from checker import check_balances, check_crons, check_hashes, check_jobs, check_observations, check_writes
+from checker import (check_balances, check_crons, check_hashes, check_jobs, check_observations, check_read_your_writes,
+                     check_writes)
 from history import ACKED, REFUSED, UNKNOWN, Observation, Operation
 
 
-def op(write_id: str, outcome: str, kind: str = "insert", **args) -> Operation:
-    return Operation("c1", "writer", "http", kind, write_id, {"writeId": write_id, **args}, 1.0, 2.0, outcome)
+def op(write_id: str, outcome: str, kind: str = "insert", via: str = "http", error: str = "", **args) -> Operation:
+    return Operation("c1", "writer", via, kind, write_id, {"writeId": write_id, **args}, 1.0, 2.0, outcome, error=error)
 
 
 def names(violations) -> list:
@@ -20,13 +21,52 @@ def names(violations) -> list:
 def test_writes_exactly_once_when_acked_at_most_once_when_unknown_never_when_refused():
     history = [op("a", ACKED), op("b", UNKNOWN), op("c", UNKNOWN), op("d", REFUSED)]
     assert check_writes(history, Counter({"a": 1, "b": 1}))[0] == []
-    violations, counts = check_writes(history, Counter({"b": 2, "d": 1, "x": 1}))
+    violations, counts, _ = check_writes(history, Counter({"b": 2, "d": 1, "x": 1}))
     assert names(violations) == ["acked-lost", "phantom-write", "refused-present", "unknown-duplicated"]
     assert counts == {"lost": 1, "duplicated": 1}
     assert names(check_writes(history + [op("a", ACKED)], Counter({"a": 1, "b": 1}))[0]) == ["history-reused-write-id"]
-    violations, counts = check_writes(history, Counter({"a": 2}))
+    violations, counts, _ = check_writes(history, Counter({"a": 2}))
     assert names(violations) == ["acked-duplicated"] and counts == {"lost": 0, "duplicated": 1}
     assert "a by c1 via http on writer, acked" in str(violations[0])
+
+
+def test_official_client_resend_is_reported_apart_and_only_for_its_writers():
+    """A write of the official client ("ws") applied twice is its resend under a new session id
+    (resend_probe.py): a ClientResend, not a violation. The same evidence from an HTTP writer (sent
+    once) or a raw-protocol one (keeps its session) is a duplicate the server made: a violation."""
+    refused = "ConvexError {'kind': 'insufficientBalance'}"
+    ws = [op("a", ACKED, via="ws"), op("u", UNKNOWN, via="ws"), op("t", REFUSED, "transfer", via="ws", error=refused),
+          op("t2", REFUSED, "transfer", via="ws", error=refused), op("n", ACKED, via="ws"),
+          op("r", REFUSED, "transfer", via="ws", error=refused)]
+    violations, counts, resends = check_writes(ws, Counter({"a": 2, "u": 2, "t": 1, "t2": 2, "n": 1}))
+    assert violations == [] and counts == {"lost": 0, "duplicated": 0}
+    assert sorted(r.write_id for r in resends) == ["a", "t", "t2", "u"]
+    assert "a by c1 via ws on writer, acked" in next(r.evidence for r in resends if r.write_id == "a")
+    for via in ("http", "raw"):
+        others = [op("a", ACKED, via=via), op("u", UNKNOWN, via=via), op("t", REFUSED, "transfer", via=via, error=refused)]
+        violations, counts, resends = check_writes(others, Counter({"a": 2, "u": 2, "t": 1}))
+        assert names(violations) == ["acked-duplicated", "refused-present", "unknown-duplicated"] and resends == []
+        assert counts == {"lost": 0, "duplicated": 2}
+    # A ws write refused for another reason, or lost, is no resend.
+    violations, _, resends = check_writes([op("t", REFUSED, "transfer", via="ws", error="HTTP 400"), op("l", ACKED, via="ws")],
+                                          Counter({"t": 1}))
+    assert names(violations) == ["acked-lost", "refused-present"] and resends == []
+
+
+def test_read_your_writes_counts_the_write_once_or_the_resend_shows():
+    good, twice = op("a", ACKED), op("b", ACKED)
+    good.read_back, twice.read_back = 1.0, 2.0
+    assert check_read_your_writes([good], Counter({"a": 1})) == ([], [])
+    assert names(check_read_your_writes([good, twice], Counter({"a": 1, "b": 2}))[0]) == ["read-your-writes"]
+    stale = op("c", ACKED)
+    stale.read_back = 0.0
+    assert names(check_read_your_writes([stale], Counter({"c": 1}))[0]) == ["read-your-writes"]
+    resent = op("b", ACKED, via="ws")
+    resent.read_back = 2.0
+    violations, resends = check_read_your_writes([resent], Counter({"b": 2}))
+    assert violations == [] and [r.write_id for r in resends] == ["b"]
+    # Counted twice by the query yet present once at the end: not what a resend leaves.
+    assert names(check_read_your_writes([resent], Counter({"b": 1}))[0]) == ["read-your-writes"]
 
 
 def test_balances_follow_the_transfers_that_took_effect():
@@ -56,12 +96,20 @@ def test_scheduled_jobs_exactly_once_and_none_left_running():
     batch = op("j", ACKED, "schedule", prefix="p", count=3.0)
     batch.args["kind"] = "mutation"
     ok = {"runs": 3.0, "duplicates": []}
-    assert check_jobs([(batch, ok, {"success": 3.0})]) == []
-    assert names(check_jobs([(batch, {"runs": 4.0, "duplicates": ["p-1"]}, {"success": 3.0})])) == ["scheduled-jobs"]
+    assert check_jobs([(batch, ok, {"success": 3.0})]) == ([], [])
+    assert names(check_jobs([(batch, {"runs": 4.0, "duplicates": ["p-1"]}, {"success": 3.0})])[0]) == ["scheduled-jobs"]
     actions = op("k", ACKED, "schedule", prefix="q", count=3.0)
     actions.args["kind"] = "action"
-    assert check_jobs([(actions, {"runs": 2.0, "duplicates": []}, {"success": 2.0, "failed": 1.0})]) == []
-    assert names(check_jobs([(actions, {"runs": 2.0, "duplicates": []}, {"success": 2.0, "inProgress": 1.0})])) == ["scheduled-jobs"]
+    assert check_jobs([(actions, {"runs": 2.0, "duplicates": []}, {"success": 2.0, "failed": 1.0})]) == ([], [])
+    assert names(check_jobs([(actions, {"runs": 2.0, "duplicates": []}, {"success": 2.0, "inProgress": 1.0})])[0]) == ["scheduled-jobs"]
+    # A batch the official client resent was scheduled twice: each tag ran twice, each job once.
+    resent = op("r", ACKED, "schedule", via="ws", prefix="s", count=3.0)
+    resent.args["kind"] = "mutation"
+    twice = {"runs": 6.0, "duplicates": ["s-0", "s-1", "s-2"]}
+    violations, resends = check_jobs([(resent, twice, {"success": 3.0})])
+    assert violations == [] and [r.write_id for r in resends] == ["r"]
+    assert names(check_jobs([(batch, twice, {"success": 3.0})])[0]) == ["scheduled-jobs"]
+    assert names(check_jobs([(resent, {"runs": 5.0, "duplicates": ["s-0", "s-1"]}, {"success": 3.0})])[0]) == ["scheduled-jobs"]
     assert check_crons({"jobs": [{"scheduledTime": 1, "state": "success"}], "runs": 1}) == []
     assert names(check_crons({"jobs": [{"scheduledTime": 1, "state": "success"}] * 2, "runs": 1})) == ["cron-period-twice", "cron-runs"]
 

@@ -203,16 +203,14 @@ class Workload:
         if client is not None:
             client.close()
 
-    def _check_read_your_write(self, op: Operation, query: Callable[[], Any]) -> None:
+    @staticmethod
+    def _check_read_your_write(op: Operation, query: Callable[[], Any]) -> None:
+        """Records what the client's next query counts for the acked write (the checker judges it,
+        check_read_your_writes)."""
         try:
-            count = query()
+            op.read_back = query()
         except Exception:  # noqa: BLE001 — the node went away: nothing to judge
-            return
-        if count != 1:
-            self.history.violation(
-                "read-your-writes",
-                f"{op.client} got {op.kind} {op.write_id} acknowledged by {op.node} ({op.via}) at {op.ended:.3f}, "
-                f"but its next query there counted it {count} times")
+            pass
 
     # -- subscribers ------------------------------------------------------------------------------
 
