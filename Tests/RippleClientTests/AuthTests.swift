@@ -86,13 +86,15 @@ import Testing
         let issuer = try Issuer.make()
         let node = try await TestNode.start(authenticator: issuer.authenticator)
         var configuration = RippleClient.Configuration()
-        configuration.tokenRefreshLeeway = .seconds(2)
+        // Refresh 10 s before the first token's end: the first answer must come before the
+        // refresh, which under the full suite's load can take seconds.
+        configuration.tokenRefreshLeeway = .seconds(10)
         let client = try RippleClient(url: "http://127.0.0.1:\(node.port)", configuration: configuration)
         let log = FetchLog()
         await client.setAuth { forceRefresh in
             await log.record(forceRefresh)
-            // The first token is due for refresh a second from now (3 s less the 2 s leeway).
-            return try await issuer.token(subject: forceRefresh ? "user_2" : "user_1", lifetime: forceRefresh ? 60 : 3)
+            // The first token is due for refresh 10 s from now (20 s less the 10 s leeway).
+            return try await issuer.token(subject: forceRefresh ? "user_2" : "user_1", lifetime: forceRefresh ? 60 : 20)
         }
         var callers = client.subscribe(Notes.whoami, NoArguments()).makeAsyncIterator()
         #expect(try await callers.next() == Caller(subject: "user_1"))

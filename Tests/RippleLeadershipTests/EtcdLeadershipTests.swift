@@ -11,8 +11,10 @@ struct EtcdLeadershipTests {
     @Test func onlyOneOfTwoSimultaneousCampaignsWinsATerm() async throws {
         let etcd = try await LocalEtcd.start()
         defer { etcd.stop() }
-        let a = etcd.leadership(nodeID: "a")
-        let b = etcd.leadership(nodeID: "b")
+        // A long lease: the winner may commit until its lease could have run out, and under
+        // load the two campaigns and the checks below can take longer than a short one.
+        let a = etcd.leadership(nodeID: "a", ttlSeconds: 60)
+        let b = etcd.leadership(nodeID: "b", ttlSeconds: 60)
         async let first = a.campaign(clientAddress: "a:1", replicationAddress: "a:2")
         async let second = b.campaign(clientAddress: "b:1", replicationAddress: "b:2")
         let outcomes = [try await first, try await second].compactMap { $0 }
@@ -74,8 +76,8 @@ struct LocalEtcd {
         throw EtcdClient.Failure(endpoint: "/v3/kv/range", reason: "the test etcd did not start within 10 s")
     }
 
-    func leadership(nodeID: String) -> Leadership {
-        Leadership(etcd: client, clusterID: "test", nodeID: nodeID, ttlSeconds: 1, logger: Logger(label: "test"))
+    func leadership(nodeID: String, ttlSeconds: Int64 = 1) -> Leadership {
+        Leadership(etcd: client, clusterID: "test", nodeID: nodeID, ttlSeconds: ttlSeconds, logger: Logger(label: "test"))
     }
 
     func stop() {
