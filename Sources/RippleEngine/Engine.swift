@@ -359,7 +359,15 @@ public final class Engine: Sendable {
                 ForwardedCall(path: function.path, args: args, identity: identity, request: request, caller: caller))
             {
             case .committed(let result):
-                await commitFeed.applied.wait(until: result.ts)
+                // Bounded: after a failover the commit may never arrive here (the old writer
+                // died before shipping it, and the new writer never had it).
+                guard await commitFeed.applied.wait(until: result.ts, timeout: Self.forwardedCommitApplyTimeout) else {
+                    throw FunctionError(
+                        .unavailable,
+                        "The writer committed the mutation at \(result.ts), but this node did not apply it within "
+                            + "\(Self.forwardedCommitApplyTimeout) (the writer may have failed over): the mutation may or may "
+                            + "not have been applied. Resending the same request (same session and request id) is deduplicated.")
+                }
                 return result
             case .failed(let error):
                 throw error
@@ -444,6 +452,9 @@ public final class Engine: Sendable {
 // MARK: - Replication
 
 extension Engine {
+    /// How long a replica waits to apply a mutation it forwarded before answering its caller.
+    static let forwardedCommitApplyTimeout: Duration = .seconds(30)
+
     /// The timestamp of the last commit this node has made durable (writer) or applied (replica).
     public func appliedTimestamp() async throws(FunctionError) -> UInt64 {
         if applier != nil { return commitFeed.applied.value }

@@ -62,7 +62,12 @@ public struct EtcdClient: Sendable {
     /// Renews a lease once; returns the remaining TTL, 0 when the lease is gone.
     public func keepAlive(lease: Int64) async throws -> Int64 {
         let reply = try await call("/v3/lease/keepalive", ["ID": String(lease)])
-        let result = reply["result"] as? [String: Any] ?? [:]
+        // The gateway streams; an error (etcd's "leader changed", say) comes instead of a
+        // result and is a failed renewal, not an expired lease: the deadline decides.
+        guard let result = reply["result"] as? [String: Any] else {
+            throw Failure(endpoint: "/v3/lease/keepalive", reason: "no result in the reply: \(reply)")
+        }
+        // JSON leaves out zero values: a result without TTL is a lease that is gone.
         return int64(result["TTL"]) ?? 0
     }
 

@@ -95,7 +95,10 @@ public final class Leadership: Sendable {
             let until = deadline.withLock { $0 } ?? now
             if now >= until { throw LeadershipLost(term: term, reason: "the lease could not be renewed before its step-down deadline") }
             do {
-                try await Task.sleep(until: min(now.advanced(by: rule.renewalInterval), until), clock: .continuous)
+                // Never wait until the deadline itself (a renewal sent then cannot count): at
+                // most half the time left, so a late start (the role opening its database) or
+                // a slow reply still leaves room for another attempt.
+                try await Task.sleep(until: min(now.advanced(by: rule.renewalInterval), now.advanced(by: (until - now) / 2)), clock: .continuous)
             } catch {
                 try? await etcd.revoke(lease: lease)
                 throw error

@@ -30,4 +30,28 @@ import Testing
         _ = try await engine.mutation("items:insert", ["group": "gate", "n": 3])
         #expect(try await engine.query("items:byGroup", ["group": "gate"]).value.documents.count == 2)
     }
+
+    /// The lease may run out while a group is being made durable (a SIGSTOP between the check
+    /// and the end of COMMIT): the second check, after COMMIT, leaves the group unacknowledged.
+    @Test func aGateThatClosesDuringTheCommitLeavesTheGroupUnacknowledged() async throws {
+        let dir = TemporaryDirectory()
+        let checks = Mutex(0)
+        var options = EngineOptions()
+        options.commitGate = {
+            checks.withLock { count in
+                count += 1
+                return count == 2 ? FunctionError(.unavailable, "fenced: no longer the writer") : nil
+            }
+        }
+        let engine = try openItemsEngine(dir, options: options)
+        defer { engine.close() }
+        await #expect {
+            try await engine.mutation("items:insert", ["group": "gate", "n": 1])
+        } throws: { error in
+            let error = error as! FunctionError
+            return error.kind == .unavailable
+                && error.message == "fenced: no longer the writer while the mutation was being committed: the mutation may or may not have been applied"
+        }
+        #expect(checks.withLock { $0 } == 2)
+    }
 }

@@ -33,6 +33,32 @@ import Testing
         mark.advance(to: 1)
         #expect(await mark.wait(until: 1, timeout: .milliseconds(10)))
     }
+
+    /// A wait with no timeout must still end when its task is cancelled (a forwarded mutation
+    /// waiting for a commit the failed writer never shipped), before or after it registered.
+    @Test func aCancelledWaitAnswersFalse() async {
+        let mark = Watermark(0)
+        let waiting = Task { await mark.wait(until: 5, timeout: nil) }
+        waiting.cancel()
+        #expect(await waiting.value == false)
+        let alreadyCancelled = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return await mark.wait(until: 5, timeout: nil)
+        }
+        #expect(await alreadyCancelled.value == false)
+        mark.advance(to: 5)
+        #expect(await mark.wait(until: 5, timeout: nil))
+    }
+
+    /// Only a snapshot install lowers the watermark; waiters above the new value keep waiting.
+    @Test func resetLowersTheValueAndWaitersAboveItKeepWaiting() async {
+        let mark = Watermark(100)
+        mark.reset(to: 95)
+        #expect(mark.value == 95)
+        #expect(await mark.wait(until: 96, timeout: .milliseconds(20)) == false)
+        mark.advance(to: 96)
+        #expect(await mark.wait(until: 96, timeout: nil))
+    }
 }
 
 /// The feed is reactivity's fan-out: listeners in subscription order, a cancelled one no longer

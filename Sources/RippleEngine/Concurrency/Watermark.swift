@@ -14,9 +14,17 @@ public final class Watermark: Sendable {
         let continuation: CheckedContinuation<Bool, Never>
     }
 
+    /// One wait, from before its continuation exists (so a cancellation that comes first is not
+    /// lost) until it is resumed.
+    private enum Slot {
+        case starting
+        case cancelledWhileStarting
+        case waiting(Waiter)
+    }
+
     private struct State {
         var value: UInt64
-        var waiters: [Int: Waiter] = [:]
+        var slots: [Int: Slot] = [:]
         var nextWaiter = 0
     }
 
@@ -32,12 +40,28 @@ public final class Watermark: Sendable {
     /// Raises the watermark to `ts` (a lower `ts` changes nothing) and resumes every waiter it
     /// reaches, after the lock is released.
     public func advance(to ts: UInt64) {
+        set(ts, mayLower: false)
+    }
+
+    /// Sets the watermark to `ts` even when that is lower: only for a replica whose whole state
+    /// was replaced by a snapshot older than what it had (an old writer's divergent tail
+    /// discarded after a failover). Waiters for a value above `ts` keep waiting.
+    public func reset(to ts: UInt64) {
+        set(ts, mayLower: true)
+    }
+
+    private func set(_ ts: UInt64, mayLower: Bool) {
         let reached: [Waiter] = state.withLock { state in
-            guard ts > state.value else { return [] }
+            guard ts > state.value || (mayLower && ts != state.value) else { return [] }
             state.value = ts
-            let due = state.waiters.filter { $0.value.target <= ts }
-            for id in due.keys { state.waiters[id] = nil }
-            return Array(due.values)
+            var due: [Waiter] = []
+            for (id, slot) in state.slots {
+                if case .waiting(let waiter) = slot, waiter.target <= ts {
+                    due.append(waiter)
+                    state.slots[id] = nil
+                }
+            }
+            return due
         }
         for waiter in reached { waiter.continuation.resume(returning: true) }
     }
@@ -47,27 +71,56 @@ public final class Watermark: Sendable {
         _ = await wait(until: ts, timeout: nil)
     }
 
-    /// Suspends until the watermark reaches `ts` or `timeout` passes; returns whether it reached it.
+    /// Suspends until the watermark reaches `ts`, `timeout` passes or the task is cancelled;
+    /// returns whether it reached it.
     public func wait(until ts: UInt64, timeout: Duration?) async -> Bool {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-            let id: Int? = state.withLock { state in
-                guard state.value < ts else { return nil }
-                let id = state.nextWaiter
-                state.nextWaiter += 1
-                state.waiters[id] = Waiter(target: ts, continuation: continuation)
-                return id
+        let id: Int? = state.withLock { state in
+            guard state.value < ts else { return nil }
+            state.nextWaiter += 1
+            state.slots[state.nextWaiter] = .starting
+            return state.nextWaiter
+        }
+        guard let id else { return true }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+                let outcome: Bool? = state.withLock { state in
+                    if state.value >= ts {
+                        state.slots[id] = nil
+                        return true
+                    }
+                    if case .cancelledWhileStarting? = state.slots[id] {
+                        state.slots[id] = nil
+                        return false
+                    }
+                    state.slots[id] = .waiting(Waiter(target: ts, continuation: continuation))
+                    return nil
+                }
+                if let outcome { return continuation.resume(returning: outcome) }
+                if let timeout {
+                    let (seconds, attoseconds) = timeout.components
+                    let nanoseconds = max(0, seconds) * 1_000_000_000 + max(0, attoseconds) / 1_000_000_000
+                    DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds))) { [self] in end(id) }
+                }
             }
-            guard let id else { return continuation.resume(returning: true) }
-            if let timeout {
-                let (seconds, attoseconds) = timeout.components
-                let nanoseconds = max(0, seconds) * 1_000_000_000 + max(0, attoseconds) / 1_000_000_000
-                DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds))) { [self] in expire(id) }
-            }
+        } onCancel: {
+            end(id)
         }
     }
 
-    private func expire(_ id: Int) {
-        let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
+    /// Ends wait `id` unreached (timeout or cancellation), if it has not ended yet.
+    private func end(_ id: Int) {
+        let waiter: Waiter? = state.withLock { state in
+            switch state.slots[id] {
+            case .waiting(let waiter)?:
+                state.slots[id] = nil
+                return waiter
+            case .starting?:
+                state.slots[id] = .cancelledWhileStarting
+                return nil
+            case .cancelledWhileStarting?, nil:
+                return nil
+            }
+        }
         waiter?.continuation.resume(returning: false)
     }
 }

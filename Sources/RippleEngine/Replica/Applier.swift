@@ -214,6 +214,9 @@ final class Applier: @unchecked Sendable {
             throw error
         }
         logger.info("installed snapshot", metadata: ["ts": "\(snapshot.ts)", "documents": "\(snapshot.documents.count)"])
+        // A snapshot older than this replica's state (an old writer's divergent tail discarded
+        // after a failover) moves "applied" back to what the store now holds.
+        if snapshot.ts < feed.applied.value { feed.applied.reset(to: snapshot.ts) }
         published(CommitGroup(mutations: [CommittedMutation(ts: snapshot.ts, writes: WriteSet(changes), logWrites: [])], appliedTimestamp: snapshot.ts))
         return snapshot.ts
     }

@@ -170,6 +170,17 @@ final class Committer: @unchecked Sendable {
             abandon(FunctionError.serverError(error))
             return
         }
+        // Asked again once the group is durable: a pause or a stalled disk between the first
+        // check and the end of COMMIT may have outlasted the lease, and a new writer may exist.
+        // Then nothing of the group is published (shipped) or acknowledged; the node steps
+        // down, and its divergent tail is discarded when it rejoins as a replica.
+        if let refusal = commitGate?() {
+            logger.error("leadership lapsed during a group commit; \(group.count) mutations left unacknowledged")
+            let unknown = FunctionError(
+                .unavailable, "\(refusal.message) while the mutation was being committed: the mutation may or may not have been applied")
+            for request in group { request.finish(.failure(unknown)) }
+            return
+        }
         let took = DispatchTime.now().uptimeNanoseconds - commitStarted
         commitDuration = (commitDuration * 7 + took) / 8
         expectedGroupSize = group.count
