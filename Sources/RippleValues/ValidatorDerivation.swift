@@ -196,8 +196,17 @@ private final class ShapeProbe: Decoder {
         if case .unknown = shape.kind { shape.kind = .scalar(validator) }
     }
 
+    /// Deeper than any Convex value may nest (arguments: 64 levels): a type that reaches it
+    /// contains itself (`struct Node { var children: [Node] }`), and the probe would recurse
+    /// until the stack overflows.
+    static let maxDepth = 64
+
     /// Decodes a `T` here: types with a Convex form of their own first, then `init(from:)`.
     func decodeValue<T: Decodable>(_ type: T.Type) throws -> T {
+        guard codingPath.count <= Self.maxDepth else {
+            throw ValidatorDerivationError(
+                message: "\(T.self) nests more than \(Self.maxDepth) levels at \(codingPath.prefix(4).map(\.stringValue).joined(separator: "."))…; a type that contains itself has no Convex validator")
+        }
         if T.self == [UInt8].self { record(.bytes); return [] as! T }
         if T.self == Data.self { record(.bytes); return Data() as! T }
         if T.self == Date.self { record(.float64); return Date(timeIntervalSince1970: numbers.take()) as! T }

@@ -44,6 +44,19 @@ import Testing
                 ]))
     }
 
+    /// A type that contains itself is refused with a named error, not a stack overflow.
+    @Test func aRecursiveTypeIsRefusedByName() {
+        struct Node: Codable {
+            var name: String
+            var children: [Node]
+        }
+        #expect {
+            try Validator.derived(from: Node.self)
+        } throws: { error in
+            "\(error)".hasPrefix("Cannot derive a validator from Node: ") && "\(error)".contains("nests more than 64 levels")
+        }
+    }
+
     @Test func anEmptyStructTakesNoArguments() throws {
         struct None: Codable {}
         #expect(try Validator.derivedFields(of: None.self) == [:])
