@@ -13,7 +13,7 @@ let package = Package(
         // For the fuzz targets in Fuzz/ (a package of their own); not an API for apps.
         .library(
             name: "RippleInternals",
-            targets: ["RippleValues", "RippleStorage", "RippleProtocol", "RippleReplication", "RippleAuth"]
+            targets: ["RippleValues", "RippleLog", "RippleStorage", "RippleProtocol", "RippleReplication", "RippleAuth"]
         ),
     ],
     dependencies: [
@@ -36,11 +36,16 @@ let package = Package(
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
 
         .target(name: "RippleValues"),
-        .target(name: "RippleStorage", dependencies: ["CSQLite", "RippleValues"]),
+        // Pure modules, in the order data flows: the commit and its codecs, cron schedules, read and write sets.
+        .target(name: "RippleLog", dependencies: ["RippleValues"]),
+        .target(name: "RippleCron", dependencies: ["RippleValues"]),
+        .target(name: "RippleReactivity", dependencies: ["RippleLog", "RippleValues"]),
+        .target(name: "RippleStorage", dependencies: ["CSQLite", "RippleLog", "RippleValues"]),
         .target(
             name: "RippleEngine",
             dependencies: [
-                "RippleStorage", "RippleValues", .product(name: "Logging", package: "swift-log"),
+                "RippleStorage", "RippleLog", "RippleReactivity", "RippleCron", "RippleValues",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
@@ -56,7 +61,7 @@ let package = Package(
         .target(
             name: "RippleReplication",
             dependencies: [
-                "RippleStorage", "RippleValues", "CLZ4",
+                "RippleLog", "RippleValues", "CLZ4",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -92,7 +97,7 @@ let package = Package(
         .target(
             name: "RippleSync",
             dependencies: [
-                "RippleEngine", "RippleValues", "RippleProtocol", "RippleAuth",
+                "RippleEngine", "RippleLog", "RippleReactivity", "RippleValues", "RippleProtocol", "RippleAuth",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -104,7 +109,7 @@ let package = Package(
         .target(
             name: "Ripple",
             dependencies: [
-                "RippleEngine", "RippleValues", "RippleSync", "RippleAuth", "RippleReplication", "RippleStorage", "RippleScheduler",
+                "RippleEngine", "RippleValues", "RippleLog", "RippleCron", "RippleSync", "RippleAuth", "RippleReplication", "RippleStorage", "RippleScheduler",
                 "RippleFetch", "RippleLeadership",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -127,7 +132,7 @@ let package = Package(
             dependencies: ["Ripple", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(name: "chat", dependencies: ["ChatExample", "Ripple"]),
-        .executableTarget(name: "RippleBench", dependencies: ["RippleEngine", "RippleValues", "CSQLite", "RippleReplication", "RippleStorage", "RippleScheduler", "RippleBenchApp", .product(name: "Logging", package: "swift-log")], path: "Benchmarks/RippleBench"),
+        .executableTarget(name: "RippleBench", dependencies: ["RippleEngine", "RippleValues", "CSQLite", "RippleReplication", "RippleLog", "RippleStorage", "RippleScheduler", "RippleBenchApp", .product(name: "Logging", package: "swift-log")], path: "Benchmarks/RippleBench"),
         // The networked benchmarks' functions and the node that serves them; the load generator that
         // drives it and PostgreSQL alike is PeerBench.
         .target(name: "RippleBenchApp", dependencies: ["RippleEngine", "RippleValues"], path: "Benchmarks/RippleBenchApp"),
@@ -151,7 +156,7 @@ let package = Package(
         .testTarget(
             name: "RippleReplicationTests",
             dependencies: [
-                "RippleReplication", "RippleStorage",
+                "RippleReplication", "RippleLog", "RippleStorage",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -165,9 +170,12 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"),
             ]
         ),
-        .testTarget(name: "RippleStorageTests", dependencies: ["RippleStorage"]),
+        .testTarget(name: "RippleStorageTests", dependencies: ["RippleStorage", "RippleLog"]),
         .testTarget(
-            name: "RippleEngineTests", dependencies: ["RippleEngine", "RippleStorage", "ChatExample", "RippleBench", "RippleTestSupport"]),
+            name: "RippleEngineTests", dependencies: [
+                "RippleEngine", "RippleStorage", "RippleLog", "RippleReactivity", "RippleCron", "ChatExample", "RippleBench",
+                "RippleTestSupport",
+            ]),
         .testTarget(name: "RippleFetchTests", dependencies: ["RippleFetch", "RippleEngine", .product(name: "Hummingbird", package: "hummingbird")]),
         .testTarget(
             name: "ChatExampleTests",
@@ -183,6 +191,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "RippleSchedulerTests", dependencies: ["RippleScheduler", "RippleEngine", "ChatExample", "RippleTestSupport"]),
+        .testTarget(
+            name: "RippleSchedulerTests", dependencies: ["RippleScheduler", "RippleEngine", "RippleCron", "ChatExample", "RippleTestSupport"]),
     ]
 )

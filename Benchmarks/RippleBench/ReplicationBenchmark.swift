@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import RippleBenchApp
 import RippleEngine
+import RippleLog
 import RippleReplication
 import RippleStorage
 import RippleValues

@@ -1,4 +1,5 @@
 import RippleEngine
+import RippleLog
 import RippleReplication
 import RippleStorage
 

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import RippleEngine
+import RippleLog
 import RippleReplication
 import RippleStorage
 import RippleSync

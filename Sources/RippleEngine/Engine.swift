@@ -1,5 +1,8 @@
 import Crypto
 import Logging
+import RippleCron
+import RippleLog
+import RippleReactivity
 import RippleStorage
 import RippleValues
 
@@ -123,7 +126,7 @@ public final class Engine: Sendable {
         let readers = try ReaderPool(path: path, count: options.readerCount)
         switch options.role {
         case .writer:
-            let last = max(try store.appliedTimestamp(), try maxLoggedTimestamp(store))
+            let last = max(try store.appliedTimestamp(), try store.maxLoggedTimestamp())
             var sync = SchemaSync(store: store, logger: options.logger, clock: CommitClock(last: last, now: options.clock))
             try sync.run(app.schema.withSystemTables)
             let feed = CommitFeed(appliedTimestamp: try store.appliedTimestamp())
@@ -182,12 +185,6 @@ public final class Engine: Sendable {
                 throw CronError(message: "Cron job \"\(job.name)\": \(error.message)")
             }
         }
-    }
-
-    private static func maxLoggedTimestamp(_ store: Store) throws -> UInt64 {
-        let s = try store.database.statement("SELECT COALESCE(MAX(ts), 0) FROM commit_log")
-        defer { s.reset() }
-        return try s.step() ? UInt64(bitPattern: s.int64(0)) : 0
     }
 
     /// Cancels every action running on this node, and every one started from now on: a node
@@ -533,14 +530,13 @@ extension Engine {
         try await readers.withReader { store, snapshot in
             guard snapshot == ts else { return nil }
             var hasher = SHA256()
-            let documents = try store.database.statement("SELECT number, table_number, id, value FROM documents ORDER BY number")
-            while try documents.step() {
+            try store.forEachDocument { number, tableNumber, id, value in
                 var row: [UInt8] = []
-                appendVarint(UInt64(bitPattern: documents.int64(0)), to: &row)
-                appendVarint(UInt64(documents.int64(1)), to: &row)
-                row.append(contentsOf: Array(documents.string(2).utf8))
+                appendVarint(UInt64(bitPattern: number), to: &row)
+                appendVarint(UInt64(tableNumber), to: &row)
+                row.append(contentsOf: Array(id.utf8))
                 row.append(0)
-                row.append(contentsOf: documents.bytes(3))
+                row.append(contentsOf: value)
                 hasher.update(data: row)
             }
             for table in store.catalog.tablesByNumber.values.sorted(by: { $0.number < $1.number }) {

@@ -1,3 +1,4 @@
+import RippleCron
 import RippleValues
 
 /// The typed function API: functions registered and called through `FunctionReference`

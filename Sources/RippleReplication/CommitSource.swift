@@ -1,4 +1,4 @@
-import RippleStorage
+import RippleLog
 
 /// What the writer's replication server reads from: the committed log and the engine.
 /// Only commits whose group COMMIT has returned may be visible here.

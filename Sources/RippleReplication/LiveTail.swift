@@ -1,5 +1,5 @@
 import NIOCore
-import RippleStorage
+import RippleLog
 import Synchronization
 
 /// The writer's live tail to one replica. Once the replica has been sent everything in the

@@ -1,5 +1,5 @@
 import NIOCore
-import RippleStorage
+import RippleLog
 
 /// The replica's end of a link, on the event loop: runs the handshake, then checks each
 /// `commits` batch against the chain (`ReplicaStream`) and queues it on the sink right here, and

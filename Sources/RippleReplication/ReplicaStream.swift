@@ -1,4 +1,4 @@
-import RippleStorage
+import RippleLog
 
 /// The replica's side of an accepted link, as a pure state machine: checks that commit batches
 /// continue exactly where the last one ended and tracks what the writer has.

@@ -1,5 +1,5 @@
 import NIOCore
-import RippleStorage
+import RippleLog
 import RippleValues
 
 // The payload of each message kind. Integers are big-endian; `string` and `bytes` are a u32 byte

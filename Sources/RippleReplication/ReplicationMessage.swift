@@ -1,4 +1,4 @@
-import RippleStorage
+import RippleLog
 
 /// Everything the writer and a replica say to each other. Each case travels as one `LogFrame`
 /// of the matching `LogFrame.Kind`; the byte layout is in `ReplicationMessage+Wire.swift`.

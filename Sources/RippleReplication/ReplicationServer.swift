@@ -3,7 +3,7 @@ import Synchronization
 import Logging
 import NIOCore
 import NIOPosix
-import RippleStorage
+import RippleLog
 
 /// The writer's end of replication: accepts replicas on the cluster port, checks their proof of
 /// the cluster secret, then streams them the commit log — catch-up in batches, live tail after,

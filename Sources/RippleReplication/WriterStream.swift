@@ -1,4 +1,4 @@
-import RippleStorage
+import RippleLog
 
 /// The writer's side of an accepted link, as pure code: cuts the commits after the replica's
 /// position into `commits` messages that chain by `previousTimestamp`, and interprets what the

@@ -73,9 +73,17 @@ public final class Database {
         try Statement(database: self, sql: sql)
     }
 
+    /// When a transaction takes SQLite's write lock.
+    public enum TransactionKind: String, Sendable {
+        /// At its first write (a read-only transaction never takes it).
+        case deferred = "DEFERRED"
+        /// At BEGIN, so a writer waits for the lock there instead of failing half-way through.
+        case immediate = "IMMEDIATE"
+    }
+
     /// Runs `body` in a transaction: COMMIT if it returns, ROLLBACK (and rethrow) if it throws.
-    public func transaction<T>(_ kind: String = "DEFERRED", _ body: () throws -> T) throws -> T {
-        try execute("BEGIN \(kind)")
+    public func transaction<T>(_ kind: TransactionKind = .deferred, _ body: () throws -> T) throws -> T {
+        try execute("BEGIN \(kind.rawValue)")
         do {
             let result = try body()
             try execute("COMMIT")
@@ -84,6 +92,24 @@ public final class Database {
             try? execute("ROLLBACK")
             throw error
         }
+    }
+
+    /// Lets COMMIT skip the sync (`synchronous=NORMAL`): in WAL mode a commit then survives a
+    /// crash of the process, not of the OS. For a node that can fetch a lost tail again.
+    public func syncOnlyAtCheckpoints() throws(DatabaseError) {
+        try execute("PRAGMA synchronous=NORMAL")
+    }
+
+    /// Stops COMMIT from checkpointing the WAL when it grows; the owner calls `checkpoint()`
+    /// elsewhere (another connection, another thread) so that no commit pays for one.
+    public func disableAutomaticCheckpoints() throws(DatabaseError) {
+        try execute("PRAGMA wal_autocheckpoint=0")
+    }
+
+    /// Copies what the WAL holds into the database file as far as readers allow, without
+    /// waiting for them (a PASSIVE checkpoint).
+    public func checkpoint() throws(DatabaseError) {
+        try execute("PRAGMA wal_checkpoint(PASSIVE)")
     }
 
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }

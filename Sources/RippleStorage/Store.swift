@@ -1,11 +1,5 @@
+import RippleLog
 import RippleValues
-
-/// How one write moved a document in one index: its key before and after (`nil` = absent).
-public struct IndexChange: Sendable, Equatable {
-    public let index: Int64
-    public let old: IndexKey?
-    public let new: IndexKey?
-}
 
 /// A document row as stored: the latest version of one document.
 public struct StoredDocument: Sendable {
@@ -317,7 +311,38 @@ public final class Store {
         return changes
     }
 
+    // MARK: - Transactions
+
+    /// Runs `body` in one read transaction, so every read sees a single commit's state, with the
+    /// catalog brought up to date inside it; `body` gets the applied timestamp the snapshot
+    /// belongs to.
+    public func readSnapshot<T>(_ body: (_ ts: UInt64) throws -> T) throws -> T {
+        try database.transaction {
+            let ts = try appliedTimestamp()
+            try refreshCatalogIfChanged()
+            return try body(ts)
+        }
+    }
+
+    /// Runs `body` in one write transaction: committed if it returns; if it throws, rolled back
+    /// and the in-memory catalog reloaded, since catalog writes `body` applied are gone with it.
+    public func writeTransaction<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try database.transaction(.immediate, body)
+        } catch {
+            try? reloadCatalog()
+            throw error
+        }
+    }
+
     // MARK: - Commit log and metadata
+
+    /// The newest timestamp in the commit log (0 when it is empty).
+    public func maxLoggedTimestamp() throws(DatabaseError) -> UInt64 {
+        let s = try database.statement("SELECT COALESCE(MAX(ts), 0) FROM commit_log")
+        defer { s.reset() }
+        return try s.step() ? UInt64(bitPattern: s.int64(0)) : 0
+    }
 
     public func appendLog(_ commit: Commit) throws(DatabaseError) {
         try appendLog(ts: commit.ts, payload: CommitCodec.encode(commit.writes))
@@ -355,6 +380,26 @@ public final class Store {
             for commit in row where commit.ts > ts && out.count < limit { out.append(commit) }
         }
         return out
+    }
+
+    /// Calls `body` with every document in document-number order: its number, table, id and
+    /// stored value (`ValueCodec` bytes, valid only during the call).
+    public func forEachDocument(
+        _ body: (_ number: Int64, _ tableNumber: UInt32, _ id: String, _ value: UnsafeRawBufferPointer) throws -> Void
+    ) throws {
+        let s = try database.statement("SELECT number, table_number, id, value FROM documents ORDER BY number")
+        defer { s.reset() }
+        while try s.step() {
+            try s.withBytes(3) { try body(s.int64(0), UInt32(truncatingIfNeeded: s.int64(1)), s.string(2), $0) }
+        }
+    }
+
+    /// Whether any document belongs to the table numbered `tableNumber`.
+    public func tableHasDocuments(_ tableNumber: UInt32) throws(DatabaseError) -> Bool {
+        let s = try database.statement("SELECT 1 FROM documents WHERE table_number = ?1 LIMIT 1")
+        s.bind(1, Int64(tableNumber))
+        defer { s.reset() }
+        return try s.step()
     }
 
     /// How many entries an index holds; for a table's creation-time index, its document count.
@@ -426,20 +471,4 @@ public enum MetaKey {
     public static let maxDocumentNumber = "max_document_number"
     /// Bumped by every catalog change, so readers know to reload theirs.
     public static let catalogVersion = "catalog_version"
-}
-
-/// One document written by a commit, with its movement in every index: the raw material of a
-/// write set.
-public struct DocumentChange: Sendable, Equatable {
-    public let tableNumber: UInt32
-    public let number: Int64
-    public let id: String
-    public let indexChanges: [IndexChange]
-
-    public init(tableNumber: UInt32, number: Int64, id: String, indexChanges: [IndexChange]) {
-        self.tableNumber = tableNumber
-        self.number = number
-        self.id = id
-        self.indexChanges = indexChanges
-    }
 }

@@ -2,6 +2,7 @@ import Logging
 import Metrics
 import RippleEngine
 import RippleProtocol
+import RippleReactivity
 import RippleValues
 
 /// A socket's handle in the hub.

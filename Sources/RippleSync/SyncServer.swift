@@ -4,6 +4,7 @@ import HummingbirdWebSocket
 import Logging
 import RippleAuth
 import RippleEngine
+import RippleLog
 import RippleProtocol
 import RippleValues
 

@@ -1,5 +1,6 @@
 import Foundation
 import RippleEngine
+import RippleLog
 import RippleStorage
 import RippleTestSupport
 import RippleValues

@@ -1,3 +1,4 @@
+import RippleCron
 import RippleEngine
 import RippleTestSupport
 import RippleValues

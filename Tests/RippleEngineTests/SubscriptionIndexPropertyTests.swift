@@ -1,4 +1,6 @@
 @testable import RippleEngine
+import RippleLog
+import RippleReactivity
 @testable import RippleStorage
 import RippleTestSupport
 import RippleValues

@@ -1,4 +1,5 @@
 import Foundation
+import RippleCron
 import RippleEngine
 import RippleTestSupport
 import RippleValues

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import NIOCore
+import RippleLog
 import RippleStorage
 import RippleValues
 import Testing

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOEmbedded
+import RippleLog
 import RippleStorage
 import Synchronization
 import Testing

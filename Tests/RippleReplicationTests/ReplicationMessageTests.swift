@@ -1,4 +1,5 @@
 import NIOCore
+import RippleLog
 import RippleStorage
 import Testing
 

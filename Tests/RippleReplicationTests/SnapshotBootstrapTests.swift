@@ -1,4 +1,5 @@
 import Crypto
+import RippleLog
 import Testing
 
 @testable import RippleReplication

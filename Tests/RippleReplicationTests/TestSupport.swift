@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOEmbedded
+import RippleLog
 @testable import RippleReplication
 import RippleStorage
 import Synchronization

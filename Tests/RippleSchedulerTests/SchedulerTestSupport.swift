@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import RippleCron
 import RippleEngine
 import RippleScheduler
 import RippleTestSupport

@@ -1,4 +1,5 @@
 import Foundation
+import RippleLog
 import RippleStorage
 import RippleValues
 import Testing

@@ -1,3 +1,4 @@
+import RippleLog
 import RippleStorage
 
 /// A commit record (from the commit log, or a `commits` message): it decodes or throws

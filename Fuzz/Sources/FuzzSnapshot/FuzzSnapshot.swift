@@ -1,3 +1,4 @@
+import RippleLog
 import RippleStorage
 
 /// Snapshot bytes as a replica receives them: they decode or throw `ValueError`, never trap,

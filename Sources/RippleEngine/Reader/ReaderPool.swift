@@ -14,11 +14,7 @@ final class Reader: @unchecked Sendable {
     }
 
     private func read<T>(_ body: (Store, UInt64) throws -> T) throws -> T {
-        try store.database.statement("BEGIN").run()
-        defer { try? store.database.statement("COMMIT").run() }
-        let ts = try store.appliedTimestamp()
-        try store.refreshCatalogIfChanged()
-        return try body(store, ts)
+        try store.readSnapshot { ts in try body(store, ts) }
     }
 
     /// Runs `body` inside one read transaction, so every read sees a single commit's state;

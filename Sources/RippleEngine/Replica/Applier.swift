@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import RippleLog
+import RippleReactivity
 import RippleStorage
 import RippleValues
 
@@ -48,9 +50,9 @@ final class Applier: @unchecked Sendable {
         // pruned tail makes the writer send a snapshot. Clients cannot see time go back: a
         // reconnecting client waits until the node has applied its observed timestamp
         // (`SyncSession`). See docs/architecture.md, Replication.
-        try store.database.execute("PRAGMA synchronous=NORMAL")
+        try store.database.syncOnlyAtCheckpoints()
         // Checkpoints happen on the checkpointer's connection, not inside an apply.
-        try store.database.execute("PRAGMA wal_autocheckpoint=0")
+        try store.database.disableAutomaticCheckpoints()
         self.checkpointer = try ReplicaCheckpointer(path: store.database.path, logger: logger)
         self.store = store
         self.feed = feed
@@ -148,8 +150,7 @@ final class Applier: @unchecked Sendable {
         var position: UInt64 = 0
         do {
             position = try store.appliedTimestamp()
-            try store.database.statement("BEGIN IMMEDIATE").run()
-            do {
+            try store.writeTransaction {
                 for batch in batches {
                     if let error = Self.check(batch.commits, previous: batch.previous, position: position) {
                         rejection = error
@@ -162,11 +163,6 @@ final class Applier: @unchecked Sendable {
                     position = batch.commits.last?.ts ?? position
                     accepted += 1
                 }
-                try store.database.statement("COMMIT").run()
-            } catch {
-                try? store.database.statement("ROLLBACK").run()
-                try? store.reloadCatalog()
-                throw error
             }
         } catch {
             for batch in batches { batch.done(.failure(error)) }
@@ -203,16 +199,7 @@ final class Applier: @unchecked Sendable {
     }
 
     private func installNow(_ snapshot: SnapshotCodec.Decoded) throws -> UInt64 {
-        let changes: [DocumentChange]
-        do {
-            try store.database.statement("BEGIN IMMEDIATE").run()
-            changes = try store.installSnapshot(snapshot)
-            try store.database.statement("COMMIT").run()
-        } catch {
-            try? store.database.statement("ROLLBACK").run()
-            try? store.reloadCatalog()
-            throw error
-        }
+        let changes = try store.writeTransaction { try store.installSnapshot(snapshot) }
         logger.info("installed snapshot", metadata: ["ts": "\(snapshot.ts)", "documents": "\(snapshot.documents.count)"])
         // A snapshot older than this replica's state (an old writer's divergent tail discarded
         // after a failover) moves "applied" back to what the store now holds.

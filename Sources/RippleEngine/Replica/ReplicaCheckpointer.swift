@@ -30,7 +30,7 @@ final class ReplicaCheckpointer: @unchecked Sendable {
             while running {
                 running = worker.next(until: Date(timeIntervalSinceNow: Self.interval)) != nil
                 do {
-                    try database.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    try database.checkpoint()
                 } catch {
                     logger.warning("replica WAL checkpoint failed", metadata: ["error": "\(error)"])
                 }

@@ -1,3 +1,4 @@
+import RippleCron
 import RippleValues
 
 /// The engine's own functions behind scheduling, under `_system/scheduler:`. They are internal

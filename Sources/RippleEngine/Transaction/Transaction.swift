@@ -1,3 +1,5 @@
+import RippleLog
+import RippleReactivity
 import RippleStorage
 import RippleValues
 

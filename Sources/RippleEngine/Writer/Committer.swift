@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import RippleLog
+import RippleReactivity
 import RippleStorage
 import RippleValues
 
@@ -72,26 +74,6 @@ final class Committer: @unchecked Sendable {
         self.appliedTimestamp = try store.appliedTimestamp()
         self.lastDocumentNumber = try store.maxDocumentNumber()
         self.control = try TransactionControl(store.database)
-    }
-
-    /// The statements that open, nest and end the group's transaction, prepared once: every
-    /// mutation runs two of them.
-    private struct TransactionControl {
-        let begin: Statement
-        let savepoint: Statement
-        let release: Statement
-        let rollbackToSavepoint: Statement
-        let commit: Statement
-        let rollback: Statement
-
-        init(_ database: Database) throws(DatabaseError) {
-            begin = try database.prepare("BEGIN IMMEDIATE")
-            savepoint = try database.prepare("SAVEPOINT mutation")
-            release = try database.prepare("RELEASE mutation")
-            rollbackToSavepoint = try database.prepare("ROLLBACK TO mutation")
-            commit = try database.prepare("COMMIT")
-            rollback = try database.prepare("ROLLBACK")
-        }
     }
 
     func start() {

@@ -1,4 +1,5 @@
 import Logging
+import RippleLog
 import RippleStorage
 import RippleValues
 
@@ -28,7 +29,7 @@ struct SchemaSync {
                 apply(.createIndex(IndexRecord(number: catalog.nextIndexNumber, tableNumber: record.number,
                                                name: IndexDefinition.byCreationTime.name, fields: [], state: .ready)))
             }
-            let hasDocuments = try tableHasDocuments(record.number)
+            let hasDocuments = try store.tableHasDocuments(record.number)
             for index in table.indexes {
                 if let existing = catalog.index(table: record.number, name: index.name) {
                     if existing.fields == index.fields { continue }
@@ -53,16 +54,9 @@ struct SchemaSync {
         }
     }
 
-    private func tableHasDocuments(_ table: UInt32) throws -> Bool {
-        let s = try store.database.statement("SELECT 1 FROM documents WHERE table_number = ?1 LIMIT 1")
-        s.bind(1, Int64(table))
-        defer { s.reset() }
-        return try s.step()
-    }
-
     private mutating func commit(_ writes: [LogWrite]) throws {
         let ts = clock.next()
-        try store.database.transaction("IMMEDIATE") {
+        try store.writeTransaction {
             for write in writes { try store.applyCatalog(write) }
             try store.appendLog(Commit(ts: ts, writes: writes))
             try store.setAppliedTimestamp(ts)
@@ -76,7 +70,7 @@ struct SchemaSync {
         var after: Int64? = 0
         var done = 0
         while let position = after {
-            after = try store.database.transaction("IMMEDIATE") { try store.backfill(index: index, afterDocument: position, batch: 2_000) }
+            after = try store.writeTransaction { try store.backfill(index: index, afterDocument: position, batch: 2_000) }
             done += 2_000
             if after != nil, done % 20_000 == 0 { logger.info("backfilling index \(tableName).\(index.name): \(done) documents") }
         }

@@ -1,4 +1,4 @@
-import RippleStorage
+import RippleLog
 import RippleValues
 
 /// Finds which subscriptions a commit invalidates without looking at the others: read-set

@@ -1,4 +1,8 @@
-import RippleStorage
+// RippleReactivity — what a query read (`ReadSet`), what a commit wrote (`WriteSet`) and which
+// subscriptions a commit invalidates (`SubscriptionIndex`). Pure: it may import RippleValues and
+// RippleLog only, so the invalidation rule tests in microseconds with no engine around it.
+
+import RippleLog
 import RippleValues
 
 /// A half-open interval `[lower, upper)` of keys in one index.

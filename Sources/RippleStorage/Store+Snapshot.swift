@@ -1,69 +1,9 @@
+import RippleLog
 import RippleValues
-
-/// Thrown when commits are asked for after a timestamp the log no longer holds: everything
-/// through `through` was pruned, so the asker needs a snapshot instead.
-public struct CommitLogPruned: Error, Sendable, Equatable, CustomStringConvertible {
-    public let through: UInt64
-
-    public init(through: UInt64) { self.through = through }
-
-    public var description: String { "the commit log is pruned through \(through)" }
-}
 
 extension MetaKey {
     /// Every commit with `ts <= log_pruned_through` has been deleted from `commit_log`.
     public static let logPrunedThrough = "log_pruned_through"
-}
-
-/// A logical snapshot of a database at one commit timestamp: the catalog, every document (with
-/// its own commit ts) and the document-number high-water mark. Index entries are not included;
-/// the installing node derives them from documents and catalog, as it does for shipped commits.
-///
-/// Layout: `"RSN1"`, varint ts, varint max document number, varint catalog length + `CommitCodec`
-/// catalog writes, then documents, each `1, table, number, id, ts, value`, and a final `0`.
-public enum SnapshotCodec {
-    static let magic: [UInt8] = Array("RSN1".utf8)
-
-    public struct Document: Sendable, Equatable {
-        public let tableNumber: UInt32
-        public let number: Int64
-        public let id: String
-        public let ts: UInt64
-        public let value: [UInt8]
-    }
-
-    public struct Decoded: Sendable {
-        public let ts: UInt64
-        public let maxDocumentNumber: Int64
-        public let catalog: [LogWrite]
-        public let documents: [Document]
-    }
-
-    public static func decode(_ bytes: [UInt8]) throws(ValueError) -> Decoded {
-        let result: Result<Decoded, ValueError> = bytes.withUnsafeBytes { buffer in
-            do throws(ValueError) {
-                var r = ByteReader(buffer)
-                guard try r.bytes(count: magic.count) == magic else { throw ValueError("not a Ripple snapshot") }
-                let ts = try r.varint()
-                let maxNumber = Int64(bitPattern: try r.varint())
-                let catalog = try CommitCodec.decode(try r.bytes(count: try r.length()))
-                var documents: [Document] = []
-                while try r.byte() == 1 {
-                    let table = UInt32(truncatingIfNeeded: try r.varint())
-                    let number = Int64(bitPattern: try r.varint())
-                    let id = try r.string(count: try r.length())
-                    let docTs = try r.varint()
-                    let value = try r.bytes(count: try r.length())
-                    documents.append(Document(tableNumber: table, number: number, id: id, ts: docTs, value: value))
-                }
-                guard r.isAtEnd else { throw ValueError("snapshot has trailing bytes") }
-                return .success(Decoded(ts: ts, maxDocumentNumber: maxNumber, catalog: catalog, documents: documents))
-            } catch {
-                return .failure(error)
-            }
-        }
-        return try result.get()
-    }
 }
 
 extension Store {
@@ -145,7 +85,7 @@ extension Store {
     /// Deletes at most `batch` of the oldest commits with `ts <= cutoff` in one short write
     /// transaction, recording the pruned point in the same transaction. Returns how many went.
     public func pruneLog(through cutoff: UInt64, batch: Int) throws -> Int {
-        try database.transaction("IMMEDIATE") {
+        try database.transaction(.immediate) {
             let s = try database.statement("SELECT ts FROM commit_log WHERE ts <= ?1 ORDER BY ts LIMIT ?2")
             s.bind(1, Int64(bitPattern: cutoff))
             s.bind(2, Int64(batch))

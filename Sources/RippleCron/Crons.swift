@@ -25,7 +25,7 @@ public struct CronJob: Sendable, Equatable {
 public struct Crons: Sendable, Equatable {
     public private(set) var jobs: [CronJob]
     /// Mistakes in typed declarations, which do not throw: the first stops the node at start-up.
-    var problems: [CronError] = []
+    package var problems: [CronError] = []
 
     public init() {
         jobs = []

@@ -1,3 +1,9 @@
+// RippleLog — what a commit is, byte for byte: `Commit` and its `LogWrite`s, `CommitCodec` and
+// `LogBatch` (the commit log's rows), the catalog a log derives (`Catalog`), the changes applying
+// a commit makes (`DocumentChange`, `IndexChange`) and the snapshot format (`SnapshotCodec`).
+// Pure: it may import RippleValues only, so storage, replication and reactivity share these
+// types without any of them reaching SQLite or a socket.
+
 import RippleValues
 
 /// One change in a commit, as stored in the commit log and shipped to replicas. Index entries
@@ -125,7 +131,7 @@ public enum CommitCodec {
         return writes
     }
 
-    static func appendString(_ s: String, to out: inout [UInt8]) {
+    package static func appendString(_ s: String, to out: inout [UInt8]) {
         var s = s
         s.withUTF8 { buf in
             appendVarint(UInt64(buf.count), to: &out)
@@ -169,13 +175,13 @@ public struct LogBatch: Sendable {
     }
 
     /// Calls `body` with the row's payload.
-    func withPayload<T>(_ body: (UnsafeRawBufferPointer) -> T) -> T {
+    package func withPayload<T>(_ body: (UnsafeRawBufferPointer) -> T) -> T {
         let start = count == 1 ? firstWritesStart : 0
         return frames.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[start...])) }
     }
 
     /// The commits of a stored row (`commits` of them, keyed `ts`).
-    static func decode(ts: UInt64, commits: Int, payload: UnsafeRawBufferPointer) throws(ValueError) -> [Commit] {
+    package static func decode(ts: UInt64, commits: Int, payload: UnsafeRawBufferPointer) throws(ValueError) -> [Commit] {
         if commits == 1 { return [Commit(ts: ts, writes: try CommitCodec.decode(payload))] }
         var r = ByteReader(payload)
         var out: [Commit] = []

@@ -1,3 +1,7 @@
+// RippleCron — when a cron job runs: `CronExpression` (5-field cron), `CronSchedule` (intervals,
+// daily, weekly, … and expressions) and `Crons`, the declarations an app makes. Pure: it may
+// import RippleValues only; the scheduler tables and the runner that use it live above.
+
 import RippleValues
 
 /// A parsed 5-field cron expression "minute hour day-of-month month day-of-week" (UTC), with
