@@ -5,6 +5,7 @@ import Logging
 import Metrics
 import Prometheus
 import RippleAuth
+import RippleEngine
 import RippleFetch
 import RippleScheduler
 import RippleSync
