@@ -16,24 +16,30 @@ struct LogRetention: Sendable {
 
 /// Prunes a node's commit log periodically on its own connection, in small DELETE batches
 /// (each its own short write transaction, so the committer or applier waits at most one batch).
-final class LogPruner: Sendable {
+final class LogPruner: @unchecked Sendable {
     let path: String
     let retention: LogRetention
     /// The oldest position a connected replica still needs (the writer's), which age-based
     /// pruning keeps; nil keeps nothing extra.
     let protectedTimestamp: @Sendable () -> UInt64?
     let logger: Logger
-    /// The pruner's SQLite work runs here, off the concurrency pool: its statements block, and a
-    /// long pass must not hold a pool thread that sync sockets and replication links need.
-    private let queue = DispatchQueue(label: "ripple-log-pruner")
-    /// The pruner's own connection, opened on first use; touched only on `queue`.
-    private nonisolated(unsafe) var store: Store?
+    /// The pruner's SQLite work runs on this thread, off the concurrency pool: its statements
+    /// block, and a long pass must not hold a pool thread that sync sockets and replication links
+    /// need.
+    private let worker = ConnectionWorker<@Sendable () -> Void>(name: "ripple-log-pruner")
+    /// The pruner's own connection, opened on first use; touched only on the worker's thread.
+    private var store: Store?
 
     init(path: String, retention: LogRetention, protectedTimestamp: @escaping @Sendable () -> UInt64? = { nil }, logger: Logger) {
         self.path = path
         self.retention = retention
         self.protectedTimestamp = protectedTimestamp
         self.logger = logger
+        worker.startRunningSubmittedWork()
+    }
+
+    deinit {
+        worker.finish()
     }
 
     /// Prunes every `retention.interval` until cancelled.
@@ -56,13 +62,15 @@ final class LogPruner: Sendable {
     func pruneOnce() async throws -> Int {
         let protected = protectedTimestamp()
         return try await withCheckedThrowingContinuation { continuation in
-            queue.async { [self] in
+            let queued = worker.submit { [self] in
                 continuation.resume(with: Result { try prune(protecting: protected) })
             }
+            if !queued { continuation.resume(throwing: CancellationError()) }
         }
     }
 
-    /// On `queue`: deletes what the retention allows, a batch per short write transaction.
+    /// On the worker's thread: deletes what the retention allows, a batch per short write
+    /// transaction.
     private func prune(protecting protected: UInt64?) throws -> Int {
         let store = try self.store ?? Store(database: Database(path: path))
         self.store = store

@@ -77,4 +77,27 @@ public final class ConnectionWorker<Work>: @unchecked Sendable {
         condition.broadcast()
         while started && !finished { condition.wait() }
     }
+
+    /// Refuses new work and lets the thread finish what is queued and end, without waiting for
+    /// it: for an owner that goes away on whatever thread drops it last — possibly the worker's
+    /// own, where `stop` would wait for itself.
+    public func finish() {
+        condition.lock()
+        defer { condition.unlock() }
+        stopping = true
+        condition.broadcast()
+    }
+}
+
+extension ConnectionWorker where Work == @Sendable () -> Void {
+    /// Starts the thread running each submitted closure in turn, for an owner whose work is just
+    /// "run this on the connection's thread" (a reader, the log pruner). The thread holds only
+    /// the worker, so the owner can `finish` it from its `deinit`.
+    public func startRunningSubmittedWork() {
+        start { [self] in
+            while let batch = next() {
+                for work in batch { work() }
+            }
+        }
+    }
 }

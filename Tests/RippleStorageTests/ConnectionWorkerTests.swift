@@ -35,6 +35,22 @@ import Testing
         #expect(answers.withLock { $0 } == [[], nil])
     }
 
+    /// A reader's last reference can go on its own thread; `finish` there must not wait for
+    /// itself, and the work queued before it still runs.
+    @Test func finishOnTheWorkersOwnThreadLetsQueuedWorkRunAndRefusesLaterWork() {
+        let worker = ConnectionWorker<@Sendable () -> Void>(name: "test-worker")
+        let ran = Mutex<[Int]>([])
+        #expect(worker.submit {
+            ran.withLock { $0.append(1) }
+            worker.finish()
+        })
+        #expect(worker.submit { ran.withLock { $0.append(2) } })
+        worker.startRunningSubmittedWork()
+        worker.stop()
+        #expect(ran.withLock { $0 } == [1, 2])
+        #expect(worker.submit { ran.withLock { $0.append(3) } } == false)
+    }
+
     @Test func stoppingAWorkerThatNeverStartedReturnsAtOnce() {
         let worker = ConnectionWorker<Int>(name: "test-worker")
         worker.stop()

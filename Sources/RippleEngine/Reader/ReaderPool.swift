@@ -2,15 +2,21 @@ import Foundation
 import RippleStorage
 import Synchronization
 
-/// One read connection with the queue that is its only user.
+/// One read connection and the thread that is its only user: SQLite calls block, so reads run
+/// on a `ConnectionWorker` thread of their own rather than on the concurrency pool.
 final class Reader: @unchecked Sendable {
-    // `store` is touched only on `queue`, which is what makes this class safe to share.
+    // `store` is touched only on the worker's thread, which is what makes this class safe to share.
     let store: Store
-    let queue: DispatchQueue
+    private let worker: ConnectionWorker<@Sendable () -> Void>
 
     init(path: String, number: Int) throws {
         store = try Store(database: Database(path: path))
-        queue = DispatchQueue(label: "ripple-reader-\(number)")
+        worker = ConnectionWorker(name: "ripple-reader-\(number)")
+        worker.startRunningSubmittedWork()
+    }
+
+    deinit {
+        worker.finish()
     }
 
     private func read<T>(_ body: (Store, UInt64) throws -> T) throws -> T {
@@ -21,9 +27,10 @@ final class Reader: @unchecked Sendable {
     /// `ts` is the applied timestamp that the snapshot belongs to.
     func snapshot<T: Sendable>(_ body: @escaping @Sendable (Store, _ ts: UInt64) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            queue.async { [self] in
+            let queued = worker.submit { [self] in
                 continuation.resume(with: Result { try read(body) })
             }
+            if !queued { continuation.resume(throwing: FunctionError(.unavailable, "The node is shutting down; retry the query")) }
         }
     }
 }
