@@ -1,5 +1,4 @@
 import RippleLog
-import RippleStorage
 
 /// A commit record (from the commit log, or a `commits` message): it decodes or throws
 /// `ValueError`, never traps; decoded writes re-encode to a record that decodes the same.

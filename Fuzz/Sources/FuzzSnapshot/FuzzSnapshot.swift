@@ -1,5 +1,4 @@
 import RippleLog
-import RippleStorage
 
 /// Snapshot bytes as a replica receives them: they decode or throw `ValueError`, never trap,
 /// and never allocate more than the input can hold.
