@@ -1,7 +1,6 @@
 import RippleEngine
 import RippleLog
 import RippleReplication
-import RippleStorage
 
 /// The replica's side: shipped commits go into the engine's applier.
 struct EngineCommitSink: CommitSink {

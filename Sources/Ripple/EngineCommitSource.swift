@@ -3,7 +3,6 @@ import Logging
 import RippleEngine
 import RippleLog
 import RippleReplication
-import RippleStorage
 import RippleSync
 import RippleValues
 import Synchronization

@@ -1,4 +1,3 @@
-import RippleStorage
 import RippleValues
 
 /// The engine's functions behind the dashboard, under `_system/dashboard:`. Only

@@ -1,5 +1,4 @@
 import Logging
-import RippleStorage
 import RippleValues
 
 /// `ctx.auth`: who is calling.

@@ -1,6 +1,5 @@
 import RippleLog
 import RippleReactivity
-import RippleStorage
 import RippleValues
 
 /// The range expression of `withIndex`: equalities on a prefix of the index's fields, then at
