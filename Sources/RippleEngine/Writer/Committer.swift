@@ -108,6 +108,9 @@ final class Committer: @unchecked Sendable {
         }
     }
 
+    /// Requests submitted and not yet taken into a group.
+    var queuedCount: Int { worker.queuedCount }
+
     /// Finishes the queued work, then stops the thread. Later submissions are refused.
     func stop() {
         worker.stop()
