@@ -142,8 +142,15 @@ let package = Package(
             path: "Benchmarks/PeerBench"
         ),
 
-        // What several test targets share: temporary directories, a seeded generator.
-        .target(name: "RippleTestSupport", path: "Tests/RippleTestSupport"),
+        // What several test targets share: temporary directories, a seeded generator, a wait on a
+        // condition, a logger whose lines a test can read.
+        .target(name: "RippleTestSupport", dependencies: [.product(name: "Logging", package: "swift-log")], path: "Tests/RippleTestSupport"),
+        // A node served in-process on a loopback port, for the sync server's and the client's tests.
+        .target(
+            name: "RippleNodeTestSupport",
+            dependencies: ["RippleSync", "RippleEngine", "RippleAuth", "RippleTestSupport", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/RippleNodeTestSupport"
+        ),
         .testTarget(name: "RippleValuesTests", dependencies: ["RippleValues", "RippleTestSupport"]),
         .testTarget(name: "RippleProtocolTests", dependencies: ["RippleProtocol"]),
         .testTarget(name: "RippleAuthTests", dependencies: ["RippleAuth"]),
@@ -151,7 +158,7 @@ let package = Package(
         .testTarget(
             name: "RippleReplicationTests",
             dependencies: [
-                "RippleReplication", "RippleStorage",
+                "RippleReplication", "RippleStorage", "RippleTestSupport",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -159,13 +166,13 @@ let package = Package(
         .testTarget(
             name: "RippleSyncTests",
             dependencies: [
-                "RippleSync", "RippleEngine", "RippleProtocol", "ChatExample", "RippleTestSupport",
+                "RippleSync", "RippleEngine", "RippleProtocol", "ChatExample", "RippleTestSupport", "RippleNodeTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "JWTKit", package: "jwt-kit"),
             ]
         ),
-        .testTarget(name: "RippleStorageTests", dependencies: ["RippleStorage"]),
+        .testTarget(name: "RippleStorageTests", dependencies: ["RippleStorage", "RippleValues", "RippleTestSupport"]),
         .testTarget(
             name: "RippleEngineTests", dependencies: ["RippleEngine", "RippleStorage", "ChatExample", "RippleBench", "RippleTestSupport"]),
         .testTarget(name: "RippleFetchTests", dependencies: ["RippleFetch", "RippleEngine", .product(name: "Hummingbird", package: "hummingbird")]),
@@ -176,7 +183,7 @@ let package = Package(
         .testTarget(
             name: "RippleClientTests",
             dependencies: [
-                "RippleClient", "RippleSync", "RippleEngine", "RippleAuth", "RippleValues", "RippleProtocol",
+                "RippleClient", "RippleSync", "RippleEngine", "RippleAuth", "RippleValues", "RippleProtocol", "RippleNodeTestSupport",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
