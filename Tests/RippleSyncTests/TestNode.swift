@@ -70,7 +70,9 @@ func healthySessionFrames() -> [WebSocketOutboundWriter.OutboundFrame] {
 /// A fresh socket still gets its query answered: the node survived whatever came before.
 func expectNodeStillServes(_ node: TestNode) async throws {
     let healthy = try await node.exchange(healthySessionFrames(), until: hasQueryUpdate)
-    #expect(hasQueryUpdate(healthy.messages), "a fresh socket must still work: \(healthy.messages)")
+    #expect(
+        hasQueryUpdate(healthy.messages),
+        "a fresh socket must still work: \(healthy.messages), server closed: \(healthy.serverClosed), close code: \(String(describing: healthy.closeCode))")
     #expect(healthy.messages.contains { $0.contains(#""value":"alive""#) })
 }
 
