@@ -6,7 +6,7 @@ import Foundation
 /// Only the leader writes it, in a transaction that compares its own leader key, so a writer
 /// that was replaced cannot. A node may lead after this writer only if it is the writer itself
 /// or a member; with `required` 0 (asynchronous replication) any node may.
-public struct SyncRecord: Sendable, Equatable, Codable {
+public struct SyncRecord: Sendable, Equatable, EtcdJSONValue {
     /// The writer that recorded the set.
     public var leader: String
     /// Its term.
@@ -26,18 +26,5 @@ public struct SyncRecord: Sendable, Equatable, Codable {
     /// Whether `node` holds every acknowledged commit, so it may be elected.
     public func allowsPromotion(of node: String) -> Bool {
         required == 0 || node == leader || members.contains(node)
-    }
-
-    /// The key's value: JSON, readable with `etcdctl get`.
-    public var encoded: [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return Array((try? encoder.encode(self)) ?? Data())
-    }
-
-    /// Reads a key's value; nil when it is not a sync record.
-    public init?(decoding bytes: [UInt8]) {
-        guard let record = try? JSONDecoder().decode(SyncRecord.self, from: Data(bytes)) else { return nil }
-        self = record
     }
 }

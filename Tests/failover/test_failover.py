@@ -33,6 +33,19 @@ def check_everything_acknowledged_is_there_once(cluster, load: Load, writer: str
     cluster.assert_hashes_equal(expected_nodes=CANDIDATES + ["scheduler"])
 
 
+def leave_the_writer_alone(cluster):
+    """Waits until the writer has a sync set, then kills the other candidates (the scheduler
+    stays: it never counts). Returns the writer, its term and the killed candidates."""
+    writer, term = cluster.wait_leader()
+    others = [n for n in CANDIDATES if n != writer]
+    for node in others:
+        cluster.wait_following(node, term)
+    cluster.wait_sync_set(writer)
+    for node in others:
+        cluster.kill(node)
+    return writer, term, others
+
+
 def test_killed_writer_is_replaced_within_the_target_and_nothing_acknowledged_is_lost(failover_cluster):
     cluster = failover_cluster
     writer, term = cluster.wait_leader()
@@ -132,13 +145,7 @@ def test_forked_old_writer_discards_its_unacknowledged_tail(failover_cluster):
     paused: a paused process still receives into its socket buffers, and would apply the
     commit on resuming.)"""
     cluster = failover_cluster
-    writer, term = cluster.wait_leader()
-    others = [n for n in CANDIDATES if n != writer]
-    for node in others:
-        cluster.wait_following(node, term)
-    cluster.wait_sync_set(writer)
-    for node in others:
-        cluster.kill(node)
+    writer, term, others = leave_the_writer_alone(cluster)
     with pytest.raises(HttpCallError, match="no replica in sync"):
         cluster.http(writer, "mutation", "chaos:insert", {"writeId": "fo-fork-tail"})
     assert cluster.write_count(writer, "fo-fork-tail") == 1
@@ -206,13 +213,7 @@ def test_writes_wait_for_a_replica_in_sync_and_fail_after_the_timeout(failover_c
     waits for the timeout and fails with "no replica in sync"; it is durable on the writer. Once
     a replica is back and caught up it joins the sync set and writes succeed again."""
     cluster = failover_cluster
-    writer, term = cluster.wait_leader()
-    others = [n for n in CANDIDATES if n != writer]
-    for node in others:
-        cluster.wait_following(node, term)
-    cluster.wait_sync_set(writer)
-    for node in others:
-        cluster.kill(node)
+    writer, term, others = leave_the_writer_alone(cluster)
     started = time.monotonic()
     with pytest.raises(HttpCallError, match="no replica in sync: commit [0-9]+ is durable on the writer, but the sync set is waiting for"):
         cluster.http(writer, "mutation", "chaos:insert", {"writeId": "fo-unsynced"})
