@@ -3,7 +3,7 @@ import Foundation
 /// What the leader key in etcd holds: who writes now, where clients and replicas reach it, and
 /// the term it was elected in. The key is bound to the writer's lease, so it disappears when the
 /// writer stops renewing — that disappearance is what starts an election.
-public struct LeaderRecord: Sendable, Equatable, Codable {
+public struct LeaderRecord: Sendable, Equatable, EtcdJSONValue {
     /// The writer's node id.
     public var nodeID: String
     /// Where clients reach the writer (host:port).
@@ -19,18 +19,23 @@ public struct LeaderRecord: Sendable, Equatable, Codable {
         self.replicationAddress = replicationAddress
         self.term = term
     }
+}
 
-    /// The key's value: JSON, readable with `etcdctl get`.
+/// A value kept in an etcd key as JSON with sorted keys, readable with `etcdctl get`.
+public protocol EtcdJSONValue: Codable {}
+
+extension EtcdJSONValue {
+    /// The key's value.
     public var encoded: [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         return Array((try? encoder.encode(self)) ?? Data())
     }
 
-    /// Reads a key's value; nil when it is not a leader record (a foreign or damaged key).
+    /// Reads a key's value; nil when it does not hold this type (a foreign or damaged key).
     public init?(decoding bytes: [UInt8]) {
-        guard let record = try? JSONDecoder().decode(LeaderRecord.self, from: Data(bytes)) else { return nil }
-        self = record
+        guard let value = try? JSONDecoder().decode(Self.self, from: Data(bytes)) else { return nil }
+        self = value
     }
 }
 
@@ -51,4 +56,11 @@ public struct LeadershipKeys: Sendable, Equatable {
     public func candidate(_ nodeID: String) -> String { prefix + "candidates/" + nodeID }
     /// The prefix of every candidacy.
     public var candidates: String { prefix + "candidates/" }
+    /// The writer's `SyncRecord`; not bound to a lease, so it outlives the writer.
+    public var sync: String { prefix + "sync" }
+    /// A node that never stands for election (a scheduler) says so here, so no writer makes it
+    /// a sync replica that could not take over.
+    public func observer(_ nodeID: String) -> String { prefix + "observers/" + nodeID }
+    /// The prefix of every observer.
+    public var observers: String { prefix + "observers/" }
 }
