@@ -63,6 +63,8 @@ FAILOVER_NODES = CANDIDATES + ["scheduler"]
 PORTS_BUSY_STATUS = 3
 #: The summary lists the evidence of this many client resends (all are counted).
 MAX_RESENDS_LISTED = 20
+#: Characters of each violation's evidence logged after a round (the summary has it all).
+MAX_EVIDENCE_LOGGED = 2000
 
 
 def mount_disk(log: Callable[[str], None]) -> Optional[Path]:
@@ -362,6 +364,9 @@ def run(rounds: int, clients: int, faults: int, seed: int, ws_share: float = 0.2
             log(f"round {round_number}: {history.outcomes()}, violations in this check: {len(result['violations'])} {checks}, "
                 f"client resends: {len(result['client_resends'])} "
                 f"(workload stopped and healed in {checking - stopping:.1f} s, checked in {time.monotonic() - checking:.1f} s)")
+            # The evidence now: a later round's check may find the same state healed (a job that ran late).
+            for violation in result["violations"]:
+                log(f"  {str(violation)[:MAX_EVIDENCE_LOGGED]}")
     finally:
         lag_stop.set()
         if owned and chaos is not None:
