@@ -284,6 +284,9 @@ def summary(history: History, rounds: int, result: Dict[str, Any], seed: int, ki
     failovers = failover_unavailability(history, FAILOVERS) if failover else []
     if failover:
         lines += failover_lines(failovers)
+        first, last = result.get("terms", (None, None))
+        if first is not None and last is not None:
+            lines.append(f"terms {first} -> {last}: {last - first} elections, {len(failovers)} failover faults")
     lag = max((s["ms"] for s in history.lag_samples), default=0.0)
     lag_commits = max((s["commits"] for s in history.lag_samples), default=0)
     by_kind = Counter((op.kind, op.outcome) for op in history.operations)
@@ -325,6 +328,7 @@ def run(rounds: int, clients: int, faults: int, seed: int, ws_share: float = 0.2
     owned = chaos is None
     result: Dict[str, Any] = {"violations": []}
     rounds_run = 0
+    first_leader = None
     work_dir = Path(tempfile.mkdtemp(prefix="ripple-chaos-"))
     lag_stop = threading.Event()
     try:
@@ -335,6 +339,7 @@ def run(rounds: int, clients: int, faults: int, seed: int, ws_share: float = 0.2
         nemesis = Nemesis(cluster, history, rng, chaos.proxies, chaos.disk, DISK_NODE, chaos.data_dirs(), log,
                           kinds=chaos.fault_kinds, nodes=chaos.nodes)
         threading.Thread(target=sample_lag, args=(cluster, history, lag_stop), daemon=True).start()
+        first_leader = leader_of(cluster)
         for round_number in range(1, rounds + 1):
             round_start = len(history.operations)
             workload = Workload(history, chaos.nodes, seed * 1000 + round_number, clients, ws_share, work_dir, label=f"r{round_number}",
@@ -367,6 +372,11 @@ def run(rounds: int, clients: int, faults: int, seed: int, ws_share: float = 0.2
             # The evidence now: a later round's check may find the same state healed (a job that ran late).
             for violation in result["violations"]:
                 log(f"  {str(violation)[:MAX_EVIDENCE_LOGGED]}")
+        if failover and first_leader:
+            # Terms the cluster went through: the nemesis's failovers and those the load caused
+            # (a writer that could not renew its 1 s lease in time).
+            last_leader = leader_of(cluster)
+            result["terms"] = (first_leader[1], last_leader[1] if last_leader else None)
     finally:
         lag_stop.set()
         if owned and chaos is not None:
