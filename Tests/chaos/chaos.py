@@ -108,6 +108,10 @@ class ChaosCluster:
         for var in ("RIPPLE_DATA", "RIPPLE_LISTEN", "RIPPLE_NODE_ID", "RIPPLE_WRITER", "RIPPLE_REPLICATION_LISTEN"):
             env.pop(var, None)
         env.update({"CHAT_DIAGNOSTICS": "1", "CHAT_TEST_CRON": "1", "RIPPLE_SCHEDULER_LEASE_SECONDS": "1"})
+        # A node that crashes must die: with the Swift backtracer on, a crashed node (a writer
+        # stepping down, docs/reliability.md) went on half alive for minutes, holding its ports,
+        # and its restart could never bind them. The runtime still logs the fatal error.
+        env["SWIFT_BACKTRACE"] = "enable=no"
         if self.failover:
             return self._start_failover(env)
         for node, port in PROXY_PORTS.items():
