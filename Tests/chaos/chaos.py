@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import shutil
 import statistics
 import subprocess
 import sys
@@ -132,13 +131,6 @@ class ChaosCluster:
         env["RIPPLE_LEADER_LEASE_SECONDS"] = "1"
         self.cluster = FailoverCluster(env)
         self.cluster.reset_state()
-        # What reset_state leaves of a failover cluster: etcd's data, the mode file, the candidates.
-        for path in CLUSTER_DIR.iterdir():
-            if path.name in ("etcd", "mode", "etcd.log") or path.name.startswith("node"):
-                if path.is_dir():
-                    shutil.rmtree(path)
-                else:
-                    path.unlink()
         self.cluster.start_failover()
         wait_caught_up(self.cluster, timeout=120)
         self.cluster.http(writer_node(self.cluster), "mutation", "chaos:setup", {"accounts": ACCOUNTS, "balance": INITIAL_BALANCE})
