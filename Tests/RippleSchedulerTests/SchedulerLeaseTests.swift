@@ -100,20 +100,8 @@ import Testing
     /// the run being its own, nobody ever ended it — `inProgress` forever.
     @Test func actionEndingWhileTheLeaseLapsedIsRecordedWhenItsSchedulerTakesTheLeaseBack() async throws {
         let h = try SchedulerHarness()
-        h.startScheduler(nodeID: "s", lease: .seconds(3), actionTimeout: .milliseconds(1_000))
-        try await h.waitUntil("the scheduler holds the lease") { try await h.leaseHolder() != nil }
-        let holder = try await h.leaseHolder()!
-        let id = try await h.mutation("jobs:scheduleTarget", ["path": "jobs:slowAction", "args": ["tag": "lapsed"]]).stringValue!
-        try await h.waitUntil("the action started") { try await h.state(id) == "inProgress" }
-        // Another holder takes the lease and keeps it until the action has timed out and tried
-        // to record its end; then it lets the lease expire and the scheduler takes it back.
-        _ = try await h.system(SchedulerFunctions.releaseLease, ["holder": .string(holder)])
-        let timedOut = ContinuousClock.now + .milliseconds(1_500)
-        while ContinuousClock.now < timedOut {
-            _ = try await h.system(SchedulerFunctions.acquireLease, ["holder": "intruder", "durationMs": 300])
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        #expect(try await h.state(id) == "inProgress")
+        let (_, id) = try await actionEndRefusedWhileAnIntruderHeldTheLease(h)
+        // The intruder's lease expires and the scheduler takes the lease back: a takeover.
         try await h.waitUntil("the end recorded after the scheduler took the lease back") { try await h.state(id) == "failed" }
         let error = try await h.job(id)["state"]?["error"]?.stringValue ?? ""
         #expect(error.contains("timed out"), "recorded error: \(error)")
@@ -128,17 +116,7 @@ import Testing
     /// renewal did.
     @Test func actionEndRefusedAfterTheTakeoverBookkeepingIsRecordedAtTheNextRenewal() async throws {
         let h = try SchedulerHarness()
-        h.startScheduler(nodeID: "s", lease: .seconds(3), actionTimeout: .milliseconds(1_000))
-        try await h.waitUntil("the scheduler holds the lease") { try await h.leaseHolder() != nil }
-        let holder = try await h.leaseHolder()!
-        let id = try await h.mutation("jobs:scheduleTarget", ["path": "jobs:slowAction", "args": ["tag": "late"]]).stringValue!
-        try await h.waitUntil("the action started") { try await h.state(id) == "inProgress" }
-        _ = try await h.system(SchedulerFunctions.releaseLease, ["holder": .string(holder)])
-        let timedOut = ContinuousClock.now + .milliseconds(1_500)
-        while ContinuousClock.now < timedOut {
-            _ = try await h.system(SchedulerFunctions.acquireLease, ["holder": "intruder", "durationMs": 300])
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        let (holder, id) = try await actionEndRefusedWhileAnIntruderHeldTheLease(h)
         _ = try await h.system(SchedulerFunctions.releaseLease, ["holder": "intruder"])
         let retaken = try await h.system(SchedulerFunctions.acquireLease, ["holder": .string(holder), "durationMs": 3_000])
         #expect(retaken["granted"] == true && retaken["takeover"] == true)
@@ -190,5 +168,24 @@ import Testing
         let runs = try await h.query("jobs:runs", ["tag": "once"])
         #expect(runs == 1)
         await h.stop()
+    }
+
+    /// A scheduler (3 s lease, 1 s action timeout) starts a slow action; another holder takes
+    /// the lease and keeps it until the action has timed out and the writer refused its end.
+    /// Returns the scheduler's holder name and the job, still `inProgress`.
+    private func actionEndRefusedWhileAnIntruderHeldTheLease(_ h: SchedulerHarness) async throws -> (holder: String, id: String) {
+        h.startScheduler(nodeID: "s", lease: .seconds(3), actionTimeout: .milliseconds(1_000))
+        try await h.waitUntil("the scheduler holds the lease") { try await h.leaseHolder() != nil }
+        let holder = try await h.leaseHolder()!
+        let id = try await h.mutation("jobs:scheduleTarget", ["path": "jobs:slowAction", "args": ["tag": "ends-late"]]).stringValue!
+        try await h.waitUntil("the action started") { try await h.state(id) == "inProgress" }
+        _ = try await h.system(SchedulerFunctions.releaseLease, ["holder": .string(holder)])
+        let timedOut = ContinuousClock.now + .milliseconds(1_500)
+        while ContinuousClock.now < timedOut {
+            _ = try await h.system(SchedulerFunctions.acquireLease, ["holder": "intruder", "durationMs": 300])
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(try await h.state(id) == "inProgress")
+        return (holder, id)
     }
 }
