@@ -108,23 +108,28 @@ import Testing
     /// the run being its own, nobody ever ended it — `inProgress` forever.
     @Test(.timeLimit(.minutes(1))) func actionEndingWhileTheLeaseLapsedIsRecordedWhenItsSchedulerTakesTheLeaseBack() async throws {
         let h = try SchedulerHarness()
-        let (logger, lines) = recordingLogger(label: "test.scheduler")
-        h.startScheduler(nodeID: "s", lease: .seconds(3), actionTimeout: .milliseconds(1_000), logger: logger)
-        try await eventually("the scheduler holds the lease") { try await h.leaseHolder() != nil }
-        let holder = try await h.leaseHolder()!
-        let id = try await h.mutation("jobs:scheduleTarget", ["path": "jobs:slowAction", "args": ["tag": "lapsed"]]).stringValue!
-        try await eventually("the action started") { try await h.state(id) == "inProgress" }
-        // Another holder takes the lease and keeps it until the action has timed out and tried
-        // to record its end (the scheduler logs that it could not); then it hands the lease
-        // back and the scheduler takes it again. Waiting on the log, not on a guessed duration:
-        // a short lease renewed in a loop lapsed between two renewals on a loaded machine.
-        _ = try await h.system(SchedulerFunctions.releaseLease, ["holder": .string(holder)])
-        let intruder = try await h.system(SchedulerFunctions.acquireLease, ["holder": "intruder", "durationMs": 60_000])
-        #expect(intruder["granted"] == true)
-        for await line in lines where line.contains("is recorded when this scheduler holds the lease again") { break }
-        #expect(try await h.state(id) == "inProgress")
+        let (_, id) = try await actionEndRefusedWhileAnIntruderHeldTheLease(h)
         _ = try await h.system(SchedulerFunctions.releaseLease, ["holder": "intruder"])
         try await eventually("the end recorded after the scheduler took the lease back") { try await h.state(id) == "failed" }
+        let error = try await h.job(id)["state"]?["error"]?.stringValue
+        #expect(error == "Action timed out after 1.0 seconds")
+        await h.stop()
+    }
+
+    /// Chaos long runs (issue 13: scheduled-job checks that waited their full 90 s): the writer
+    /// refused an action's end (lease lapsed), but the reply reached the scheduler only after its
+    /// renewal had taken the lease back and done the takeover bookkeeping. Its next renewals were
+    /// plain ones, so the end waited for a takeover that never came: `inProgress` until another
+    /// scheduler failed it. Here the test takes the lease back in the scheduler's name, as that
+    /// renewal did.
+    @Test func actionEndRefusedAfterTheTakeoverBookkeepingIsRecordedAtTheNextRenewal() async throws {
+        let h = try SchedulerHarness()
+        let (holder, id) = try await actionEndRefusedWhileAnIntruderHeldTheLease(h)
+        _ = try await h.system(SchedulerFunctions.releaseLease, ["holder": "intruder"])
+        let retaken = try await h.system(SchedulerFunctions.acquireLease, ["holder": .string(holder), "durationMs": 3_000])
+        #expect(retaken["granted"] == true && retaken["takeover"] == true)
+        #expect(try await h.state(id) == "inProgress")
+        try await eventually("the end recorded at a renewal") { try await h.state(id) == "failed" }
         let error = try await h.job(id)["state"]?["error"]?.stringValue
         #expect(error == "Action timed out after 1.0 seconds")
         await h.stop()
@@ -171,5 +176,26 @@ import Testing
         let runs = try await h.query("jobs:runs", ["tag": "once"])
         #expect(runs == 1)
         await h.stop()
+    }
+
+    /// A scheduler (3 s lease, 1 s action timeout) starts a slow action; another holder takes
+    /// the lease and keeps it until the action has timed out and the writer refused its end.
+    /// Returns the scheduler's holder name and the job, still `inProgress`.
+    private func actionEndRefusedWhileAnIntruderHeldTheLease(_ h: SchedulerHarness) async throws -> (holder: String, id: String) {
+        let (logger, lines) = recordingLogger(label: "test.scheduler")
+        h.startScheduler(nodeID: "s", lease: .seconds(3), actionTimeout: .milliseconds(1_000), logger: logger)
+        try await eventually("the scheduler holds the lease") { try await h.leaseHolder() != nil }
+        let holder = try await h.leaseHolder()!
+        let id = try await h.mutation("jobs:scheduleTarget", ["path": "jobs:slowAction", "args": ["tag": "ends-late"]]).stringValue!
+        try await eventually("the action started") { try await h.state(id) == "inProgress" }
+        // The intruder keeps the lease until the action has timed out and tried to record its
+        // end (the scheduler logs that it could not). Waiting on the log, not on a guessed
+        // duration: a short lease renewed in a loop lapsed between two renewals under load.
+        _ = try await h.system(SchedulerFunctions.releaseLease, ["holder": .string(holder)])
+        let intruder = try await h.system(SchedulerFunctions.acquireLease, ["holder": "intruder", "durationMs": 60_000])
+        #expect(intruder["granted"] == true)
+        for await line in lines where line.contains("is recorded when this scheduler holds the lease again") { break }
+        #expect(try await h.state(id) == "inProgress")
+        return (holder, id)
     }
 }

@@ -11,7 +11,6 @@ taken the run stops at once with status 3 (another cluster is running).
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -21,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "conformance"))
 sys.path.insert(0, str(HERE.parent / "cluster"))
 
-from cluster import CLUSTER_DIR, port_open  # noqa: E402  (Tests/cluster)
+from cluster import port_open  # noqa: E402  (Tests/cluster)
 from failover import FIXED_PORTS, SYNC_TIMEOUT_SECONDS, FailoverCluster  # noqa: E402
 
 PORTS_BUSY_STATUS = 3
@@ -41,13 +40,6 @@ def failover_cluster():
     env["CHAT_DIAGNOSTICS"] = "1"  # the chaos:* functions the load calls
     cluster = FailoverCluster(env)
     cluster.reset_state()
-    # What reset_state leaves: etcd's data, the mode file and the candidates' data and logs.
-    for path in CLUSTER_DIR.iterdir():
-        if path.name in ("etcd", "mode", "etcd.log") or path.name.startswith("node"):
-            if path.is_dir():
-                shutil.rmtree(path)
-            else:
-                path.unlink()
     try:
         cluster.start_failover()
         yield cluster

@@ -3,6 +3,7 @@ leads, in which term, and a load of uniquely identified mutations whose outcomes
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 import uuid
@@ -28,6 +29,17 @@ class FailoverCluster(Cluster):
     @staticmethod
     def url(node: str) -> str:
         return f"http://127.0.0.1:{failover_port(node)}"
+
+    def reset_state(self) -> None:
+        """Cluster.reset_state, and what it leaves of a failover cluster: etcd's data, the mode
+        file and the candidates' data and logs."""
+        super().reset_state()
+        for path in CLUSTER_DIR.iterdir():
+            if path.name in ("etcd", "mode", "etcd.log") or path.name.startswith("node"):
+                if path.is_dir():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
 
     def start_failover(self, timeout: float = 1800.0) -> None:
         self.script("start", "--failover", timeout=timeout)
