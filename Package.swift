@@ -27,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.0.0"..<"5.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.0.0"),
+        // Every long-lived part of a node is a Service in one ServiceGroup (Sources/Ripple/NodeLifecycle.swift).
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         // Benchmarks only (PeerBench): PostgreSQL's client and latency histograms.
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
@@ -115,6 +117,8 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         .target(
@@ -147,8 +151,15 @@ let package = Package(
             path: "Benchmarks/PeerBench"
         ),
 
-        // What several test targets share: temporary directories, a seeded generator.
-        .target(name: "RippleTestSupport", path: "Tests/RippleTestSupport"),
+        // What several test targets share: temporary directories, a seeded generator, a wait on a
+        // condition, a logger whose lines a test can read.
+        .target(name: "RippleTestSupport", dependencies: [.product(name: "Logging", package: "swift-log")], path: "Tests/RippleTestSupport"),
+        // A node served in-process on a loopback port, for the sync server's and the client's tests.
+        .target(
+            name: "RippleNodeTestSupport",
+            dependencies: ["RippleSync", "RippleEngine", "RippleAuth", "RippleTestSupport", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/RippleNodeTestSupport"
+        ),
         .testTarget(name: "RippleValuesTests", dependencies: ["RippleValues", "RippleTestSupport"]),
         .testTarget(name: "RippleProtocolTests", dependencies: ["RippleProtocol"]),
         .testTarget(name: "RippleAuthTests", dependencies: ["RippleAuth"]),
@@ -156,7 +167,7 @@ let package = Package(
         .testTarget(
             name: "RippleReplicationTests",
             dependencies: [
-                "RippleReplication", "RippleLog", "RippleStorage",
+                "RippleReplication", "RippleLog", "RippleStorage", "RippleTestSupport",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -164,13 +175,13 @@ let package = Package(
         .testTarget(
             name: "RippleSyncTests",
             dependencies: [
-                "RippleSync", "RippleEngine", "RippleProtocol", "ChatExample", "RippleTestSupport",
+                "RippleSync", "RippleEngine", "RippleProtocol", "ChatExample", "RippleTestSupport", "RippleNodeTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "JWTKit", package: "jwt-kit"),
             ]
         ),
-        .testTarget(name: "RippleStorageTests", dependencies: ["RippleStorage", "RippleLog"]),
+        .testTarget(name: "RippleStorageTests", dependencies: ["RippleStorage", "RippleLog", "RippleValues", "RippleTestSupport"]),
         .testTarget(
             name: "RippleEngineTests", dependencies: [
                 "RippleEngine", "RippleStorage", "RippleLog", "RippleReactivity", "RippleCron", "ChatExample", "RippleBench",
@@ -184,7 +195,7 @@ let package = Package(
         .testTarget(
             name: "RippleClientTests",
             dependencies: [
-                "RippleClient", "RippleSync", "RippleEngine", "RippleAuth", "RippleValues", "RippleProtocol",
+                "RippleClient", "RippleSync", "RippleEngine", "RippleAuth", "RippleValues", "RippleProtocol", "RippleNodeTestSupport",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

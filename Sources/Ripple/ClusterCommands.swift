@@ -113,15 +113,13 @@ struct WriterCommand: ParsableCommand {
         let application = server.application { port in
             FileHandle.standardOutput.write(Data("Ripple writer listening on http://\(host):\(port), replication on \(replicationHost):\(replicationPort)\n".utf8))
         }
-        try await runUntilFirstExits {
-            try await application.runService()
-        } and: {
-            try await runUntilFirstExits {
-                try await replicationServer.run()
-            } and: {
-                try await runUntilFirstExits { try await pruner.run() } and: { try await (failover?.watch ?? neverEnding)() }
-            }
-        }
+        var lifecycle = NodeLifecycle(logger: logger)
+        lifecycle.add(.clients, "HTTP and sync server", service: application)
+        lifecycle.add(.mutations, "committer", stop: { engine.close() })
+        if let failover { lifecycle.add(.leadership, "writer leadership", run: failover.watch) }
+        lifecycle.add(.replication, "replication server", run: { try await replicationServer.run() })
+        lifecycle.add(.pruner, "log pruner", run: { try await pruner.run() })
+        try await lifecycle.run()
     }
 }
 
@@ -234,38 +232,16 @@ struct ReplicaNode {
             FileHandle.standardOutput.write(
                 Data("Ripple \(role) listening on http://\(host):\(port), following \(writerHost):\(writerPort)\n".utf8))
         }
-        try await runUntilFirstExits {
-            try await application.runService()
-            // Hand the lease back while the link to the writer is still up.
-            await jobRunner?.shutdown()
-        } and: {
-            try await runUntilFirstExits {
-                try await runUntilFirstExits {
-                    try await client.run()
-                } and: {
-                    try await runUntilFirstExits { try await pruner.run() } and: { try await (failover?.watch ?? neverEnding)() }
-                }
-            } and: {
-                // The job runner stops only when cancelled; the node lives as long as the link.
-                await jobRunner?.run()
-                try await neverEnding()
-            }
+        var lifecycle = NodeLifecycle(logger: logger)
+        lifecycle.add(.clients, "HTTP and sync server", service: application)
+        if let jobRunner {
+            // Its lease is handed back while the link to the writer is still up.
+            lifecycle.add(.scheduler, "scheduler", run: { await jobRunner.run() }, stop: { await jobRunner.shutdown() })
         }
-    }
-}
-
-/// Suspends until cancelled.
-func neverEnding() async throws {
-    while true { try await Task.sleep(for: .seconds(3600)) }
-}
-
-/// Runs two long-lived tasks; when either ends (SIGTERM ends the HTTP service), the other is
-/// cancelled and the first error, if any, is rethrown.
-func runUntilFirstExits(_ first: @escaping @Sendable () async throws -> Void, and second: @escaping @Sendable () async throws -> Void) async throws {
-    try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { try await first() }
-        group.addTask { try await second() }
-        defer { group.cancelAll() }
-        try await group.next()
+        if let failover { lifecycle.add(.leadership, "leader watch", run: failover.watch) }
+        lifecycle.add(.replication, "replication client", run: { try await client.run() })
+        lifecycle.add(.pruner, "log pruner", run: { try await pruner.run() })
+        lifecycle.add(.engine, "applier", stop: { engine.close() })
+        try await lifecycle.run()
     }
 }

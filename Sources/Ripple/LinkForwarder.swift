@@ -17,12 +17,7 @@ final class LinkForwarder: MutationForwarder {
         do {
             return try ForwardedOutcome(decoding: try await client.forward(call.encoded))
         } catch {
-            return .failed(
-                FunctionError(
-                    .unavailable,
-                    "The writer could not be reached or the link dropped before it answered (\(error)): "
-                        + "the mutation may or may not have been applied. Resending the same request (same session "
-                        + "and request id) is deduplicated by the writer."))
+            return .failed(FunctionError.unknownOutcome(.linkLost(reason: "\(error)")))
         }
     }
 }

@@ -107,13 +107,11 @@ struct DevCommand: ParsableCommand {
         let application = server.application { port in
             FileHandle.standardOutput.write(Data("Ripple dev node listening on http://\(host):\(port) (database \(path))\n".utf8))
         }
-        try await runUntilFirstExits {
-            try await application.runService()
-            await scheduler.shutdown()
-        } and: {
-            await scheduler.run()
-            try await neverEnding()
-        }
+        var lifecycle = NodeLifecycle(logger: logger)
+        lifecycle.add(.clients, "HTTP and sync server", service: application)
+        lifecycle.add(.scheduler, "scheduler", run: { await scheduler.run() }, stop: { await scheduler.shutdown() })
+        lifecycle.add(.mutations, "committer", stop: { engine.close() })
+        try await lifecycle.run()
         logger.info("Ripple dev node stopped")
     }
 }

@@ -359,11 +359,7 @@ public final class Engine: Sendable {
                 // Bounded: after a failover the commit may never arrive here (the old writer
                 // died before shipping it, and the new writer never had it).
                 guard await commitFeed.applied.wait(until: result.ts, timeout: Self.forwardedCommitApplyTimeout) else {
-                    throw FunctionError(
-                        .unavailable,
-                        "The writer committed the mutation at \(result.ts), but this node did not apply it within "
-                            + "\(Self.forwardedCommitApplyTimeout) (the writer may have failed over): the mutation may or may "
-                            + "not have been applied. Resending the same request (same session and request id) is deduplicated.")
+                    throw FunctionError.unknownOutcome(.notAppliedHere(ts: result.ts, timeout: Self.forwardedCommitApplyTimeout))
                 }
                 return result
             case .failed(let error):

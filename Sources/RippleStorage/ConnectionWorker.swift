@@ -68,6 +68,14 @@ public final class ConnectionWorker<Work>: @unchecked Sendable {
         return taken
     }
 
+    /// How many items wait to be taken: for tests that must know work is queued before they
+    /// let the thread go on.
+    public var queuedCount: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return pending.count
+    }
+
     /// Refuses new work, lets the thread finish what is queued, and returns once its loop has
     /// ended (at once if it never started).
     public func stop() {

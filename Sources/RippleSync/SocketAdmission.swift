@@ -29,6 +29,9 @@ actor SocketAdmission {
         return nil
     }
 
+    /// Sockets holding a slot now.
+    var openCount: Int { open }
+
     func release(_ address: String?) {
         open -= 1
         guard let address, maxPerAddress > 0, let count = openByAddress[address] else { return }

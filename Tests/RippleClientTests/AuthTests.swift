@@ -2,6 +2,7 @@ import Foundation
 import JWTKit
 import RippleAuth
 import RippleClient
+import RippleNodeTestSupport
 import RippleValues
 import Testing
 
@@ -79,7 +80,7 @@ import Testing
         #expect(caller == Caller(subject: "user_1"))
         #expect(await log.requests == [false, true])
         await client.close()
-        await node.remove()
+        await node.stop()
     }
 
     @Test func aTokenIsRefreshedBeforeItExpires() async throws {
@@ -105,6 +106,6 @@ import Testing
         #expect(try await callers.next() == Caller(subject: "user_2"))
         #expect(await log.requests == [false, true])
         await client.close()
-        await node.remove()
+        await node.stop()
     }
 }

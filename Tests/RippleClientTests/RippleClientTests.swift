@@ -1,5 +1,6 @@
 import Foundation
 import RippleClient
+import RippleNodeTestSupport
 import RippleValues
 import Testing
 
@@ -22,7 +23,7 @@ import Testing
         func stop() async {
             await client.close()
             await proxy.stop()
-            await node.remove()
+            await node.stop()
         }
     }
 

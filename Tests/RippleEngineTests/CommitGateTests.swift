@@ -49,7 +49,7 @@ import Testing
             try await engine.mutation("items:insert", ["group": "gate", "n": 1])
         } throws: { error in
             let error = error as! FunctionError
-            return error.kind == .unavailable
+            return error.kind == .unavailable && error.unknownOutcome == .leadershipLapsed(reason: "fenced: no longer the writer")
                 && error.message == "fenced: no longer the writer while the mutation was being committed: the mutation may or may not have been applied"
         }
         #expect(checks.withLock { $0 } == 2)

@@ -2,6 +2,7 @@ import NIOCore
 import Logging
 import NIOPosix
 import RippleStorage
+import RippleTestSupport
 import Testing
 
 @testable import RippleReplication
@@ -219,27 +220,5 @@ struct RawPeer: Sendable {
         init(_ promise: EventLoopPromise<ByteBuffer?>) { self.promise = promise }
         func channelRead(context: ChannelHandlerContext, data: NIOAny) { promise.succeed(unwrapInboundIn(data)) }
         func channelInactive(context: ChannelHandlerContext) { promise.succeed(nil) }
-    }
-}
-
-/// A logger whose messages also arrive on the returned stream.
-func recordingLogger() -> (Logger, AsyncStream<String>) {
-    let (lines, continuation) = AsyncStream.makeStream(of: String.self)
-    let logger = Logger(label: "ripple.replication.tests") { _ in RecordingLogHandler(lines: continuation) }
-    return (logger, lines)
-}
-
-struct RecordingLogHandler: LogHandler {
-    let lines: AsyncStream<String>.Continuation
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .info
-
-    func log(event: LogEvent) {
-        lines.yield(event.message.description)
-    }
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
     }
 }

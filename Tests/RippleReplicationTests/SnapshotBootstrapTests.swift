@@ -4,6 +4,7 @@ import Testing
 
 @testable import RippleReplication
 @testable import RippleStorage
+import RippleTestSupport
 
 /// A writer's log, in memory, whose head can be pruned; its snapshot is a byte pattern naming
 /// the newest commit.
@@ -86,7 +87,7 @@ actor SnapshotReplica: CommitSink {
     }
 
     func waitUntilApplied(_ ts: UInt64) async throws {
-        while current < ts { try await Task.sleep(for: .milliseconds(5)) }
+        try await eventually("the replica applied through \(ts)", timeout: .seconds(30)) { current >= ts }
     }
 }
 

@@ -2,6 +2,7 @@ import ChatExample
 import Foundation
 import RippleEngine
 import RippleScheduler
+import RippleTestSupport
 import RippleValues
 import Testing
 
@@ -28,7 +29,7 @@ import Testing
         // What the cron runs at 06:00 UTC, run now.
         let scheduled = try await h.engine.action("ai:generateDailySummaries", caller: .server)
         #expect(scheduled == 3)
-        try await h.waitUntil("every user has a summary") {
+        try await eventually("every user has a summary") {
             for identity in users where try await h.engine.query("ai:getMySummary", identity: identity).value.isNull {
                 return false
             }

@@ -2,6 +2,7 @@ import Foundation
 import RippleCron
 import RippleEngine
 import RippleScheduler
+import RippleTestSupport
 import RippleValues
 import Testing
 
@@ -28,7 +29,7 @@ import Testing
         // At least three: under the whole suite's load a poll can take longer than a tick, and
         // waiting for exactly 3 can miss it. Alone this takes about 3 s; it timed out at 10 s in
         // two full-suite runs on a loaded machine (load average 12-30), so 30 s.
-        try await h.waitUntil("three tick runs", timeout: .seconds(30)) { (try await h.query("jobs:runs", ["tag": "tick"]).doubleValue ?? 0) >= 3 }
+        try await eventually("three tick runs", timeout: .seconds(30)) { (try await h.query("jobs:runs", ["tag": "tick"]).doubleValue ?? 0) >= 3 }
         let cronJobs = try await h.query("jobs:cronJobs").arrayValue!
         #expect(Set(cronJobs.compactMap { $0["name"]?.stringValue }) == ["tick", "morning"])
         let morning = cronJobs.first { $0["name"] == "morning" }!
@@ -40,7 +41,8 @@ import Testing
         let stoppedWith = try await cronRunTimes(h).count
         try await Task.sleep(for: .milliseconds(2_500))
         h.startScheduler(nodeID: "two")
-        try await h.waitUntil("two more tick runs", timeout: .seconds(10)) { try await self.cronRunTimes(h).count >= stoppedWith + 2 }
+        // As long as the first wait: the new scheduler first waits out the old lease, then syncs.
+        try await eventually("two more tick runs", timeout: .seconds(30)) { try await self.cronRunTimes(h).count >= stoppedWith + 2 }
         await h.stop()
 
         let times = try await cronRunTimes(h).sorted()

@@ -17,7 +17,7 @@ import Testing
         let job = try await h.job(id)
         #expect(job["name"] == "jobs:record")
         #expect(job["args"] == [["tag": "a"]])
-        try await h.waitUntil("the job succeeded") { try await h.state(id) == "success" }
+        try await eventually("the job succeeded") { try await h.state(id) == "success" }
         let runs = try await h.query("jobs:runs", ["tag": "a"])
         #expect(runs == 1)
         let done = try await h.job(id)
@@ -37,7 +37,7 @@ import Testing
         }
         // A job scheduled afterwards runs; by then the rolled-back one would have run too.
         let later = try await h.mutation("jobs:schedule", ["tag": "after", "delayMs": 0]).stringValue!
-        try await h.waitUntil("the later job succeeded") { try await h.state(later) == "success" }
+        try await eventually("the later job succeeded") { try await h.state(later) == "success" }
         let rolledBackRuns = try await h.query("jobs:runs", ["tag": "never"])
         #expect(rolledBackRuns == 0)
         let states = try await h.engine.query(SchedulerFunctions.jobsInState, ["state": "success"], caller: .system).value["page"]!
@@ -54,7 +54,7 @@ import Testing
         let stateAfterCancel = try await h.state(id)
         #expect(stateAfterCancel == "canceled")
         let later = try await h.mutation("jobs:schedule", ["tag": "barrier", "delayMs": 2_200]).stringValue!
-        try await h.waitUntil("the barrier job succeeded") { try await h.state(later) == "success" }
+        try await eventually("the barrier job succeeded") { try await h.state(later) == "success" }
         let canceledRuns = try await h.query("jobs:runs", ["tag": "canceled"])
         #expect(canceledRuns == 0)
         let stateLater = try await h.state(id)
@@ -71,7 +71,7 @@ import Testing
         h.startScheduler()
         let at = Date().timeIntervalSince1970 * 1000 + 300
         _ = try await h.mutation("jobs:scheduleMany", ["prefix": "burst", "count": 1_000, "at": .float64(at)])
-        try await h.waitUntil("1,000 runs", timeout: .seconds(60)) {
+        try await eventually("1,000 runs", timeout: .seconds(60)) {
             (try await h.query("jobs:allRuns").arrayValue?.count ?? 0) >= 1_000
         }
         let tags = try await h.query("jobs:allRuns").arrayValue!.compactMap(\.stringValue)
@@ -86,7 +86,7 @@ import Testing
         let h = try SchedulerHarness()
         h.startScheduler()
         let id = try await h.mutation("jobs:scheduleTarget", ["path": "jobs:failAfterWriting", "args": ["tag": "f"]]).stringValue!
-        try await h.waitUntil("the job failed") { try await h.state(id) == "failed" }
+        try await eventually("the job failed") { try await h.state(id) == "failed" }
         let job = try await h.job(id)
         #expect(job["state"]?["error"]?.stringValue?.contains("job failed on purpose") == true, "\(job)")
         let runs = try await h.query("jobs:runs", ["tag": "f"])
@@ -99,7 +99,7 @@ import Testing
         h.startScheduler()
         let ok = try await h.mutation("jobs:scheduleTarget", ["path": "jobs:recordFromAction", "args": ["tag": "act"]]).stringValue!
         let bad = try await h.mutation("jobs:scheduleTarget", ["path": "jobs:failingAction", "args": [:]]).stringValue!
-        try await h.waitUntil("both actions finished") {
+        try await eventually("both actions finished") {
             let (first, second) = (try await h.state(ok), try await h.state(bad))
             return first == "success" && second == "failed"
         }
@@ -114,7 +114,7 @@ import Testing
         let h = try SchedulerHarness()
         h.startScheduler(actionTimeout: .milliseconds(300))
         let id = try await h.mutation("jobs:scheduleTarget", ["path": "jobs:slowAction", "args": ["tag": "slow"]]).stringValue!
-        try await h.waitUntil("the slow action was failed") { try await h.state(id) == "failed" }
+        try await eventually("the slow action was failed") { try await h.state(id) == "failed" }
         let error = try await h.job(id)["state"]?["error"]?.stringValue ?? ""
         #expect(error.contains("timed out"), "\(error)")
         // Cancelled in its sleep, it never got to record its run.
@@ -127,7 +127,7 @@ import Testing
         let h = try SchedulerHarness()
         h.startScheduler()
         let id = try await h.engine.action("jobs:scheduleFromAction", ["tag": "from-action"], caller: .server).stringValue!
-        try await h.waitUntil("the job succeeded") { try await h.state(id) == "success" }
+        try await eventually("the job succeeded") { try await h.state(id) == "success" }
         let runs = try await h.query("jobs:runs", ["tag": "from-action"])
         #expect(runs == 1)
         await h.stop()
@@ -137,9 +137,9 @@ import Testing
         let h = try SchedulerHarness()
         h.startScheduler()
         let done = try await h.mutation("jobs:schedule", ["tag": "old", "delayMs": 0]).stringValue!
-        try await h.waitUntil("the job succeeded") { try await h.state(done) == "success" }
+        try await eventually("the job succeeded") { try await h.state(done) == "success" }
         let waiting = try await h.mutation("jobs:schedule", ["tag": "later", "delayMs": 3_600_000]).stringValue!
-        try await h.waitUntil("the scheduler holds the lease") { try await h.leaseHolder() != nil }
+        try await eventually("the scheduler holds the lease") { try await h.leaseHolder() != nil }
         let holder = try await h.leaseHolder()!
         let now = Date().timeIntervalSince1970 * 1000
         // Nothing finished before an hour ago.

@@ -1,6 +1,7 @@
 import Foundation
 import RippleEngine
 import RippleScheduler
+import RippleTestSupport
 import RippleValues
 import Testing
 
@@ -37,24 +38,26 @@ import Testing
         let h = try SchedulerHarness()
         // A lease long enough that a CPU-starved test machine still renews it in time.
         let first = h.startScheduler(nodeID: "first", lease: .seconds(3))
-        try await h.waitUntil("the first scheduler holds the lease") { try await h.leaseHolder()?.hasPrefix("first-") == true }
+        try await eventually("the first scheduler holds the lease") { try await h.leaseHolder()?.hasPrefix("first-") == true }
         h.startScheduler(nodeID: "second", lease: .seconds(3))
         for i in 0..<5 {
             let id = try await h.mutation("jobs:schedule", ["tag": .string("t\(i)"), "delayMs": 0]).stringValue!
-            try await h.waitUntil("job \(i) succeeded") { try await h.state(id) == "success" }
+            try await eventually("job \(i) succeeded") { try await h.state(id) == "success" }
         }
         // Renewals later (one every second) the first still holds it.
         try await Task.sleep(for: .milliseconds(1_500))
         let firstHolds = try await h.leaseHolder()?.hasPrefix("first-") == true
         #expect(firstHolds)
-        // Stopping the first hands the lease back; the second takes over and runs jobs.
+        // Once the first stops renewing, its lease lapses (at most 3 s later) and the second
+        // takes over and runs jobs. How soon it notices depends on the machine's load, so the
+        // wait is bounded generously rather than at the lease's length.
         first.cancel()
         await first.value
-        try await h.waitUntil("the second scheduler holds the lease", timeout: .seconds(5)) {
+        try await eventually("the second scheduler holds the lease", timeout: .seconds(30)) {
             try await h.leaseHolder()?.hasPrefix("second-") == true
         }
         let id = try await h.mutation("jobs:schedule", ["tag": "after", "delayMs": 0]).stringValue!
-        try await h.waitUntil("the job ran under the second scheduler") { try await h.state(id) == "success" }
+        try await eventually("the job ran under the second scheduler") { try await h.state(id) == "success" }
         await h.stop()
     }
 
@@ -66,25 +69,30 @@ import Testing
         let expiresAt = grant["expiresAt"]!.doubleValue!
         let id = try await h.mutation("jobs:schedule", ["tag": "waiting", "delayMs": 0]).stringValue!
         h.startScheduler(nodeID: "heir", lease: .milliseconds(800))
-        try await h.waitUntil("the heir ran the job") { try await h.state(id) == "success" }
+        try await eventually("the heir ran the job") { try await h.state(id) == "success" }
+        // That the heir took over at all is the wait above; how soon after the expiry depends on
+        // the machine's load, so only the lower bound is a rule.
         let ranAt = Date().timeIntervalSince1970 * 1000
         #expect(ranAt >= expiresAt, "the job ran before the dead holder's lease expired")
-        #expect(ranAt < expiresAt + 3_000, "the heir did not take over")
         await h.stop()
     }
 
     @Test func actionLeftInProgressByADeadSchedulerIsFailedNotRetried() async throws {
         let h = try SchedulerHarness()
-        _ = try await h.system(SchedulerFunctions.acquireLease, ["holder": "ghost", "durationMs": 300])
+        // The ghost starts the action under a lease long enough for any machine's load, then
+        // renews it for 1 ms and dies: its lease lapses at once, whatever the timing.
+        _ = try await h.system(SchedulerFunctions.acquireLease, ["holder": "ghost", "durationMs": 60_000])
         let id = try await h.mutation("jobs:scheduleTarget", ["path": "jobs:recordFromAction", "args": ["tag": "abandoned"]]).stringValue!
         let started = try await h.system(SchedulerFunctions.startActionJob, ["holder": "ghost", "id": .string(id)])
         #expect(started["status"] == "done")
         let stateBefore = try await h.state(id)
         #expect(stateBefore == "inProgress")
+        let renewed = try await h.system(SchedulerFunctions.acquireLease, ["holder": "ghost", "durationMs": 1])
+        #expect(renewed["granted"] == true)
         h.startScheduler(nodeID: "heir", lease: .milliseconds(500))
-        try await h.waitUntil("the abandoned action was failed") { try await h.state(id) == "failed" }
-        let errorRecorded = try await h.job(id)["state"]?["error"]?.stringValue?.contains("not retried") == true
-        #expect(errorRecorded)
+        try await eventually("the abandoned action was failed") { try await h.state(id) == "failed" }
+        let recorded = try await h.job(id)["state"]?["error"]?.stringValue
+        #expect(recorded == "Transient error while executing action; the scheduler stopped before it finished and it was not retried")
         let runs = try await h.query("jobs:runs", ["tag": "abandoned"])
         #expect(runs == 0)
         // The ghost, back from the dead, cannot record an end for it any more.
@@ -98,25 +106,27 @@ import Testing
     /// Chaos seed 403721998: an action ended while the writer judged its scheduler's lease
     /// lapsed, so its end could not be recorded; the same scheduler took the lease back and,
     /// the run being its own, nobody ever ended it — `inProgress` forever.
-    @Test func actionEndingWhileTheLeaseLapsedIsRecordedWhenItsSchedulerTakesTheLeaseBack() async throws {
+    @Test(.timeLimit(.minutes(1))) func actionEndingWhileTheLeaseLapsedIsRecordedWhenItsSchedulerTakesTheLeaseBack() async throws {
         let h = try SchedulerHarness()
-        h.startScheduler(nodeID: "s", lease: .seconds(3), actionTimeout: .milliseconds(1_000))
-        try await h.waitUntil("the scheduler holds the lease") { try await h.leaseHolder() != nil }
+        let (logger, lines) = recordingLogger(label: "test.scheduler")
+        h.startScheduler(nodeID: "s", lease: .seconds(3), actionTimeout: .milliseconds(1_000), logger: logger)
+        try await eventually("the scheduler holds the lease") { try await h.leaseHolder() != nil }
         let holder = try await h.leaseHolder()!
         let id = try await h.mutation("jobs:scheduleTarget", ["path": "jobs:slowAction", "args": ["tag": "lapsed"]]).stringValue!
-        try await h.waitUntil("the action started") { try await h.state(id) == "inProgress" }
+        try await eventually("the action started") { try await h.state(id) == "inProgress" }
         // Another holder takes the lease and keeps it until the action has timed out and tried
-        // to record its end; then it lets the lease expire and the scheduler takes it back.
+        // to record its end (the scheduler logs that it could not); then it hands the lease
+        // back and the scheduler takes it again. Waiting on the log, not on a guessed duration:
+        // a short lease renewed in a loop lapsed between two renewals on a loaded machine.
         _ = try await h.system(SchedulerFunctions.releaseLease, ["holder": .string(holder)])
-        let timedOut = ContinuousClock.now + .milliseconds(1_500)
-        while ContinuousClock.now < timedOut {
-            _ = try await h.system(SchedulerFunctions.acquireLease, ["holder": "intruder", "durationMs": 300])
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        let intruder = try await h.system(SchedulerFunctions.acquireLease, ["holder": "intruder", "durationMs": 60_000])
+        #expect(intruder["granted"] == true)
+        for await line in lines where line.contains("is recorded when this scheduler holds the lease again") { break }
         #expect(try await h.state(id) == "inProgress")
-        try await h.waitUntil("the end recorded after the scheduler took the lease back") { try await h.state(id) == "failed" }
-        let error = try await h.job(id)["state"]?["error"]?.stringValue ?? ""
-        #expect(error.contains("timed out"), "recorded error: \(error)")
+        _ = try await h.system(SchedulerFunctions.releaseLease, ["holder": "intruder"])
+        try await eventually("the end recorded after the scheduler took the lease back") { try await h.state(id) == "failed" }
+        let error = try await h.job(id)["state"]?["error"]?.stringValue
+        #expect(error == "Action timed out after 1.0 seconds")
         await h.stop()
     }
 

@@ -86,12 +86,15 @@ final class SchedulerHarness: @unchecked Sendable {
 
     /// Starts a scheduler with its own lease holder; cancel the returned task to stop it.
     @discardableResult
-    func startScheduler(nodeID: String = "test", lease: Duration = .seconds(2), actionTimeout: Duration = .seconds(600)) -> Task<Void, Never> {
+    func startScheduler(
+        nodeID: String = "test", lease: Duration = .seconds(2), actionTimeout: Duration = .seconds(600), logger: Logger? = nil
+    ) -> Task<Void, Never> {
         var configuration = SchedulerService.Configuration(nodeID: nodeID)
         configuration.leaseDuration = lease
         configuration.actionTimeout = actionTimeout
-        var logger = Logger(label: "test.scheduler")
-        logger.logLevel = .warning
+        var quiet = Logger(label: "test.scheduler")
+        quiet.logLevel = .warning
+        let logger = logger ?? quiet
         let service = SchedulerService(engine: engine, configuration: configuration, logger: logger)
         let task = Task { await service.run() }
         services.append(task)
@@ -130,19 +133,5 @@ final class SchedulerHarness: @unchecked Sendable {
 
     func state(_ id: String) async throws -> String? {
         try await job(id)["state"]?["kind"]?.stringValue
-    }
-
-    /// Waits until `condition` holds, re-checking every 5 ms, for at most `timeout`.
-    func waitUntil(
-        _ what: String, timeout: Duration = .seconds(10), sourceLocation: SourceLocation = #_sourceLocation,
-        _ condition: () async throws -> Bool
-    ) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(5))
-        }
-        Issue.record("timed out waiting until \(what)", sourceLocation: sourceLocation)
-        throw CancellationError()
     }
 }

@@ -1,17 +1,9 @@
 import Foundation
 import RippleLog
 import RippleStorage
+import RippleTestSupport
 import RippleValues
 import Testing
-
-/// A fresh database file, removed when the value is released.
-final class TemporaryDatabase {
-    let directory = NSTemporaryDirectory() + "ripple-storage-test-" + UUID().uuidString
-    var path: String { directory + "/db.sqlite3" }
-
-    init() { try! FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
-    deinit { try? FileManager.default.removeItem(atPath: directory) }
-}
 
 /// One document write per commit, told apart by number.
 func commit(_ ts: UInt64) -> Commit {
@@ -20,8 +12,8 @@ func commit(_ ts: UInt64) -> Commit {
 
 @Suite struct CommitLogTests {
     /// Rows as the writer makes them: groups of 1, 3 and 2 commits, and a replica-style row.
-    func store(_ db: TemporaryDatabase) throws -> Store {
-        let store = try Store(database: Database(path: db.path))
+    func store(_ db: TemporaryDirectory) throws -> Store {
+        let store = try Store(database: Database(path: db.database))
         try store.database.transaction {
             for group in [[1], [2, 3, 5], [8, 9]] as [[UInt64]] {
                 var batch = LogBatch()
@@ -34,7 +26,7 @@ func commit(_ ts: UInt64) -> Commit {
     }
 
     @Test func everyCommitComesBackOnceInOrderFromAnyPosition() throws {
-        let db = TemporaryDatabase()
+        let db = TemporaryDirectory()
         let store = try store(db)
         let all: [UInt64] = [1, 2, 3, 5, 8, 9, 12]
         for after: UInt64 in [0, 1, 2, 3, 4, 5, 8, 9, 11, 12, 20] {
@@ -48,7 +40,7 @@ func commit(_ ts: UInt64) -> Commit {
     }
 
     @Test func pruningDropsWholeGroupsOnlyAndNeverACommitStillAfterThePrunedPoint() throws {
-        let db = TemporaryDatabase()
+        let db = TemporaryDirectory()
         let store = try store(db)
         // Through 3 cuts the group [2, 3, 5]: it stays whole, so nothing after 1 is lost.
         #expect(try store.pruneLog(through: 3, batch: 10) == 1)
@@ -60,7 +52,7 @@ func commit(_ ts: UInt64) -> Commit {
     }
 
     @Test func aGroupOfOneIsStoredAsASingleCommitRow() throws {
-        let db = TemporaryDatabase()
+        let db = TemporaryDirectory()
         let store = try store(db)
         let s = try store.database.statement("SELECT payload FROM commit_log WHERE ts = 1")
         #expect(try s.step())
@@ -69,9 +61,9 @@ func commit(_ ts: UInt64) -> Commit {
     }
 
     @Test func filesWithOneCommitPerRowAreReadAfterUpgrade() throws {
-        let db = TemporaryDatabase()
+        let db = TemporaryDirectory()
         do {
-            let old = try Database(path: db.path)
+            let old = try Database(path: db.database)
             try old.execute("CREATE TABLE commit_log(ts INTEGER PRIMARY KEY, payload BLOB NOT NULL)")
             let insert = try old.statement("INSERT INTO commit_log(ts, payload) VALUES (?1, ?2)")
             for ts: UInt64 in [4, 7] {
@@ -80,7 +72,7 @@ func commit(_ ts: UInt64) -> Commit {
                 try insert.run()
             }
         }
-        let store = try Store(database: Database(path: db.path))
+        let store = try Store(database: Database(path: db.database))
         var batch = LogBatch()
         batch.append(ts: 10, writes: commit(10).writes)
         batch.append(ts: 11, writes: commit(11).writes)
@@ -90,8 +82,8 @@ func commit(_ ts: UInt64) -> Commit {
     }
 
     @Test func aRowWithCommitsOutOfOrderIsRejected() throws {
-        let db = TemporaryDatabase()
-        let store = try Store(database: Database(path: db.path))
+        let db = TemporaryDirectory()
+        let store = try Store(database: Database(path: db.database))
         var frames: [UInt8] = []
         for ts: UInt64 in [6, 5] {
             appendVarint(ts, to: &frames)

@@ -1,8 +1,10 @@
 import Foundation
 import HummingbirdWSClient
 import RippleEngine
+import RippleNodeTestSupport
 import RippleProtocol
 @testable import RippleSync
+import RippleTestSupport
 import RippleValues
 import Testing
 
@@ -12,15 +14,6 @@ import Testing
     static func connect(observed ts: UInt64) -> WebSocketOutboundWriter.OutboundFrame {
         let wire = WireTimestamp.encode(ts)
         return .text(#"{"type":"Connect","sessionId":"0b7e4a5e-6f1c-2a57-9f3e-2b8c1d4e5f60","connectionCount":1,"lastCloseReason":null,"maxObservedTimestamp":"\#(wire)"}"#)
-    }
-
-    /// Waits (bounded) for a condition on the node's state that has no event to await.
-    func eventually(_ condition: () async -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while !(await condition()) {
-            guard ContinuousClock.now < deadline else { throw CancellationError() }
-            try await Task.sleep(for: .milliseconds(5))
-        }
     }
 
     @Test func timestampAheadOfTheDeploymentIsRefused() async throws {
@@ -42,14 +35,14 @@ import Testing
         let node = try await TestNode.start { $0.latestKnownTimestamp = { UInt64(Int64.max) } }
         let observed = try await node.engine.latestTimestamp() + 1_000
         async let result = node.exchange([Self.connect(observed: observed), healthySessionFrames()[1]], until: hasQueryUpdate)
-        try await eventually { await node.server.hub.catchingUpSessionCount == 1 }
+        try await eventually("the session is catching up") { await node.server.hub.catchingUpSessionCount == 1 }
         _ = try await node.engine.mutation(
             "diagnostics:scheduleRuns", ["prefix": "catch-up", "count": 1, "delayMs": 3_600_000, "kind": "mutation"])
         let messages = try await result.messages as [String]
         let received = transitions(messages)
         #expect(received.count == 1)
         #expect(received.first.map { $0.endVersion.ts >= observed } == true, "\(messages)")
-        try await eventually { await node.server.hub.sessionCount == 0 }
+        try await eventually("the hub forgot the session") { await node.server.hub.sessionCount == 0 }
         await node.stop()
     }
 
@@ -65,7 +58,7 @@ import Testing
             fatalErrors(result.messages) == [
                 "This node has not caught up with the state the client has seen (timestamp \(observed)) in time; reconnect"
             ])
-        try await eventually { await node.server.hub.sessionCount == 0 }
+        try await eventually("the hub forgot the session") { await node.server.hub.sessionCount == 0 }
         #expect(await node.server.hub.catchingUpSessionCount == 0)
         try await expectNodeStillServes(node)
         await node.stop()

@@ -7,6 +7,7 @@ import Logging
 import NIOCore
 import RippleAuth
 import RippleEngine
+import RippleNodeTestSupport
 import RippleProtocol
 import RippleTestSupport
 @testable import RippleSync
@@ -64,6 +65,7 @@ import Testing
         #expect(refused.serverClosed)
         #expect(first.answered && second.answered)
         try await first.close()
+        try await eventually("the first socket's slot is given back") { await node.server.admission.openCount == 1 }
         try await expectNodeStillServes(node)
         try await second.close()
         await node.stop()
@@ -76,6 +78,9 @@ import Testing
         #expect(fatalErrors(refused.texts) == ["TooManyConnections: this node already serves 1 sockets (RIPPLE_MAX_SOCKETS); try another node or later"])
         #expect(refused.serverClosed)
         try await held.close()
+        // The server gives the slot back once it has seen the close, after `close` returned
+        // here: a fresh socket sooner would be refused again (seen under the full suite's load).
+        try await eventually("the held socket's slot is given back") { await node.server.admission.openCount == 0 }
         try await expectNodeStillServes(node)
         await node.stop()
     }

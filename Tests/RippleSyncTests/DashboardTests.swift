@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 @testable import RippleEngine
+import RippleNodeTestSupport
 @testable import RippleSync
 import RippleValues
 import Testing

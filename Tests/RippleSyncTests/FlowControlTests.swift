@@ -4,6 +4,7 @@ import Logging
 import RippleEngine
 import RippleProtocol
 @testable import RippleSync
+import RippleTestSupport
 import RippleValues
 import Synchronization
 import Testing
@@ -34,33 +35,23 @@ import Testing
             for case .queryUpdated(_, let value, _, _) in transition.modifications { return value["counter"]?.doubleValue }
             return nil
         }
-        func waitFor(_ what: String, _ condition: () -> Bool) async throws {
-            let deadline = ContinuousClock.now + .seconds(20)
-            while !condition() {
-                guard ContinuousClock.now < deadline else {
-                    Issue.record("timed out waiting for \(what); got \(transitions().count) transitions")
-                    throw CancellationError()
-                }
-                try await Task.sleep(for: .milliseconds(2))
-            }
-        }
 
         await hub.modifyQuerySet(
             id, newVersion: 1,
             modifications: [.add(queryId: 0, udfPath: "diagnostics:runStats", args: ["prefix": "flow"], journal: nil, componentPath: nil)])
-        try await waitFor("the first result") { transitions().count == 1 }
+        try await eventually("the first result", timeout: .seconds(20)) { transitions().count == 1 }
         // The socket writes nothing from here on, while the query's result changes 30 times.
         for i in 0..<30 {
             _ = try await engine.mutation("diagnostics:recordRun", ["tag": .string("flow-\(i)"), "counter": "flow"], caller: .server)
         }
-        try await waitFor("a second Transition") { transitions().count == 2 }
+        try await eventually("a second Transition", timeout: .seconds(20)) { transitions().count == 2 }
         try await Task.sleep(for: .milliseconds(300))
         #expect(transitions().count == SubscriptionHub.maxUnwrittenTransitions, "more Transitions queued for a socket that writes nothing")
 
         // The socket takes both: one more Transition, continuing the chain, with the final result.
         await hub.transitionWritten(id)
         await hub.transitionWritten(id)
-        try await waitFor("the catch-up Transition") { transitions().last.flatMap(counter) == 30 }
+        try await eventually("the catch-up Transition", timeout: .seconds(20)) { transitions().last.flatMap(counter) == 30 }
         let all = transitions()
         #expect(all.count == 3)
         for (previous, next) in zip(all, all.dropFirst()) { #expect(next.startVersion == previous.endVersion) }

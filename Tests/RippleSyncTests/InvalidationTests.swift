@@ -1,8 +1,10 @@
 import ChatExample
 import Foundation
 import RippleEngine
+import RippleNodeTestSupport
 import RippleProtocol
 @testable import RippleSync
+import RippleTestSupport
 import RippleValues
 import Synchronization
 import Testing
@@ -23,16 +25,6 @@ final class Outboxes: Sendable {
 /// The id of a session, filled in once the hub has assigned it.
 final class SessionBox: Sendable {
     let id = Mutex<SessionID>(0)
-}
-
-/// Waits (polling an actor-held condition) up to `seconds`.
-func eventually(_ seconds: Double = 10, _ condition: () async -> Bool) async -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-        if await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(5))
-    }
-    return await condition()
 }
 
 @Suite struct InvalidationTests {
@@ -56,12 +48,12 @@ func eventually(_ seconds: Double = 10, _ condition: () async -> Bool) async -> 
                 modifications: [.add(queryId: 0, udfPath: "messages:getMessages", args: ["channelId": .string(channel)], journal: nil, componentPath: nil)])
             sessions.append(id)
         }
-        #expect(await eventually { sessions.allSatisfy { outboxes.transitions($0).count == 1 } })
+        try await eventually("every session has its first Transition") { sessions.allSatisfy { outboxes.transitions($0).count == 1 } }
         let before = await hub.rerunCount
         #expect(before == 1_000)
 
         _ = try await node.engine.mutation("messages:sendMessage", ["channelId": .string(channels[500]), "content": "hello"], identity: alice)
-        #expect(await eventually { outboxes.transitions(sessions[500]).count == 2 })
+        try await eventually("session 500 has its second Transition") { outboxes.transitions(sessions[500]).count == 2 }
         #expect(await hub.rerunCount == before + 1)
         let update = outboxes.transitions(sessions[500])[1]
         guard case .queryUpdated(_, let value, _, _) = update.modifications.first else {
@@ -87,7 +79,7 @@ func eventually(_ seconds: Double = 10, _ condition: () async -> Bool) async -> 
             await hub.modifyQuerySet(id, newVersion: 1, modifications: [.add(queryId: 7, udfPath: "channels:list", args: [:], journal: nil, componentPath: nil)])
             sessions.append(id)
         }
-        #expect(await eventually { sessions.allSatisfy { outboxes.transitions($0).count == 1 } })
+        try await eventually("every session has its first Transition") { sessions.allSatisfy { outboxes.transitions($0).count == 1 } }
         #expect(await hub.rerunCount == 1)
         #expect(await hub.liveQueryCount == 1)
         await node.stop()

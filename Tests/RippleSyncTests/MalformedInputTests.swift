@@ -1,6 +1,7 @@
 import Foundation
 import HummingbirdWSClient
 import NIOCore
+import RippleNodeTestSupport
 import RippleProtocol
 import Testing
 

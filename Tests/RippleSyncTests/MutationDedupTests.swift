@@ -1,5 +1,6 @@
 import Foundation
 import HummingbirdWSClient
+import RippleNodeTestSupport
 import RippleProtocol
 import RippleValues
 import Testing

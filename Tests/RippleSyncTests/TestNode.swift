@@ -6,55 +6,18 @@ import Logging
 import NIOWebSocket
 import RippleAuth
 import RippleEngine
+import RippleNodeTestSupport
 import RippleProtocol
 @testable import RippleSync
 import RippleValues
 import Testing
 
-/// A chat node served in-process on a free loopback port.
-final class TestNode: Sendable {
-    let directory: String
-    let engine: Engine
-    let server: SyncServer
-    let port: Int
-    let task: Task<Void, any Error>
-
-    /// `configure` adjusts the server's configuration (limits, timestamps) before it starts;
-    /// `authenticator` defaults to one with no providers and the admin key `test-admin-key`.
+extension TestNode {
+    /// A chat node (with the diagnostics functions) on a fresh data directory.
     static func start(
-        app: App = ChatApp.appWithDiagnostics, authenticator: Authenticator? = nil,
-        configure: (inout SyncServer.Configuration) -> Void = { _ in }
+        authenticator: Authenticator? = nil, configure: (inout SyncServer.Configuration) -> Void = { _ in }
     ) async throws -> TestNode {
-        let directory = NSTemporaryDirectory() + "ripple-sync-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let engine = try Engine.open(path: directory + "/ripple.sqlite3", app: app)
-        var logger = Logger(label: "test")
-        logger.logLevel = .warning
-        let authenticator = try authenticator ?? Authenticator(config: AuthConfig(providers: [], adminKey: "test-admin-key"))
-        var configuration = SyncServer.Configuration(host: "127.0.0.1", port: 0)
-        configure(&configuration)
-        let server = try await SyncServer.make(engine: engine, authenticator: authenticator, configuration: configuration, logger: logger)
-        let (ports, portSink) = AsyncStream<Int>.makeStream()
-        let application = server.application { portSink.yield($0) }
-        let task = Task { try await application.runService(gracefulShutdownSignals: []) }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw UserError("server did not start") }
-        return TestNode(directory: directory, engine: engine, server: server, port: port, task: task)
-    }
-
-    private init(directory: String, engine: Engine, server: SyncServer, port: Int, task: Task<Void, any Error>) {
-        self.directory = directory
-        self.engine = engine
-        self.server = server
-        self.port = port
-        self.task = task
-    }
-
-    func stop() async {
-        task.cancel()
-        _ = await task.result
-        engine.close()
-        try? FileManager.default.removeItem(atPath: directory)
+        try await start(app: ChatApp.appWithDiagnostics, authenticator: authenticator, configure: configure)
     }
 
     /// Opens a sync socket, sends `frames`, and collects the server's text messages until the

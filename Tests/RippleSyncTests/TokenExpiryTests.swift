@@ -2,6 +2,7 @@ import Foundation
 import HummingbirdWSClient
 import JWTKit
 import RippleAuth
+import RippleNodeTestSupport
 import RippleProtocol
 import RippleValues
 import Testing

@@ -40,11 +40,19 @@ public struct FunctionError: Error, Sendable, CustomStringConvertible, Equatable
     public let kind: Kind
     public let message: String
     public let data: Value?
+    /// Set when the call is a mutation that may or may not have been applied, saying why. Known
+    /// on the node that saw it happen; a forwarded error carries only its message.
+    public let unknownOutcome: UnknownOutcome?
 
     public init(_ kind: Kind, _ message: String, data: Value? = nil) {
+        self.init(kind, message, data: data, unknownOutcome: nil)
+    }
+
+    init(_ kind: Kind, _ message: String, data: Value? = nil, unknownOutcome: UnknownOutcome?) {
         self.kind = kind
         self.message = message
         self.data = data
+        self.unknownOutcome = unknownOutcome
     }
 
     public var description: String { message }

@@ -90,6 +90,9 @@ final class Committer: @unchecked Sendable {
         }
     }
 
+    /// Requests submitted and not yet taken into a group.
+    var queuedCount: Int { worker.queuedCount }
+
     /// Finishes the queued work, then stops the thread. Later submissions are refused.
     func stop() {
         worker.stop()
@@ -158,8 +161,7 @@ final class Committer: @unchecked Sendable {
         // down, and its divergent tail is discarded when it rejoins as a replica.
         if let refusal = commitGate?() {
             logger.error("leadership lapsed during a group commit; \(group.count) mutations left unacknowledged")
-            let unknown = FunctionError(
-                .unavailable, "\(refusal.message) while the mutation was being committed: the mutation may or may not have been applied")
+            let unknown = FunctionError.unknownOutcome(.leadershipLapsed(reason: refusal.message))
             for request in group { request.finish(.failure(unknown)) }
             return
         }

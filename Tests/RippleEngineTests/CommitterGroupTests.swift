@@ -1,0 +1,54 @@
+import Foundation
+@testable import RippleEngine
+import RippleTestSupport
+import RippleValues
+import Synchronization
+import Testing
+
+/// Mutations committed together in one group are still isolated from each other: each runs in
+/// its own SAVEPOINT, so one that throws takes back only its own writes, and the others of its
+/// group commit (with one COMMIT, published as one group).
+@Suite struct CommitterGroupTests {
+    @Test func aMutationThatThrowsInsideAGroupTakesBackOnlyItsOwnWrites() async throws {
+        let dir = TemporaryDirectory()
+        // The committer thread is held inside a mutation while three more queue up behind it;
+        // released, it takes all three into its next group.
+        let release = DispatchSemaphore(value: 0)
+        let holding = Mutex(false)
+        var functions = itemsFunctions()
+        functions.mutation("items:holdTheCommitter") { _, _ in
+            holding.withLock { $0 = true }
+            release.wait()
+            return Value.null
+        }
+        let engine = try Engine.open(path: dir.database, app: App(schema: itemsSchema, functions: functions))
+        defer { engine.close() }
+        let committer = try #require(engine.committer)
+        let groups = Mutex<[[UInt64]]>([])
+        let subscription = engine.commitFeed.subscribe { group in groups.withLock { $0.append(group.mutations.map(\.ts)) } }
+        defer { withExtendedLifetime(subscription) {} }
+
+        let hold = Task { try await engine.mutation("items:holdTheCommitter") }
+        try await eventually("the committer is held") { holding.withLock { $0 } }
+        let first = Task { try await engine.mutation("items:insert", ["group": "g", "n": 1]) }
+        try await eventually("the first insert is queued") { committer.queuedCount == 1 }
+        let failing = Task { try await engine.mutation("items:insertThenFail", ["group": "g"]) }
+        try await eventually("the failing insert is queued") { committer.queuedCount == 2 }
+        let third = Task { try await engine.mutation("items:insert", ["group": "g", "n": 3]) }
+        try await eventually("the third insert is queued") { committer.queuedCount == 3 }
+        release.signal()
+
+        _ = try await hold.value
+        let firstResult = try await first.value
+        let thirdResult = try await third.value
+        await #expect {
+            try await failing.value
+        } throws: { error in
+            let error = error as! FunctionError
+            return error.kind == .thrown && error.data == ["code": "boom", "count": .int64(7)]
+        }
+        let items = try await engine.query("items:byGroup", ["group": "g"]).value.documents
+        #expect(items.map { $0["n"] } == [1, 3])
+        #expect(groups.withLock { $0 }.contains([firstResult.ts, thirdResult.ts]), "\(groups.withLock { $0 })")
+    }
+}

@@ -1,0 +1,37 @@
+import RippleEngine
+import Testing
+
+/// The three ways a mutation's outcome becomes unknown, each as the client reads it. Clients
+/// (the chaos suite's workload among them) match "may or may not have been applied", so the
+/// text is pinned here, once per case.
+@Suite struct UnknownOutcomeTests {
+    @Test func aDroppedLinkToTheWriterSaysResendingIsDeduplicatedByTheWriter() {
+        let error = FunctionError.unknownOutcome(.linkLost(reason: "connection reset"))
+        #expect(error.kind == .unavailable)
+        #expect(error.unknownOutcome == .linkLost(reason: "connection reset"))
+        #expect(
+            error.message
+                == "The writer could not be reached or the link dropped before it answered (connection reset): the mutation may or may "
+                + "not have been applied. Resending the same request (same session and request id) is deduplicated by the writer.")
+    }
+
+    @Test func aCommitNeverAppliedOnThisReplicaNamesItsTimestampAndTheWait() {
+        let error = FunctionError.unknownOutcome(.notAppliedHere(ts: 42, timeout: .seconds(30)))
+        #expect(error.kind == .unavailable)
+        #expect(
+            error.message
+                == "The writer committed the mutation at 42, but this node did not apply it within 30.0 seconds (the writer may have "
+                + "failed over): the mutation may or may not have been applied. Resending the same request (same session and request "
+                + "id) is deduplicated.")
+    }
+
+    @Test func aLapsedLeadershipPromisesNothingAboutAResend() {
+        let error = FunctionError.unknownOutcome(.leadershipLapsed(reason: "fenced"))
+        #expect(error.kind == .unavailable)
+        #expect(error.message == "fenced while the mutation was being committed: the mutation may or may not have been applied")
+    }
+
+    @Test func anErrorBuiltFromWordsHasNoUnknownOutcome() {
+        #expect(FunctionError(.unavailable, "the mutation may or may not have been applied").unknownOutcome == nil)
+    }
+}
