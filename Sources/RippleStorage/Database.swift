@@ -94,12 +94,6 @@ public final class Database {
         }
     }
 
-    /// Lets COMMIT skip the sync (`synchronous=NORMAL`): in WAL mode a commit then survives a
-    /// crash of the process, not of the OS. For a node that can fetch a lost tail again.
-    public func syncOnlyAtCheckpoints() throws(DatabaseError) {
-        try execute("PRAGMA synchronous=NORMAL")
-    }
-
     /// Stops COMMIT from checkpointing the WAL when it grows; the owner calls `checkpoint()`
     /// elsewhere (another connection, another thread) so that no commit pays for one.
     public func disableAutomaticCheckpoints() throws(DatabaseError) {
