@@ -42,7 +42,8 @@ public actor SchedulerService {
 
     /// Until when (this node's clock) the lease is surely still ours; nil while not held.
     private var heldUntil: ContinuousClock.Instant?
-    /// Set by a takeover until its bookkeeping (abandoned actions, cron sync) has succeeded.
+    /// Set by a takeover, or by an action end the writer refused, until the bookkeeping
+    /// (unrecorded ends, abandoned actions, cron sync) has succeeded.
     private var needsTakeover = false
     /// The holder we last saw refusing us, so the wait is logged once, not every poll.
     private var waitingOn: String?
@@ -406,6 +407,10 @@ public actor SchedulerService {
             // an action stuck there forever after its scheduler lost and regained the lease.
             logger.warning("the end of action job \(job.id) (\(job.name)) is recorded when this scheduler holds the lease again")
             unrecordedEnds[job.id] = error
+            // The takeover that answers a lapse may already have run (its reply came first), and
+            // the renewals after it are plain: the next one must do the bookkeeping again, or the
+            // job stays inProgress until another scheduler takes over (issue 13's 90 s waits).
+            needsTakeover = true
         }
         if let error { logger.info("scheduled function \(job.name) (\(job.id)) failed: \(error)") }
     }

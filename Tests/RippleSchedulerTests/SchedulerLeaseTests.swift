@@ -130,6 +130,35 @@ import Testing
         await h.stop()
     }
 
+    /// Chaos long runs (issue 13: scheduled-job checks that waited their full 90 s): the writer
+    /// refused an action's end (lease lapsed), but the reply reached the scheduler only after its
+    /// renewal had taken the lease back and done the takeover bookkeeping. Its next renewals were
+    /// plain ones, so the end waited for a takeover that never came: `inProgress` until another
+    /// scheduler failed it. Here the test takes the lease back in the scheduler's name, as that
+    /// renewal did.
+    @Test func actionEndRefusedAfterTheTakeoverBookkeepingIsRecordedAtTheNextRenewal() async throws {
+        let h = try SchedulerHarness()
+        h.startScheduler(nodeID: "s", lease: .seconds(3), actionTimeout: .milliseconds(1_000))
+        try await h.waitUntil("the scheduler holds the lease") { try await h.leaseHolder() != nil }
+        let holder = try await h.leaseHolder()!
+        let id = try await h.mutation("jobs:scheduleTarget", ["path": "jobs:slowAction", "args": ["tag": "late"]]).stringValue!
+        try await h.waitUntil("the action started") { try await h.state(id) == "inProgress" }
+        _ = try await h.system(SchedulerFunctions.releaseLease, ["holder": .string(holder)])
+        let timedOut = ContinuousClock.now + .milliseconds(1_500)
+        while ContinuousClock.now < timedOut {
+            _ = try await h.system(SchedulerFunctions.acquireLease, ["holder": "intruder", "durationMs": 300])
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        _ = try await h.system(SchedulerFunctions.releaseLease, ["holder": "intruder"])
+        let retaken = try await h.system(SchedulerFunctions.acquireLease, ["holder": .string(holder), "durationMs": 3_000])
+        #expect(retaken["granted"] == true && retaken["takeover"] == true)
+        #expect(try await h.state(id) == "inProgress")
+        try await h.waitUntil("the end recorded at a renewal") { try await h.state(id) == "failed" }
+        let error = try await h.job(id)["state"]?["error"]?.stringValue ?? ""
+        #expect(error.contains("timed out"), "recorded error: \(error)")
+        await h.stop()
+    }
+
     @Test func actionStartRetriedByItsRunnerAfterALostReplyIsStillItsOwn() async throws {
         let h = try SchedulerHarness()
         _ = try await h.system(SchedulerFunctions.acquireLease, ["holder": "s", "durationMs": 60_000])

@@ -252,3 +252,33 @@ def unavailability(history: History, window_after_heal: float = 15.0) -> List[Di
             longest = end - start
         out.append({"kind": fault.kind, "target": fault.target, "seconds": longest, "detail": fault.detail})
     return out
+
+
+def failed_for_want_of_a_writer(op: Operation) -> bool:
+    """A write that failed because no writer took it (refused before it was sent, unknown), as
+    opposed to one the app refused (a transfer from a short balance)."""
+    return op.outcome in (REFUSED, UNKNOWN) and "insufficientBalance" not in op.error
+
+
+def failover_unavailability(history: History, failover_kinds: Iterable[str], window_after_heal: float = 15.0) -> List[Dict[str, Any]]:
+    """Per fault that moved the writer: how long writes were unavailable, from the first write
+    that failed after the fault began to the first acknowledged write among the calls started
+    after that failure (a call in flight before it may have been answered by the old writer);
+    0 when no write failed. With the old and new leader and the new term."""
+    kinds = set(failover_kinds)
+    out = []
+    for fault in history.faults:
+        if fault.kind not in kinds:
+            continue
+        end = (fault.healed or fault.started) + window_after_heal
+        failures = [op.ended for op in history.operations
+                    if failed_for_want_of_a_writer(op) and fault.started <= op.ended <= end]
+        seconds = 0.0
+        if failures:
+            first_failure = min(failures)
+            acks = [op.ended for op in history.operations if op.outcome == ACKED and op.started >= first_failure]
+            # No write acknowledged after it: unavailable until the end of the run.
+            seconds = (min(acks) if acks else max(op.ended for op in history.operations)) - first_failure
+        out.append({"kind": fault.kind, "old_leader": fault.target, "new_leader": fault.new_leader, "term": fault.term,
+                    "elected_s": (fault.elected - fault.started) if fault.elected else None, "seconds": seconds})
+    return out

@@ -70,6 +70,11 @@ class FaultRecord:
     started: float
     healed: float = 0.0
     detail: str = ""
+    #: A fault that made the cluster elect another writer (failover mode): who leads after it,
+    #: in which term, and when that leader was first seen.
+    new_leader: str = ""
+    term: int = 0
+    elected: float = 0.0
 
 
 class History:

@@ -11,6 +11,16 @@ disk freed):
     wal-damage                                  SIGKILL a replica, truncate or overwrite the tail
                                                 of its SQLite WAL, restart it
     disk-full                                   fill the replica's small tmpfs data dir, then free it
+
+With failover (`scripts/cluster start --failover`: etcd elects the writer among node1..node3),
+the faults are those that make sense without a fixed writer address (no proxies, no tmpfs), and
+two that move the writer:
+    kill-writer-failover                        SIGKILL whoever leads now, keep it down until a
+                                                replica leads in a newer term, restart it (it
+                                                rejoins as a replica)
+    pause-writer-failover                       SIGSTOP whoever leads now until a replica leads in
+                                                a newer term, SIGCONT (fenced, it rejoins as a replica)
+kill-replica, wal-damage and pause then pick among the nodes that do not lead.
 """
 
 from __future__ import annotations
@@ -20,9 +30,10 @@ import random
 import signal
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from cluster import CLUSTER_DIR, Cluster, ClusterError
+from failover import CANDIDATES, FailoverCluster
 from history import FaultRecord, History
 from proxy import FaultProxy
 
@@ -31,7 +42,45 @@ FAULT_KINDS = (
     "proxy-delay", "proxy-drop", "proxy-duplicate", "proxy-reorder", "proxy-corrupt", "proxy-cut",
     "wal-damage", "disk-full",
 )
-KILLS = ("kill-writer", "kill-replica", "kill-scheduler", "wal-damage")
+#: Faults that move the writer to another node (failover mode).
+FAILOVERS = ("kill-writer-failover", "pause-writer-failover")
+FAILOVER_FAULT_KINDS = FAILOVERS + ("kill-replica", "kill-scheduler", "pause", "wal-damage")
+KILLS = ("kill-writer", "kill-replica", "kill-scheduler", "wal-damage", "kill-writer-failover")
+#: Longest a failover may take (lease expiry + election) before it counts as a violation; the
+#: target is 3 s on loopback with a 1 s lease (docs/operations.md), this allows a loaded machine.
+ELECTION_TIMEOUT_S = 30.0
+#: Longest a restarted or resumed old writer may take to serve as a replica of the new term.
+REJOIN_TIMEOUT_S = 60.0
+
+
+def leader_of(cluster: Cluster) -> Optional[Tuple[str, int]]:
+    """Who leads now, and in which term: the fixed writer of the plain cluster (term 0), or the
+    failover cluster's node whose /health says it is the writer in the highest term (an old
+    writer resumed after a pause may still say so for a moment, in its older term); None while
+    no node leads."""
+    if not isinstance(cluster, FailoverCluster):
+        return "writer", 0
+    claims = []
+    for node in CANDIDATES:
+        info = cluster.leadership(node)
+        if info and info.get("role") == "writer":
+            claims.append((int(info["term"]), node))
+    if not claims:
+        return None
+    term, node = max(claims)
+    return node, term
+
+
+def wait_leader(cluster: Cluster, newer_than: int = -1, timeout: float = ELECTION_TIMEOUT_S) -> Optional[Tuple[str, int]]:
+    """`leader_of` once a node leads in a term above `newer_than`; None after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = leader_of(cluster)
+        if found and found[1] > newer_than:
+            return found
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.02)
 
 
 def unsynced_wal_offset(wal: Path) -> Optional[int]:
@@ -53,10 +102,15 @@ def unsynced_wal_offset(wal: Path) -> Optional[int]:
 
 class Nemesis:
     """Injects faults into `cluster`; `proxies` maps a node to the proxy on its replication link;
-    `disk` is the tmpfs mount holding `disk_node`'s data (None: disk-full is not possible here)."""
+    `disk` is the tmpfs mount holding `disk_node`'s data (None: disk-full is not possible here);
+    `kinds` the faults it plans from; `nodes` the nodes that serve clients (all but etcd)."""
 
     def __init__(self, cluster: Cluster, history: History, rng: random.Random, proxies: Dict[str, FaultProxy],
-                 disk: Optional[Path], disk_node: str, data_dirs: Dict[str, Path], log: Callable[[str], None]):
+                 disk: Optional[Path], disk_node: str, data_dirs: Dict[str, Path], log: Callable[[str], None],
+                 kinds: Sequence[str] = FAULT_KINDS, nodes: Optional[List[str]] = None):
+        self.kinds = kinds
+        self.nodes = nodes if nodes is not None else cluster.nodes()
+        self.failover = isinstance(cluster, FailoverCluster)
         self.cluster = cluster
         self.history = history
         self.rng = rng
@@ -68,7 +122,7 @@ class Nemesis:
 
     def plan(self, count: int) -> List[str]:
         """`count` faults covering every kind it can (each at least once when count allows)."""
-        kinds = [k for k in FAULT_KINDS if k != "disk-full" or self.disk is not None]
+        kinds = [k for k in self.kinds if k != "disk-full" or self.disk is not None]
         faults = list(kinds) if count >= len(kinds) else []
         while len(faults) < count:
             faults.append(self.rng.choice(kinds))
@@ -83,6 +137,10 @@ class Nemesis:
     # -- kills and pauses --------------------------------------------------------------------------
 
     def _replicas(self) -> List[str]:
+        """The nodes that replicate the writer's log and are not the scheduler."""
+        if self.failover:
+            leader = leader_of(self.cluster)
+            return [n for n in CANDIDATES if leader is None or n != leader[0]]
         return [n for n in self.cluster.nodes() if n.startswith("replica")]
 
     def _kill_and_restart(self, kind: str, node: str, before_restart: Optional[Callable[[], str]] = None) -> FaultRecord:
@@ -116,7 +174,8 @@ class Nemesis:
         return self._kill_and_restart("kill-scheduler", "scheduler")
 
     def _pause(self) -> FaultRecord:
-        node = self.rng.choice(self.cluster.nodes())
+        # With failover, a pause of the writer is pause-writer-failover's (it moves the writer).
+        node = self.rng.choice(self._replicas() + ["scheduler"] if self.failover else self.nodes)
         pid = int((CLUSTER_DIR / f"{node}.pid").read_text())
         hold = self.rng.uniform(0.5, 4.0)
         record = self.history.fault(FaultRecord("pause", node, time.time(), detail=f"SIGSTOP {hold:.1f} s"))
@@ -127,6 +186,60 @@ class Nemesis:
             os.kill(pid, signal.SIGCONT)
         record.healed = time.time()
         return record
+
+    # -- failovers --------------------------------------------------------------------------------
+
+    def _kill_writer_failover(self) -> FaultRecord:
+        """SIGKILL whoever leads; once a replica leads in a newer term (the lease expired), the
+        old writer stays down a little longer, then restarts and must rejoin as a replica."""
+        def restart_later(node: str, pid: int) -> None:
+            time.sleep(self.rng.uniform(0.5, 3.0))
+            self._restart(node)
+
+        return self._failover("kill-writer-failover", lambda node, pid: self.cluster.kill(node), restart_later)
+
+    def _pause_writer_failover(self) -> FaultRecord:
+        """SIGSTOP whoever leads until a replica leads in a newer term, then SIGCONT: the old
+        writer must find itself fenced (its lease gone) and rejoin as a replica."""
+        return self._failover("pause-writer-failover", lambda node, pid: os.kill(pid, signal.SIGSTOP),
+                              lambda node, pid: os.kill(pid, signal.SIGCONT))
+
+    def _failover(self, kind: str, fail: Callable[[str, int], None], recover: Callable[[str, int], None]) -> FaultRecord:
+        """Fails the current writer with `fail`, waits for the election, recovers it with
+        `recover` and waits until it follows. A missing election or rejoin is a violation."""
+        found = wait_leader(self.cluster)
+        if found is None:
+            self.history.violation("failover", f"{kind}: no node leads before the fault")
+            return self.history.fault(FaultRecord(kind, "-", time.time(), time.time(), "no leader to fail"))
+        leader, term = found
+        pid = int((CLUSTER_DIR / f"{leader}.pid").read_text())
+        record = self.history.fault(FaultRecord(kind, leader, time.time(), detail=f"term {term}"))
+        try:
+            fail(leader, pid)
+            elected = wait_leader(self.cluster, newer_than=term)
+            if elected is None:
+                self.history.violation("failover", f"{kind}: no node leads in a term above {term} within {ELECTION_TIMEOUT_S} s "
+                                                   f"of failing {leader}\n{self.cluster.log_tails(20)}")
+            else:
+                record.new_leader, record.term, record.elected = elected[0], elected[1], time.time()
+        finally:
+            recover(leader, pid)
+        self._await_rejoined(leader, record)
+        record.healed = time.time()
+        elected_after = f"{record.elected - record.started:.1f} s" if record.elected else "never"
+        record.detail = f"term {term} -> {record.new_leader or '?'} term {record.term or '?'} after {elected_after}"
+        return record
+
+    def _await_rejoined(self, node: str, record: FaultRecord) -> None:
+        deadline = time.monotonic() + REJOIN_TIMEOUT_S
+        last = None
+        while time.monotonic() < deadline:
+            last = self.cluster.leadership(node)
+            if last and last.get("role") != "writer" and int(last["term"]) >= record.term:
+                return
+            time.sleep(0.05)
+        self.history.violation("failover-rejoin", f"{record.kind}: the old writer {node} does not serve as a replica of "
+                                                  f"term {record.term} within {REJOIN_TIMEOUT_S} s (last: {last})")
 
     def _wal_damage(self) -> FaultRecord:
         node = self.rng.choice(self._replicas())
@@ -206,7 +319,7 @@ class Nemesis:
             proxy.set_fault("pass")
         if self.disk is not None:
             (self.disk / "ballast").unlink(missing_ok=True)
-        for node in self.cluster.nodes():
+        for node in self.nodes:
             if self.cluster.health(node) is None:
                 pid_file = CLUSTER_DIR / f"{node}.pid"
                 if pid_file.exists():

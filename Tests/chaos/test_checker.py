@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections import Counter
 
 from checker import (check_balances, check_crons, check_hashes, check_jobs, check_observations, check_read_your_writes,
-                     check_writes)
-from history import ACKED, REFUSED, UNKNOWN, Observation, Operation
+                     check_writes, failover_unavailability)
+from history import ACKED, REFUSED, UNKNOWN, FaultRecord, History, Observation, Operation
 
 
 def op(write_id: str, outcome: str, kind: str = "insert", via: str = "http", error: str = "", **args) -> Operation:
@@ -118,3 +118,39 @@ def test_hashes_must_agree_at_one_ts():
     assert check_hashes([("writer", "5", "h"), ("replica1", "5", "h")], ["writer", "replica1"]) == []
     assert names(check_hashes([("writer", "5", "h"), ("replica1", "5", "g")], ["writer", "replica1"])) == ["hashes"]
     assert names(check_hashes([("writer", "5", "h"), ("replica1", "5", "unavailable")], ["writer", "replica1"])) == ["hashes"]
+
+
+def timed(write_id: str, outcome: str, node: str, started: float, ended: float, error: str = "") -> Operation:
+    return Operation("c1", node, "http", "insert", write_id, {"writeId": write_id}, started, ended, outcome, error=error)
+
+
+def test_acked_write_lost_in_a_failover_is_reported_with_the_node_that_acked_it():
+    # The old writer acknowledged "w2" and died before any replica had it; the new writer's
+    # state (the final one) does not hold it.
+    history = [timed("w1", ACKED, "node1", 10.0, 10.1), timed("w2", ACKED, "node1", 10.2, 10.3),
+               timed("w3", UNKNOWN, "node2", 10.4, 11.0, "may or may not have been applied"), timed("w4", ACKED, "node2", 12.0, 12.1)]
+    violations, counts, _ = check_writes(history, Counter({"w1": 1, "w4": 1}))
+    assert names(violations) == ["acked-lost"] and counts == {"lost": 1, "duplicated": 0}
+    assert str(violations[0]) == ("[acked-lost] 1 acknowledged mutations are absent: "
+                                  "insert w2 by c1 via http on node1, acked [10.200..10.300]")
+
+
+def test_failover_unavailability_runs_from_the_first_failed_write_to_the_first_ack_of_a_later_call():
+    history = History()
+    history.faults = [FaultRecord("kill-writer-failover", "node1", 100.0, 105.0, new_leader="node2", term=3, elected=101.5),
+                      FaultRecord("pause-writer-failover", "node2", 200.0, 204.0, new_leader="node3", term=4, elected=202.0),
+                      FaultRecord("kill-replica", "node3", 300.0, 301.0)]
+    history.operations = [
+        timed("a", ACKED, "node2", 99.0, 99.5),
+        timed("b", REFUSED, "node3", 100.0, 100.1, "ConvexError {'code': 'insufficientBalance'}"),  # the app's refusal
+        timed("c", UNKNOWN, "node2", 99.9, 100.2, "HTTP 503: may or may not have been applied"),  # the first failure
+        timed("d", ACKED, "node3", 100.1, 101.0),  # in flight before the failure: not evidence of a writer
+        timed("e", REFUSED, "node1", 100.5, 100.6, "ConnectionError: Connection refused"),
+        timed("f", ACKED, "node3", 101.0, 102.7),
+        timed("g", ACKED, "node3", 199.0, 201.0),  # no write failed around the pause
+    ]
+    assert failover_unavailability(history, ("kill-writer-failover", "pause-writer-failover")) == [
+        {"kind": "kill-writer-failover", "old_leader": "node1", "new_leader": "node2", "term": 3, "elected_s": 1.5,
+         "seconds": 102.7 - 100.2},
+        {"kind": "pause-writer-failover", "old_leader": "node2", "new_leader": "node3", "term": 4, "elected_s": 2.0, "seconds": 0.0},
+    ]

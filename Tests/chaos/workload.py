@@ -86,8 +86,10 @@ class Workload:
     """Runs `clients` writer threads and the subscribers until `stop()`."""
 
     def __init__(self, history: History, nodes: List[str], seed: int, clients: int, ws_share: float,
-                 work_dir, label: str = "", pause_s: float = 0.05):
+                 work_dir, label: str = "", pause_s: float = 0.05, port_of: Callable[[str], int] = node_port):
         self.history = history
+        #: A node's client port (the plain cluster's or the failover cluster's numbering).
+        self.port_of = port_of
         #: Prefixes every client and subscriber name (so writeIds stay unique across rounds).
         self.label = label
         self.nodes = nodes
@@ -140,7 +142,7 @@ class Workload:
             self.stopping.wait(rng.random() * self.pause_s * 2)
 
     def _http_mutation(self, session: requests.Session, node: str, path: str, args: Dict[str, Any], op: Operation):
-        url = f"http://127.0.0.1:{node_port(node)}/api/mutation"
+        url = f"http://127.0.0.1:{self.port_of(node)}/api/mutation"
         body = json.dumps({"path": path, "args": args, "format": "json"})
         try:
             response = session.post(url, data=body, headers={"Content-Type": "application/json"}, timeout=CALL_TIMEOUT)
@@ -163,7 +165,7 @@ class Workload:
         return op.outcome, op.value
 
     def _http_query(self, session: requests.Session, node: str, path: str, args: Dict[str, Any]) -> Any:
-        url = f"http://127.0.0.1:{node_port(node)}/api/query"
+        url = f"http://127.0.0.1:{self.port_of(node)}/api/query"
         response = session.post(url, data=json.dumps({"path": path, "args": args, "format": "json"}),
                                 headers={"Content-Type": "application/json"}, timeout=CALL_TIMEOUT)
         payload = response.json()
@@ -179,7 +181,7 @@ class Workload:
             if client is None:
                 node = rng.choice(self.nodes)
                 try:
-                    client = ClientProcess(f"http://127.0.0.1:{node_port(node)}", self.work_dir, name=f"{name}-{uuid.uuid4().hex[:4]}")
+                    client = ClientProcess(f"http://127.0.0.1:{self.port_of(node)}", self.work_dir, name=f"{name}-{uuid.uuid4().hex[:4]}")
                 except AssertionError:
                     self.stopping.wait(0.5)
                     continue
@@ -223,7 +225,7 @@ class Workload:
         max_ts: Optional[int] = None
         reconnect = 0
         while not self.stopping.is_set():
-            url = f"ws://127.0.0.1:{node_port(node)}/api/sync"
+            url = f"ws://127.0.0.1:{self.port_of(node)}/api/sync"
             try:
                 with websockets.sync.client.connect(url, proxy=None, compression=None, max_size=None, open_timeout=5,
                                                     close_timeout=2, ping_interval=None) as ws:
@@ -252,7 +254,7 @@ class Workload:
             self.stopping.wait(0.2)
 
     def _official_subscriber(self, name: str, node: str) -> None:
-        sub = Subscription(f"http://127.0.0.1:{node_port(node)}", "chaos:accounts", {}, log_dir=self.work_dir,
+        sub = Subscription(f"http://127.0.0.1:{self.port_of(node)}", "chaos:accounts", {}, log_dir=self.work_dir,
                            name=f"{name}-{node}", errors_ok=True)
         self.subscriptions.append(sub)
         while not self.stopping.is_set() and not sub.ended:
