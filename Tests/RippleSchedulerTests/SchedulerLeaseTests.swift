@@ -139,10 +139,10 @@ import Testing
     @Test func actionEndRefusedAfterTheTakeoverBookkeepingIsRecordedAtTheNextRenewal() async throws {
         let h = try SchedulerHarness()
         h.startScheduler(nodeID: "s", lease: .seconds(3), actionTimeout: .milliseconds(1_000))
-        try await h.waitUntil("the scheduler holds the lease") { try await h.leaseHolder() != nil }
+        try await eventually("the scheduler holds the lease") { try await h.leaseHolder() != nil }
         let holder = try await h.leaseHolder()!
         let id = try await h.mutation("jobs:scheduleTarget", ["path": "jobs:slowAction", "args": ["tag": "late"]]).stringValue!
-        try await h.waitUntil("the action started") { try await h.state(id) == "inProgress" }
+        try await eventually("the action started") { try await h.state(id) == "inProgress" }
         _ = try await h.system(SchedulerFunctions.releaseLease, ["holder": .string(holder)])
         let timedOut = ContinuousClock.now + .milliseconds(1_500)
         while ContinuousClock.now < timedOut {
@@ -153,7 +153,7 @@ import Testing
         let retaken = try await h.system(SchedulerFunctions.acquireLease, ["holder": .string(holder), "durationMs": 3_000])
         #expect(retaken["granted"] == true && retaken["takeover"] == true)
         #expect(try await h.state(id) == "inProgress")
-        try await h.waitUntil("the end recorded at a renewal") { try await h.state(id) == "failed" }
+        try await eventually("the end recorded at a renewal") { try await h.state(id) == "failed" }
         let error = try await h.job(id)["state"]?["error"]?.stringValue ?? ""
         #expect(error.contains("timed out"), "recorded error: \(error)")
         await h.stop()
