@@ -13,7 +13,7 @@ let package = Package(
         // For the fuzz targets in Fuzz/ (a package of their own); not an API for apps.
         .library(
             name: "RippleInternals",
-            targets: ["RippleValues", "RippleLog", "RippleStorage", "RippleProtocol", "RippleReplication", "RippleAuth"]
+            targets: ["RippleValues", "RippleLog", "RippleStorage", "RippleProtocol", "RippleReplication", "RippleAuth", "RippleEngine"]
         ),
     ],
     dependencies: [
@@ -146,7 +146,7 @@ let package = Package(
             dependencies: [
                 .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"), .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"), "RippleBenchApp",
+                .product(name: "Logging", package: "swift-log"), "RippleBenchApp", "RippleClient", "RippleValues",
             ],
             path: "Benchmarks/PeerBench"
         ),

@@ -75,12 +75,18 @@ struct LoadGenerator {
     }
 }
 
-/// The first failure of a run, kept for the report.
+/// The first failure of a run, kept for the report, and how many there were.
 final class FirstError: Sendable {
-    private let first = Mutex<String?>(nil)
+    private let first = Mutex<(message: String?, count: Int)>((nil, 0))
 
-    func keep(_ error: any Error) { first.withLock { if $0 == nil { $0 = "\(error)" } } }
-    var message: String? { first.withLock { $0 } }
+    func keep(_ error: any Error) {
+        first.withLock {
+            if $0.message == nil { $0.message = "\(error)" }
+            $0.count += 1
+        }
+    }
+    var message: String? { first.withLock { $0.message } }
+    var count: Int { first.withLock { $0.count } }
 }
 
 extension Duration {

@@ -20,7 +20,17 @@ struct RipplePeer: Sendable {
     /// Runs mutation `path` and returns its value; a function error or a non-200 answer throws.
     @discardableResult
     func mutation(_ path: String, _ args: [String: Any]) async throws -> Any {
-        var request = HTTPClientRequest(url: baseURL + "/api/mutation")
+        try await call("mutation", path, args)
+    }
+
+    /// Runs query `path` (`POST /api/query`) and returns its value.
+    @discardableResult
+    func query(_ path: String, _ args: [String: Any]) async throws -> Any {
+        try await call("query", path, args)
+    }
+
+    private func call(_ kind: String, _ path: String, _ args: [String: Any]) async throws -> Any {
+        var request = HTTPClientRequest(url: baseURL + "/api/" + kind)
         request.method = .POST
         request.headers.add(name: "content-type", value: "application/json")
         let body = try JSONSerialization.data(withJSONObject: ["path": path, "args": args, "format": "json"])

@@ -1,11 +1,19 @@
 import Foundation
 import PostgresNIO
 
-// The networked benchmarks of `scripts/bench`: one load generator drives Ripple (a bench-server
-// node, HTTP API) and PostgreSQL (wire protocol, prepared statements) with the same workload.
+// The networked benchmarks of `scripts/bench`: one load generator drives Ripple (bench-server
+// nodes, HTTP API and sync protocol) and PostgreSQL (wire protocol, prepared statements) with the
+// same workload.
 //   PeerBench mutations --ripple URL --postgres HOST:PORT [--clients 64] [--seconds 10]
 //   PeerBench transfers --ripple URL --postgres HOST:PORT [--clients 50] [--seconds 10]
 //                       [--accounts 100000] [--hot 10] [--hot-share 0.8]
+//   PeerBench reactivity --ripple WRITER_URL --replica URL --ripple-pids PID,PID
+//                       --postgres HOST:PORT --postgres-pid PID [--subscribers 1000]
+//                       [--channels 100] [--rate 100] [--seconds 10]
+//   PeerBench reads --nodes WRITER_URL,REPLICA_URL,… --pids PID,… [--clients 64] [--seconds 10]
+//                       [--accounts 10000]
+//   PeerBench sync --async WRITER_URL --sync WRITER_URL [--clients 64] [--seconds 10]
+//   PeerBench seed --ripple URL [--accounts 1000000]     (accounts for the bootstrap part)
 
 /// The command line: a part name and `--flag value` pairs.
 struct Options {
@@ -13,7 +21,7 @@ struct Options {
     private var values: [String: String] = [:]
 
     init(_ arguments: [String]) throws {
-        guard let part = arguments.first else { throw PeerError("usage: PeerBench mutations|transfers --ripple URL --postgres HOST:PORT [options]") }
+        guard let part = arguments.first else { throw PeerError("usage: PeerBench mutations|transfers|reactivity|reads|sync|seed --flag value …") }
         self.part = part
         var rest = arguments.dropFirst()
         while let flag = rest.popFirst() {
@@ -32,27 +40,60 @@ struct Options {
         guard let value = Double(text), value >= 0 else { throw PeerError("--\(name) must be a non-negative number, got \(text)") }
         return value
     }
+
+    func count(_ name: String, default fallback: Int) throws -> Int {
+        let value = try number(name, default: Double(fallback))
+        guard value >= 1, value == value.rounded() else { throw PeerError("--\(name) must be a whole number ≥ 1, got \(value)") }
+        return Int(value)
+    }
+
+    /// A Ripple node's HTTP API.
+    func ripple(_ name: String) throws -> RipplePeer { RipplePeer(baseURL: try string(name), connections: 1024) }
+}
+
+/// Every peer a part made, shut down when it is done.
+var peers: [RipplePeer] = []
+@MainActor func peer(_ made: RipplePeer) -> RipplePeer {
+    peers.append(made)
+    return made
 }
 
 do {
     let options = try Options(Array(CommandLine.arguments.dropFirst()))
-    let ripple = RipplePeer(baseURL: try options.string("ripple"), connections: 1024)
-    let postgres = try PostgresPeer(address: try options.string("postgres"))
+    let seconds = try options.number("seconds", default: 10)
     switch options.part {
     case "mutations":
-        try await MutationsPart(
-            clients: Int(try options.number("clients", default: 64)), seconds: try options.number("seconds", default: 10)
-        ).run(ripple: ripple, postgres: postgres)
+        try await MutationsPart(clients: try options.count("clients", default: 64), seconds: seconds)
+            .run(ripple: peer(try options.ripple("ripple")), postgres: try PostgresPeer(address: try options.string("postgres")))
     case "transfers":
         try await TransfersPart(
-            clients: Int(try options.number("clients", default: 50)), seconds: try options.number("seconds", default: 10),
-            accounts: Int(try options.number("accounts", default: 100_000)), hot: Int(try options.number("hot", default: 10)),
+            clients: try options.count("clients", default: 50), seconds: seconds,
+            accounts: try options.count("accounts", default: 100_000), hot: try options.count("hot", default: 10),
             hotShare: try options.number("hot-share", default: 0.8)
-        ).run(ripple: ripple, postgres: postgres)
+        ).run(ripple: peer(try options.ripple("ripple")), postgres: try PostgresPeer(address: try options.string("postgres")))
+    case "reactivity":
+        try await ReactivityPart(
+            subscribers: try options.count("subscribers", default: 1_000), channels: try options.count("channels", default: 100),
+            rate: try options.number("rate", default: 100), seconds: seconds
+        ).run(
+            writer: peer(try options.ripple("ripple")), replica: peer(try options.ripple("replica")),
+            rippleCPU: try ServerCPU(try options.string("ripple-pids")),
+            postgres: try PostgresPeer(address: try options.string("postgres")),
+            postgresCPU: try ServerCPU(try options.string("postgres-pid"), withChildren: true))
+    case "reads":
+        var nodes: [RipplePeer] = []
+        for url in try options.string("nodes").split(separator: ",") { nodes.append(peer(RipplePeer(baseURL: String(url), connections: 1024))) }
+        try await ReadsPart(clients: try options.count("clients", default: 64), seconds: seconds, accounts: try options.count("accounts", default: 10_000))
+            .run(nodes: nodes, cpu: try ServerCPU(try options.string("pids")))
+    case "seed":
+        try await peer(try options.ripple("ripple")).seedAccounts(try options.count("accounts", default: 1_000_000))
+    case "sync":
+        try await SyncReplicationPart(clients: try options.count("clients", default: 64), seconds: seconds)
+            .run(asynchronous: peer(try options.ripple("async")), synchronous: peer(try options.ripple("sync")))
     default:
-        throw PeerError("unknown part \(options.part); expected mutations or transfers")
+        throw PeerError("unknown part \(options.part); expected mutations, transfers, reactivity, reads, sync or seed")
     }
-    try await ripple.shutdown()
+    for ripple in peers { try await ripple.shutdown() }
 } catch {
     FileHandle.standardError.write(Data("PeerBench: \(error)\n".utf8))
     exit(1)

@@ -332,52 +332,27 @@ let SQLITE_TRANSIENT_BENCH = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
 // MARK: - Link glue (equivalents of the Ripple module's internal EngineCommitSource/Sink)
 
-/// The writer's side: the engine's log, woken by its commit listener.
+/// The writer's side: the engine's log and its commit feed, as `EngineCommitSource` reads them,
+/// plus the lag breakdown's "handed on" stamp.
 final class BenchCommitSource: CommitSource {
-    private struct State {
-        var latest: UInt64 = 0
-        var waiters: [UInt64: (after: UInt64, continuation: CheckedContinuation<Void, Never>)] = [:]
-        var nextWaiter: UInt64 = 0
-    }
     let engine: Engine
     let lag: LagRecorder
-    private let state = Mutex(State())
-    private let followers = Mutex<[Int: @Sendable ([Commit]) -> Void]>([:])
-    private let nextFollower = Counter()
 
     init(engine: Engine, lag: LagRecorder) {
         self.engine = engine
         self.lag = lag
-        engine.commitFeed.subscribe { [weak self] group in
-            self?.note(group.appliedTimestamp)
-            self?.deliver(group)
-        }
     }
 
-    /// The live tail, as `EngineCommitSource`/`CommitFollowers` do it; a commit handed over here
-    /// counts as "read" for the lag breakdown.
+    /// The live tail: each durable group straight from the commit feed; a commit handed over
+    /// here counts as "read" for the lag breakdown.
     func followCommits(_ deliver: @escaping @Sendable ([Commit]) -> Void) -> (@Sendable () -> Void)? {
-        let id = nextFollower.value.wrappingAdd(1, ordering: .relaxed).oldValue
-        followers.withLock { $0[id] = deliver }
-        return { [weak self] in _ = self?.followers.withLock { $0.removeValue(forKey: id) } }
-    }
-
-    private func deliver(_ group: CommitGroup) {
-        let current = followers.withLock { Array($0.values) }
-        guard !current.isEmpty else { return }
-        let commits = group.mutations.map { Commit(ts: $0.ts, writes: $0.logWrites) }
-        lag.fetched(commits.map(\.ts))
-        for deliver in current { deliver(commits) }
-    }
-
-    private func note(_ ts: UInt64) {
-        let ready = state.withLock { state -> [CheckedContinuation<Void, Never>] in
-            state.latest = max(state.latest, ts)
-            let due = state.waiters.filter { $0.value.after < state.latest }
-            for key in due.keys { state.waiters[key] = nil }
-            return due.values.map(\.continuation)
+        let lag = self.lag
+        let subscription = engine.commitFeed.subscribe { group in
+            let commits = group.mutations.map { Commit(ts: $0.ts, writes: $0.logWrites) }
+            lag.fetched(commits.map(\.ts))
+            deliver(commits)
         }
-        for c in ready { c.resume() }
+        return { subscription.cancel() }
     }
 
     func latestTimestamp() async throws -> UInt64 { try await engine.appliedTimestamp() }
@@ -387,23 +362,10 @@ final class BenchCommitSource: CommitSource {
         return commits
     }
 
-    /// Returns once a commit after `ts` is known, or after a second (the heartbeat interval).
+    /// Returns once a commit after `ts` is applied, or after a second (the heartbeat interval):
+    /// the engine's applied watermark, as the server's own source waits on it.
     func waitForCommit(after ts: UInt64) async {
-        if let latest = try? await engine.appliedTimestamp() { note(latest) }
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let id: UInt64? = state.withLock { state in
-                if state.latest > ts { return nil }
-                let id = state.nextWaiter
-                state.nextWaiter += 1
-                state.waiters[id] = (ts, c)
-                return id
-            }
-            guard let id else { return c.resume() }
-            Task { [weak self] in
-                try? await Task.sleep(for: .seconds(1))
-                self?.state.withLock { $0.waiters.removeValue(forKey: id) }?.continuation.resume()
-            }
-        }
+        _ = await engine.waitUntilApplied(ts + 1, timeout: .seconds(1))
     }
 
     func handleForward(_ payload: [UInt8]) async -> [UInt8] {

@@ -146,7 +146,7 @@ struct FailoverNode {
                 let role = FailoverRole(
                     term: won.record.term,
                     commitGate: {
-                        leadership.mayCommit
+                        leadership.admitCommit()
                             ? nil
                             : FunctionError(.unavailable, "This node is no longer the writer (its leadership lease lapsed); retry the mutation on the new writer")
                     },

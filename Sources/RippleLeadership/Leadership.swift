@@ -23,7 +23,7 @@ public final class Leadership: Sendable {
     public let ttlSeconds: Int64
     private let logger: Logger
     /// Until when this node may commit; nil while it does not lead.
-    private let deadline = Mutex<ContinuousClock.Instant?>(nil)
+    private let permit = Mutex<CommitPermit?>(nil)
 
     public init(etcd: EtcdClient, clusterID: String, nodeID: String, ttlSeconds: Int64, logger: Logger) {
         self.etcd = etcd
@@ -33,10 +33,10 @@ public final class Leadership: Sendable {
         self.logger = logger
     }
 
-    /// Whether this node may commit now: it leads and its lease cannot have expired yet.
-    public var mayCommit: Bool {
-        guard let deadline = deadline.withLock({ $0 }) else { return false }
-        return ContinuousClock.now < deadline
+    /// Whether this node may commit now: it leads and its lease cannot have expired yet. The
+    /// first `false` in a term is final (`CommitPermit`), and `hold` then steps down.
+    public func admitCommit() -> Bool {
+        permit.withLock { permit in permit?.admit(at: .now) ?? false }
     }
 
     /// The current leader, or nil when the key is absent (expired, resigned, never set).
@@ -104,7 +104,7 @@ public final class Leadership: Sendable {
             return nil
         }
         let ttl = Duration.seconds(lease.ttlSeconds)
-        deadline.withLock { $0 = StepDownRule(ttl: ttl).deadline(renewalSentAt: sent) }
+        permit.withLock { $0 = CommitPermit(deadline: StepDownRule(ttl: ttl).deadline(renewalSentAt: sent)) }
         logger.info("elected writer", metadata: ["term": "\(record.term)", "ttl": "\(lease.ttlSeconds)s"])
         return (record, lease.id, ttl)
     }
@@ -114,10 +114,12 @@ public final class Leadership: Sendable {
     /// the next election need not wait for the TTL.
     public func hold(term: UInt64, lease: Int64, ttl: Duration) async throws {
         let rule = StepDownRule(ttl: ttl)
-        defer { deadline.withLock { $0 = nil } }
+        defer { permit.withLock { $0 = nil } }
         while true {
             let now = ContinuousClock.now
-            let until = deadline.withLock { $0 } ?? now
+            let held = permit.withLock { $0 }
+            let until = held?.deadline ?? now
+            if held?.lapsed == true { throw LeadershipLost(term: term, reason: "a commit was refused at the step-down deadline") }
             if now >= until { throw LeadershipLost(term: term, reason: "the lease could not be renewed before its step-down deadline") }
             do {
                 // Never wait until the deadline itself (a renewal sent then cannot count): at
@@ -132,12 +134,7 @@ public final class Leadership: Sendable {
             do {
                 let remaining = try await etcd.keepAlive(lease: lease)
                 guard remaining > 0 else { throw LeadershipLost(term: term, reason: "etcd says the lease expired") }
-                deadline.withLock { current in
-                    // A renewal sent after the deadline passed must not revive a writer that
-                    // may already have a successor.
-                    guard let held = current, sent < held else { return }
-                    current = rule.deadline(renewalSentAt: sent)
-                }
+                permit.withLock { $0?.renewed(sentAt: sent, rule: rule) }
             } catch let lost as LeadershipLost {
                 throw lost
             } catch {

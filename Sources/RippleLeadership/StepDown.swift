@@ -35,3 +35,34 @@ public struct StepDownRule: Sendable, Equatable {
     /// How often to renew: three times per TTL, so two lost renewals in a row still leave time.
     public var renewalInterval: Duration { ttl / 3 }
 }
+
+/// Until when a writer may commit in its term — and the rule that once it may not, it never may
+/// again in that term.
+///
+/// A renewal sent before the deadline but answered after it moves the deadline on (etcd renewed
+/// the lease in time, so no successor can exist). But the committer may have refused a write
+/// in between, possibly after that write's group was already durable and could not be shipped;
+/// a writer that then went on committing would ship later groups without that one. So the
+/// first refusal ends the term's writes for good: the node steps down and rejoins as a replica.
+public struct CommitPermit: Sendable, Equatable {
+    public private(set) var deadline: ContinuousClock.Instant
+    /// Whether a commit was refused at `deadline`; nothing commits again in this term.
+    public private(set) var lapsed = false
+
+    public init(deadline: ContinuousClock.Instant) {
+        self.deadline = deadline
+    }
+
+    /// Whether a commit may happen at `now`; the first refusal is final.
+    public mutating func admit(at now: ContinuousClock.Instant) -> Bool {
+        if now >= deadline { lapsed = true }
+        return !lapsed
+    }
+
+    /// A renewal sent at `sent` succeeded: the deadline moves on, unless the renewal was sent too
+    /// late (a successor may exist) or a commit was already refused.
+    public mutating func renewed(sentAt sent: ContinuousClock.Instant, rule: StepDownRule) {
+        guard !lapsed, sent < deadline else { return }
+        deadline = rule.deadline(renewalSentAt: sent)
+    }
+}

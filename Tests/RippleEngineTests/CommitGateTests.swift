@@ -54,4 +54,36 @@ import Testing
         }
         #expect(checks.withLock { $0 } == 2)
     }
+
+    /// The chaos suite's failover mode found a writer that went on after such a group: a late
+    /// renewal reopened the gate, the next groups were shipped without the unpublished one, and
+    /// replicas applied a log with a hole (half of a transfer). The committer stops for good.
+    @Test func aGroupLeftUnpublishedStopsTheCommitterEvenIfTheGateReopens() async throws {
+        let dir = TemporaryDirectory()
+        let checks = Mutex(0)
+        var options = EngineOptions()
+        options.commitGate = {
+            checks.withLock { count in
+                count += 1
+                return count == 2 ? FunctionError(.unavailable, "fenced: no longer the writer") : nil
+            }
+        }
+        let engine = try openItemsEngine(dir, options: options)
+        defer { engine.close() }
+        await #expect {
+            try await engine.mutation("items:insert", ["group": "gate", "n": 1])
+        } throws: { error in
+            (error as! FunctionError).unknownOutcome == .leadershipLapsed(reason: "fenced: no longer the writer")
+        }
+        let durable = try await engine.appliedTimestamp()
+        await #expect {
+            try await engine.mutation("items:insert", ["group": "gate", "n": 2])
+        } throws: { error in
+            let error = error as! FunctionError
+            return error.kind == .unavailable
+                && error.message == "This node stopped accepting writes: it left a commit unpublished when its leadership lapsed; retry the mutation on the new writer"
+        }
+        #expect(checks.withLock { $0 } == 2)
+        #expect(try await engine.appliedTimestamp() == durable)
+    }
 }

@@ -22,7 +22,7 @@ struct EtcdLeadershipTests {
         let winner = try #require(outcomes.first)
         #expect(winner.record.term == 1)
         #expect(try await a.leader() == winner.record)
-        #expect(a.mayCommit != b.mayCommit)
+        #expect(a.admitCommit() != b.admitCommit())
     }
 
     @Test func aRevokedLeaseEndsTheLeadershipAndTheNextTermIsHigher() async throws {
@@ -34,7 +34,7 @@ struct EtcdLeadershipTests {
         await #expect(throws: Leadership.LeadershipLost.self) {
             try await a.hold(term: won.record.term, lease: won.lease, ttl: won.ttl)
         }
-        #expect(a.mayCommit == false)
+        #expect(a.admitCommit() == false)
         #expect(try await a.leader() == nil)
         let b = etcd.leadership(nodeID: "b")
         let next = try #require(try await b.campaign(clientAddress: "b:1", replicationAddress: "b:2"))

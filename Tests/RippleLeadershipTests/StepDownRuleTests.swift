@@ -24,6 +24,40 @@ import Testing
     }
 }
 
+@Suite struct CommitPermitTests {
+    let rule = StepDownRule(ttl: .seconds(1))
+
+    @Test func aRenewalSentInTimeMovesTheDeadlineOn() {
+        let start = ContinuousClock.Instant.now
+        var permit = CommitPermit(deadline: rule.deadline(renewalSentAt: start))
+        #expect(permit.admit(at: start.advanced(by: .milliseconds(500))))
+        permit.renewed(sentAt: start.advanced(by: .milliseconds(600)), rule: rule)
+        #expect(permit.deadline == start.advanced(by: .milliseconds(1_350)))
+        #expect(permit.admit(at: start.advanced(by: .milliseconds(1_000))))
+    }
+
+    @Test func aRenewalSentAfterTheDeadlineRevivesNothing() {
+        let start = ContinuousClock.Instant.now
+        var permit = CommitPermit(deadline: rule.deadline(renewalSentAt: start))
+        permit.renewed(sentAt: start.advanced(by: .milliseconds(800)), rule: rule)
+        #expect(permit.deadline == start.advanced(by: .milliseconds(750)))
+        #expect(permit.admit(at: start.advanced(by: .milliseconds(800))) == false)
+    }
+
+    /// The failover chaos round's bug: a renewal sent in time but answered after a refusal
+    /// reopened commits, and the writer went on without the group it had refused.
+    @Test func theFirstRefusalIsFinalEvenIfALateAnswerToATimelyRenewalArrives() {
+        let start = ContinuousClock.Instant.now
+        var permit = CommitPermit(deadline: rule.deadline(renewalSentAt: start))
+        let sent = start.advanced(by: .milliseconds(700))
+        #expect(permit.admit(at: start.advanced(by: .milliseconds(760))) == false)
+        permit.renewed(sentAt: sent, rule: rule)
+        #expect(permit.lapsed)
+        #expect(permit.deadline == start.advanced(by: .milliseconds(750)))
+        #expect(permit.admit(at: start.advanced(by: .milliseconds(900))) == false)
+    }
+}
+
 @Suite struct ElectionTests {
     let everyone: (String) -> Bool = { _ in true }
 

@@ -1,4 +1,5 @@
 @testable import RippleStorage
+import RippleLog
 import RippleTestSupport
 import RippleValues
 import Testing

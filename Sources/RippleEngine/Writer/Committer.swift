@@ -58,6 +58,11 @@ final class Committer: @unchecked Sendable {
 
     /// Asked right before each COMMIT (`EngineOptions.commitGate`).
     private let commitGate: (@Sendable () -> FunctionError?)?
+    /// Set for good once a durable group was left unpublished (the gate refused it after COMMIT):
+    /// that group is in the log but was never shipped, so publishing any later group would hand
+    /// replicas a log with a hole in it. Every later request is refused instead; the node steps
+    /// down, and its unpublished tail is discarded when it rejoins as a replica.
+    private var stoppedAfterUnpublishedGroup: FunctionError?
 
     init(
         store: Store, schema: Schema, clock: CommitClock, limits: TransactionLimits, maxGroupSize: Int, feed: CommitFeed, logger: Logger,
@@ -111,6 +116,10 @@ final class Committer: @unchecked Sendable {
         var committed: [CommittedMutation] = []
         var lastTimestamp = appliedTimestamp
         let firstDocumentNumber = lastDocumentNumber
+        if let stopped = stoppedAfterUnpublishedGroup {
+            for request in first { request.finish(.failure(stopped)) }
+            return
+        }
         do {
             try control.begin.run()
         } catch {
@@ -162,6 +171,8 @@ final class Committer: @unchecked Sendable {
         if let refusal = commitGate?() {
             logger.error("leadership lapsed during a group commit; \(group.count) mutations left unacknowledged")
             let unknown = FunctionError.unknownOutcome(.leadershipLapsed(reason: refusal.message))
+            stoppedAfterUnpublishedGroup = FunctionError(
+                .unavailable, "This node stopped accepting writes: it left a commit unpublished when its leadership lapsed; retry the mutation on the new writer")
             for request in group { request.finish(.failure(unknown)) }
             return
         }
