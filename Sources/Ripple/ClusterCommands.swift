@@ -5,6 +5,7 @@ import RippleAuth
 import RippleEngine
 import RippleReplication
 import RippleScheduler
+import RippleStorage
 import RippleSync
 
 /// Options every cluster node takes; each also comes from the environment.
@@ -72,6 +73,8 @@ struct WriterCommand: ParsableCommand {
 
     @OptionGroup var retention: LogRetentionOptions
 
+    @OptionGroup var sync: SyncReplicationOptions
+
     @Option(name: .long, help: "Seconds a client mutation's result is kept for its resends, at least 300 (env RIPPLE_MUTATION_DEDUP_SECONDS).")
     var mutationDedupSeconds: Int = Int(ProcessInfo.processInfo.environment["RIPPLE_MUTATION_DEDUP_SECONDS"] ?? "") ?? 300
 
@@ -90,11 +93,15 @@ struct WriterCommand: ParsableCommand {
         options.executionLogCapacity = executionLogCapacity(default: options.executionLogCapacity)
         options.enableActionsToReachOut()
         options.commitGate = failover?.commitGate
+        let syncReplication = try await startSyncReplication(failover: failover, logger: logger)
+        if let syncReplication {
+            options.commitAcknowledgement = { ts in await syncReplication.acknowledgement(of: ts) }
+        }
         let engine = try Engine.open(path: node.databasePath, app: app, options: options)
         defer { engine.close() }
         let signalSources = cancelActionsOnShutdownSignals(engine)
         defer { signalSources.forEach { $0.cancel() } }
-        let source = EngineCommitSource(engine: engine)
+        let source = EngineCommitSource(engine: engine, sync: syncReplication)
         let pruner = LogPruner(
             path: node.databasePath, retention: retention.logRetention, protectedTimestamp: { source.oldestConnectedReplica() }, logger: logger)
         var replicationConfiguration = ReplicationServer.Configuration()
@@ -107,7 +114,7 @@ struct WriterCommand: ParsableCommand {
         configuration.limits = try SyncLimits(environment: ProcessInfo.processInfo.environment)
         configuration.metricsText = metricsText
         configuration.nodeID = node.nodeID
-        configuration.replicationStatus = { await source.status() + (failover?.status ?? []) }
+        configuration.replicationStatus = { await source.status() + (syncReplication?.status ?? []) + (failover?.status ?? []) }
         let server = try await SyncServer.make(
             engine: engine, authenticator: try makeAuthenticator(auth, logger: logger), configuration: configuration, logger: logger)
         let application = server.application { port in
@@ -122,6 +129,30 @@ struct WriterCommand: ParsableCommand {
                 try await runUntilFirstExits { try await pruner.run() } and: { try await (failover?.watch ?? neverEnding)() }
             }
         }
+    }
+}
+
+extension WriterCommand {
+    /// Synchronous replication, nil with `--sync-replicas 0`. Under failover the sync set is
+    /// recorded in etcd (with 0, a record saying any node may be promoted); without etcd it is
+    /// kept in memory, for the durability of acknowledged writes on a replica.
+    fileprivate func startSyncReplication(failover: FailoverRole?, logger: Logger) async throws -> SyncReplication? {
+        let recorder: SyncReplication.Recorder
+        if let syncRecorder = failover?.syncRecorder {
+            recorder = syncRecorder(sync.syncReplicas)
+        } else {
+            recorder = { @Sendable _ in .recorded }
+        }
+        guard sync.syncReplicas > 0 else {
+            if case .failed(let reason) = await recorder([]) {
+                logger.warning("could not record asynchronous replication in etcd", metadata: ["error": "\(reason)"])
+            }
+            return nil
+        }
+        // Opened before the engine: a replica must hold everything this writer holds to join
+        // the sync set, since an earlier writer may have acknowledged any of it.
+        let durable = try Store(database: Database(path: node.databasePath)).appliedTimestamp()
+        return SyncReplication(required: sync.syncReplicas, durable: durable, timeout: sync.timeout, logger: logger, recorder: recorder)
     }
 }
 

@@ -13,9 +13,12 @@ final class EngineCommitSource: CommitSource {
     let engine: Engine
     /// Each replica's last acknowledged applied timestamp, by node id.
     let acknowledged = Mutex<[String: UInt64]>([:])
+    /// The sync set's bookkeeping, fed every link's events; nil with asynchronous replication.
+    let sync: SyncReplication?
 
-    init(engine: Engine) {
+    init(engine: Engine, sync: SyncReplication? = nil) {
         self.engine = engine
+        self.sync = sync
     }
 
     /// A connection on the live tail gets each durable group, as log entries, straight from the
@@ -49,6 +52,7 @@ final class EngineCommitSource: CommitSource {
 
     func replicaAcknowledged(nodeID: String, appliedTimestamp: UInt64) {
         acknowledged.withLock { $0[nodeID] = appliedTimestamp }
+        sync?.acknowledged(nodeID, through: appliedTimestamp)
     }
 
     /// Open links per replica node id; a connected replica holds back age-based pruning.
@@ -56,6 +60,8 @@ final class EngineCommitSource: CommitSource {
 
     func replicaConnected(nodeID: String) {
         connected.withLock { $0[nodeID, default: 0] += 1 }
+        // The position its hello named, recorded just before: acks count only above it.
+        sync?.connected(nodeID, at: acknowledged.withLock { $0[nodeID] ?? 0 })
     }
 
     func replicaDisconnected(nodeID: String) {
@@ -63,6 +69,7 @@ final class EngineCommitSource: CommitSource {
             links[nodeID, default: 1] -= 1
             if links[nodeID]! <= 0 { links[nodeID] = nil }
         }
+        sync?.disconnected(nodeID)
     }
 
     /// The oldest applied timestamp among connected replicas (nil when none is connected).

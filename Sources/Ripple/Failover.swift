@@ -18,6 +18,8 @@ struct FailoverRole: Sendable {
     let watch: @Sendable () async throws -> Void
     /// `/health` fields.
     let status: [(String, JSON)]
+    /// How a writer records its sync set (given `--sync-replicas`); nil for a replica.
+    var syncRecorder: (@Sendable (_ required: Int) -> SyncReplication.Recorder)? = nil
 }
 
 /// The leader named in etcd is not the one this replica follows any more (or none is).
@@ -52,6 +54,8 @@ struct FailoverCommand: ParsableCommand {
     var scheduler = false
 
     @OptionGroup var retention: LogRetentionOptions
+
+    @OptionGroup var sync: SyncReplicationOptions
 
     @Option(name: .long, help: "Seconds a client mutation's result is kept for its resends, at least 300 (env RIPPLE_MUTATION_DEDUP_SECONDS).")
     var mutationDedupSeconds: Int = Int(ProcessInfo.processInfo.environment["RIPPLE_MUTATION_DEDUP_SECONDS"] ?? "") ?? 300
@@ -90,9 +94,16 @@ struct FailoverNode {
         // A writer that just stepped down (`scripts/cluster failover`, a lost lease) lets the
         // others stand first for two TTLs; it may still win after that if nobody else can.
         var standNotBefore = ContinuousClock.now
+        var registered = false
         while !Task.isCancelled {
             let leader: LeaderRecord?
             do {
+                if !registered {
+                    // Before following anyone: a writer must know not to make this node a sync
+                    // replica when it will never take over.
+                    try await leadership.register(standing: mayStand)
+                    registered = true
+                }
                 leader = try await leadership.leader()
             } catch {
                 logger.warning("etcd is unreachable; no election until it answers", metadata: ["error": "\(error)"])
@@ -121,7 +132,15 @@ struct FailoverNode {
                 // Give the other candidates one look interval to announce theirs.
                 try await Task.sleep(for: lookInterval)
                 let candidates = try await leadership.candidates()
-                guard Election.winner(among: candidates, eligible: { _ in true })?.nodeID == node.nodeID else { continue }
+                // Only the last writer and its sync replicas hold every acknowledged commit.
+                let sync = try await leadership.syncRecord()
+                guard sync?.allowsPromotion(of: node.nodeID) ?? true else {
+                    logger.info("not standing: not in the last writer's sync set", metadata: ["sync": "\(sync.map { String(decoding: $0.encoded, as: UTF8.self) } ?? "")"])
+                    try await Task.sleep(for: lookInterval)
+                    continue
+                }
+                let eligible = { (candidate: String) in sync?.allowsPromotion(of: candidate) ?? true }
+                guard Election.winner(among: candidates, eligible: eligible)?.nodeID == node.nodeID else { continue }
                 guard let won = try await leadership.campaign(clientAddress: node.listen, replicationAddress: command.replication) else { continue }
                 _ = fence.admit(won.record.term)
                 let role = FailoverRole(
@@ -132,7 +151,8 @@ struct FailoverNode {
                             : FunctionError(.unavailable, "This node is no longer the writer (its leadership lease lapsed); retry the mutation on the new writer")
                     },
                     watch: { try await leadership.hold(term: won.record.term, lease: won.lease, ttl: won.ttl) },
-                    status: Self.status(role: "writer", leader: won.record))
+                    status: Self.status(role: "writer", leader: won.record),
+                    syncRecorder: { required in SyncReplication.etcdRecorder(leadership, leader: won.record, required: required) })
                 if try await runRole(logger: logger, { try await lead(role, app: app, auth: auth) }) { return }
                 standNotBefore = ContinuousClock.now.advanced(by: .seconds(2 * command.leaderLeaseSeconds))
             } catch let error as EtcdClient.Failure {
@@ -166,6 +186,7 @@ struct FailoverNode {
         writer.node = command.node
         writer.replication = command.replication
         writer.retention = command.retention
+        writer.sync = command.sync
         writer.mutationDedupSeconds = command.mutationDedupSeconds
         try await writer.run(app: app, auth: auth, failover: role)
     }

@@ -68,6 +68,10 @@ public struct EngineOptions: Sendable {
     /// Asked by the writer right before each group's COMMIT; an error fails the whole group and
     /// commits nothing. Failover uses it to fence a writer whose lease may have expired.
     public var commitGate: (@Sendable () -> FunctionError?)?
+    /// Awaited by the writer after a mutation's group is durable and published, before its caller
+    /// hears back; an error becomes the caller's. Synchronous replication waits here for the
+    /// replicas of the sync set to acknowledge the commit (`--sync-replicas`).
+    public var commitAcknowledgement: (@Sendable (UInt64) async -> FunctionError?)?
 
     public init() {}
 }
@@ -110,6 +114,7 @@ public final class Engine: Sendable {
     let fetcher: any Fetcher
     let environment: DeploymentEnvironment
     let logger: Logger
+    let commitAcknowledgement: (@Sendable (UInt64) async -> FunctionError?)?
     /// Actions running on this node, cancelled together at shutdown.
     let runningActions = RunningActions()
 
@@ -165,6 +170,7 @@ public final class Engine: Sendable {
         self.fetcher = options.fetcher ?? NoFetcher()
         self.environment = options.environment
         self.logger = options.logger
+        self.commitAcknowledgement = options.commitAcknowledgement
         self.tableNumbers = tableNumbers
         let metrics = self.metrics
         let replica = applier != nil
@@ -397,7 +403,9 @@ public final class Engine: Sendable {
         let result: Result<MutationResult, FunctionError> = await withCheckedContinuation { continuation in
             committer.submit(Committer.Request(identity: identity, work: work) { continuation.resume(returning: $0) })
         }
-        return try result.get()
+        let committed = try result.get()
+        if let commitAcknowledgement, let failure = await commitAcknowledgement(committed.ts) { throw failure }
+        return committed
     }
 
     /// `action` before it is logged (`ExecutionLog.swift`): it runs on the calling node, off the

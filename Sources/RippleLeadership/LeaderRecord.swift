@@ -51,4 +51,11 @@ public struct LeadershipKeys: Sendable, Equatable {
     public func candidate(_ nodeID: String) -> String { prefix + "candidates/" + nodeID }
     /// The prefix of every candidacy.
     public var candidates: String { prefix + "candidates/" }
+    /// The writer's `SyncRecord`; not bound to a lease, so it outlives the writer.
+    public var sync: String { prefix + "sync" }
+    /// A node that never stands for election (a scheduler) says so here, so no writer makes it
+    /// a sync replica that could not take over.
+    public func observer(_ nodeID: String) -> String { prefix + "observers/" + nodeID }
+    /// The prefix of every observer.
+    public var observers: String { prefix + "observers/" }
 }

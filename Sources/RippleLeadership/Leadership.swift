@@ -63,6 +63,31 @@ public final class Leadership: Sendable {
         try await etcd.list(prefix: keys.candidates).compactMap { try? JSONDecoder().decode(CandidatePosition.self, from: Data($0.value)) }
     }
 
+    /// The last recorded sync set, or nil when no writer recorded one (then any node may lead).
+    public func syncRecord() async throws -> SyncRecord? {
+        try await etcd.get(keys.sync).flatMap { SyncRecord(decoding: $0.value) }
+    }
+
+    /// Records the sync set of the writer `leader`, only while `leader` is still the leader key:
+    /// returns false when it is not (the writer was replaced and must not speak for the cluster).
+    public func recordSync(_ record: SyncRecord, as leader: LeaderRecord) async throws -> Bool {
+        try await etcd.transaction(if: [.valueEquals(keys.leader, leader.encoded)], then: [.put(keys.sync, record.encoded, lease: nil)])
+    }
+
+    /// Says whether this node stands for election, for writers choosing sync replicas.
+    public func register(standing: Bool) async throws {
+        if standing {
+            _ = try await etcd.transaction(if: [], then: [.delete(keys.observer(nodeID))])
+        } else {
+            try await etcd.put(keys.observer(nodeID), Array("observer".utf8))
+        }
+    }
+
+    /// The nodes that never stand for election.
+    public func observers() async throws -> Set<String> {
+        Set(try await etcd.list(prefix: keys.observers).map { String($0.key.dropFirst(keys.observers.count)) })
+    }
+
     /// Tries once to become the leader: one transaction that succeeds only if nobody leads and
     /// the term is still the one read, writing the leader key (bound to a fresh lease) and the
     /// next term together. Returns the record and the lease on success, nil if someone else won.

@@ -22,7 +22,7 @@ sys.path.insert(0, str(HERE.parent / "conformance"))
 sys.path.insert(0, str(HERE.parent / "cluster"))
 
 from cluster import CLUSTER_DIR, port_open  # noqa: E402  (Tests/cluster)
-from failover import FIXED_PORTS, FailoverCluster  # noqa: E402
+from failover import FIXED_PORTS, SYNC_TIMEOUT_SECONDS, FailoverCluster  # noqa: E402
 
 PORTS_BUSY_STATUS = 3
 
@@ -34,6 +34,10 @@ def failover_cluster():
         pytest.exit(f"ports {busy} are in use: another cluster is running; not touching it", returncode=PORTS_BUSY_STATUS)
     env = dict(os.environ)
     env["RIPPLE_LEADER_LEASE_SECONDS"] = "1"
+    # Synchronous replication as `scripts/cluster` starts it, with a short wait for the sync
+    # set so the test of writes without an in-sync replica is quick.
+    env["RIPPLE_SYNC_REPLICAS"] = "1"
+    env["RIPPLE_SYNC_TIMEOUT_SECONDS"] = str(SYNC_TIMEOUT_SECONDS)
     env["CHAT_DIAGNOSTICS"] = "1"  # the chaos:* functions the load calls
     cluster = FailoverCluster(env)
     cluster.reset_state()

@@ -14,6 +14,8 @@ from cluster import CLUSTER_DIR, Cluster, ClusterError, HttpCallError, health_at
 #: etcd (client and peer), the candidates' client and replication ports, the scheduler.
 FIXED_PORTS = [2379, 2380, 3212, 3231, 3232, 3233, 7131, 7132, 7133]
 CANDIDATES = ["node1", "node2", "node3"]
+#: How long a mutation waits for the writer's sync set before failing (the suite's setting).
+SYNC_TIMEOUT_SECONDS = 4
 
 
 def failover_port(node: str) -> int:
@@ -68,6 +70,28 @@ class FailoverCluster(Cluster):
                 return
             time.sleep(0.05)
         raise ClusterError(f"{node} does not follow term {term} within {timeout} s (last: {last})\n" + self.log_tails())
+
+    def sync_members(self, node: str) -> Optional[List[str]]:
+        """The writer's sync set as its /health shows it (None when it shows none)."""
+        body = health_at(self.url(node), timeout=1.0)
+        sync = None if body is None else body.get("syncReplication")
+        return None if sync is None else list(sync.get("members", []))
+
+    def wait_sync_set(self, writer: str, timeout: float = 30.0) -> List[str]:
+        """Waits until `writer` has recorded a non-empty sync set, writing through it so a
+        replica's ack can bring one in; returns the members."""
+        deadline = time.monotonic() + timeout
+        members: Optional[List[str]] = None
+        while time.monotonic() < deadline:
+            members = self.sync_members(writer)
+            if members:
+                return members
+            try:
+                self.http(writer, "mutation", "chaos:insert", {"writeId": f"fo-sync-{uuid.uuid4().hex}"}, timeout=10)
+            except HttpCallError:
+                pass
+            time.sleep(0.05)
+        raise ClusterError(f"{writer} has no sync set within {timeout} s (last: {members})\n" + self.log_tails())
 
     def write_count(self, node: str, write_id: str) -> int:
         return int(self.http(node, "query", "chaos:writeCount", {"writeId": write_id}))

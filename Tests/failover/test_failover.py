@@ -8,7 +8,9 @@ import os
 import signal
 import time
 
-from failover import CANDIDATES, Load
+import pytest
+from cluster import HttpCallError
+from failover import CANDIDATES, SYNC_TIMEOUT_SECONDS, Load
 
 #: Issue 14's target with a 1 s lease on loopback: lease expiry plus election.
 FAILOVER_TARGET_SECONDS = 3.0
@@ -89,8 +91,12 @@ def test_two_failovers_in_a_row(failover_cluster):
     cluster = failover_cluster
     first, term = cluster.wait_leader()
     load = Load(cluster, ["scheduler"]).start()
+    cluster.wait_sync_set(first)
     os.kill(pid_of(first), signal.SIGKILL)
     second, second_term = cluster.wait_leader(newer_than=term, exclude=(first,))
+    # Only a replica in the second writer's sync set may follow it; until it has one, nothing
+    # it commits is acknowledged and no third node may lead.
+    cluster.wait_sync_set(second)
     os.kill(pid_of(second), signal.SIGKILL)
     third, third_term = cluster.wait_leader(newer_than=second_term, exclude=(first, second))
     assert third not in (first, second)
@@ -119,9 +125,9 @@ def test_failover_command_moves_the_writer(failover_cluster):
 
 
 def test_forked_old_writer_discards_its_unacknowledged_tail(failover_cluster):
-    """The writer commits while both other candidates are down (replication is asynchronous:
-    the commit is acknowledged), then dies; the candidates come back without that commit, one is
-    elected and writes on. The old writer, restarted, holds a tail the new writer's log lacks:
+    """The writer commits while both other candidates are down (durable on the writer, but no
+    replica in sync: the call fails, unacknowledged), then dies; the candidates come back without
+    that commit, the one in the sync set is elected and writes on. The old writer, restarted, holds a tail the new writer's log lacks:
     it is given a snapshot, and the tail is gone on every node. (The candidates are killed, not
     paused: a paused process still receives into its socket buffers, and would apply the
     commit on resuming.)"""
@@ -130,11 +136,18 @@ def test_forked_old_writer_discards_its_unacknowledged_tail(failover_cluster):
     others = [n for n in CANDIDATES if n != writer]
     for node in others:
         cluster.wait_following(node, term)
-        cluster.kill(node)
-    cluster.http(writer, "mutation", "chaos:insert", {"writeId": "fo-fork-tail"})
-    assert cluster.write_count(writer, "fo-fork-tail") == 1
-    cluster.kill(writer)
+    cluster.wait_sync_set(writer)
     for node in others:
+        cluster.kill(node)
+    with pytest.raises(HttpCallError, match="no replica in sync"):
+        cluster.http(writer, "mutation", "chaos:insert", {"writeId": "fo-fork-tail"})
+    assert cluster.write_count(writer, "fo-fork-tail") == 1
+    # Read now: the first kill may have moved the set to the other replica.
+    in_sync = cluster.sync_members(writer)[0]
+    cluster.kill(writer)
+    # The one in the sync set first: the other never leads, so it serves nothing (and is not
+    # healthy) until someone does.
+    for node in sorted(others, key=lambda n: n != in_sync):
         cluster.restart(node)
     new_writer, new_term = cluster.wait_leader(newer_than=term, exclude=(writer,))
     cluster.http(new_writer, "mutation", "chaos:insert", {"writeId": "fo-fork-after"})
@@ -145,4 +158,76 @@ def test_forked_old_writer_discards_its_unacknowledged_tail(failover_cluster):
         cluster.wait_caught_up(node, ts, timeout=60)
         assert cluster.write_count(node, "fo-fork-tail") == 0, f"{node} still holds the old writer's divergent tail"
         assert cluster.write_count(node, "fo-fork-after") == 1
+    cluster.assert_hashes_equal(expected_nodes=CANDIDATES + ["scheduler"])
+
+
+def test_replica_out_of_sync_is_never_promoted(failover_cluster):
+    """The replica outside the sync set is paused while the writer acknowledges writes, so it
+    lacks them; then the writer dies with the in-sync replica paused too. The out-of-sync one,
+    the only candidate alive, never leads; once the in-sync one resumes it wins, and every
+    acknowledged write is there."""
+    cluster = failover_cluster
+    writer, term = cluster.wait_leader()
+    for node in CANDIDATES:
+        if node != writer:
+            cluster.wait_following(node, term)
+    in_sync = cluster.wait_sync_set(writer)[0]
+    behind = next(n for n in CANDIDATES if n not in (writer, in_sync))
+    os.kill(pid_of(behind), signal.SIGSTOP)
+    load = Load(cluster, [writer])
+    try:
+        for index in range(20):
+            write_id = f"fo-behind-{index}"
+            cluster.http(writer, "mutation", "chaos:insert", {"writeId": write_id})
+            load.acked.append((write_id, 0.0, 0.0))
+        assert cluster.sync_members(writer) == [in_sync]
+        os.kill(pid_of(in_sync), signal.SIGSTOP)
+        os.kill(pid_of(writer), signal.SIGKILL)
+    finally:
+        os.kill(pid_of(behind), signal.SIGCONT)
+    try:
+        # Two lease TTLs and more: time enough for the out-of-sync replica to have stood.
+        deadline = time.monotonic() + 4.0
+        while time.monotonic() < deadline:
+            assert cluster.leader(newer_than=term) is None, f"{behind}, out of sync, was promoted"
+            time.sleep(0.1)
+    finally:
+        os.kill(pid_of(in_sync), signal.SIGCONT)
+    new_writer, new_term = cluster.wait_leader(newer_than=term)
+    assert new_writer == in_sync
+    cluster.restart(writer)
+    cluster.wait_following(writer, new_term)
+    cluster.wait_following(behind, new_term)
+    check_everything_acknowledged_is_there_once(cluster, load, new_writer)
+
+
+def test_writes_wait_for_a_replica_in_sync_and_fail_after_the_timeout(failover_cluster):
+    """With both other candidates down (the scheduler never counts: it never stands), a write
+    waits for the timeout and fails with "no replica in sync"; it is durable on the writer. Once
+    a replica is back and caught up it joins the sync set and writes succeed again."""
+    cluster = failover_cluster
+    writer, term = cluster.wait_leader()
+    others = [n for n in CANDIDATES if n != writer]
+    for node in others:
+        cluster.wait_following(node, term)
+    cluster.wait_sync_set(writer)
+    for node in others:
+        cluster.kill(node)
+    started = time.monotonic()
+    with pytest.raises(HttpCallError, match="no replica in sync: commit [0-9]+ is durable on the writer, but the sync set is waiting for"):
+        cluster.http(writer, "mutation", "chaos:insert", {"writeId": "fo-unsynced"})
+    waited = time.monotonic() - started
+    assert SYNC_TIMEOUT_SECONDS - 0.5 <= waited <= SYNC_TIMEOUT_SECONDS + 5, f"the write failed after {waited:.2f} s"
+    assert cluster.write_count(writer, "fo-unsynced") == 1
+    assert cluster.leader(newer_than=0) == (writer, term)
+    cluster.restart(others[0])
+    cluster.wait_following(others[0], term)
+    cluster.http(writer, "mutation", "chaos:insert", {"writeId": "fo-synced-again"}, timeout=30)
+    assert cluster.sync_members(writer) == [others[0]]
+    cluster.restart(others[1])
+    cluster.wait_following(others[1], term)
+    ts = cluster.applied_ts(writer)
+    for node in CANDIDATES + ["scheduler"]:
+        cluster.wait_caught_up(node, ts, timeout=60)
+        assert cluster.write_count(node, "fo-synced-again") == 1
     cluster.assert_hashes_equal(expected_nodes=CANDIDATES + ["scheduler"])

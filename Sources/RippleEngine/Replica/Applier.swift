@@ -39,16 +39,12 @@ final class Applier: @unchecked Sendable {
     private let logger: Logger
 
     init(store: Store, feed: CommitFeed, logger: Logger) throws {
-        // The replica's transactions commit with `synchronous=NORMAL`: in WAL mode a COMMIT then
-        // survives a crash of the process but skips the sync, which was most of an apply's time.
-        // An OS crash or power loss can lose the last transactions — a tail of the writer's log,
-        // which the writer still holds: the replica restarts from its (consistent) applied
-        // position and fetches the tail again. Its acknowledgements may then have been ahead of
-        // what it kept; they only hold back the writer's age-based log pruning, so at worst a
-        // pruned tail makes the writer send a snapshot. Clients cannot see time go back: a
-        // reconnecting client waits until the node has applied its observed timestamp
-        // (`SyncSession`). See docs/architecture.md, Replication.
-        try store.database.execute("PRAGMA synchronous=NORMAL")
+        // The replica's transactions commit with `synchronous=FULL`: each applied batch's COMMIT
+        // syncs the WAL before its completion acks it, so an ack is a promise that survives power
+        // loss — synchronous replication counts a commit as safe once the sync set acked it, and
+        // any of those replicas may be promoted. The cost is one fsync per applied batch (the
+        // applier batches what queued up meanwhile; docs/operations.md has the measurement).
+        try store.database.execute("PRAGMA synchronous=FULL")
         // Checkpoints happen on the checkpointer's connection, not inside an apply.
         try store.database.execute("PRAGMA wal_autocheckpoint=0")
         self.checkpointer = try ReplicaCheckpointer(path: store.database.path, logger: logger)
