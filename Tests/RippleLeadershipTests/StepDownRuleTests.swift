@@ -30,10 +30,12 @@ import Testing
     @Test func aRenewalSentInTimeMovesTheDeadlineOn() {
         let start = ContinuousClock.Instant.now
         var permit = CommitPermit(deadline: rule.deadline(renewalSentAt: start))
-        #expect(permit.admit(at: start.advanced(by: .milliseconds(500))))
+        let admitted1 = permit.admit(at: start.advanced(by: .milliseconds(500)))
+        #expect(admitted1)
         permit.renewed(sentAt: start.advanced(by: .milliseconds(600)), rule: rule)
         #expect(permit.deadline == start.advanced(by: .milliseconds(1_350)))
-        #expect(permit.admit(at: start.advanced(by: .milliseconds(1_000))))
+        let admitted5 = permit.admit(at: start.advanced(by: .milliseconds(1_000)))
+        #expect(admitted5)
     }
 
     @Test func aRenewalSentAfterTheDeadlineRevivesNothing() {
@@ -41,7 +43,8 @@ import Testing
         var permit = CommitPermit(deadline: rule.deadline(renewalSentAt: start))
         permit.renewed(sentAt: start.advanced(by: .milliseconds(800)), rule: rule)
         #expect(permit.deadline == start.advanced(by: .milliseconds(750)))
-        #expect(permit.admit(at: start.advanced(by: .milliseconds(800))) == false)
+        let admitted2 = permit.admit(at: start.advanced(by: .milliseconds(800)))
+        #expect(admitted2 == false)
     }
 
     /// The failover chaos round's bug: a renewal sent in time but answered after a refusal
@@ -50,11 +53,13 @@ import Testing
         let start = ContinuousClock.Instant.now
         var permit = CommitPermit(deadline: rule.deadline(renewalSentAt: start))
         let sent = start.advanced(by: .milliseconds(700))
-        #expect(permit.admit(at: start.advanced(by: .milliseconds(760))) == false)
+        let admitted3 = permit.admit(at: start.advanced(by: .milliseconds(760)))
+        #expect(admitted3 == false)
         permit.renewed(sentAt: sent, rule: rule)
         #expect(permit.lapsed)
         #expect(permit.deadline == start.advanced(by: .milliseconds(750)))
-        #expect(permit.admit(at: start.advanced(by: .milliseconds(900))) == false)
+        let admitted4 = permit.admit(at: start.advanced(by: .milliseconds(900)))
+        #expect(admitted4 == false)
     }
 }
 
