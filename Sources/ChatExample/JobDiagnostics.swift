@@ -125,8 +125,9 @@ extension ChatApp {
         /// The test cron's jobs (scheduled time and state) and its recorded runs, read in one
         /// snapshot: a job's success and its run commit together, so the two must agree.
         functions.query(JobDiagnostics.cronStats) { ctx, _ in
+            // Through the index: a long chaos run schedules more jobs than one query may read.
             let jobs = try ctx.db.system.query("_scheduled_functions")
-                .filter { $0["name"] == "diagnostics:recordCronRun" }
+                .withIndex("by_name_time") { $0.eq("name", JobDiagnostics.recordCronRun.path) }
                 .take(20_000)
                 .compactMap(ScheduledJob.init)
             let runs = try ctx.db.query(JobRun.self).withIndex("by_tag") { $0.gte(\.tag, "cron-").lt(\.tag, "cron.") }.take(20_000)

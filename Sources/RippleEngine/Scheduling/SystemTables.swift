@@ -11,6 +11,8 @@ enum SystemTables {
     static let scheduledFunctions = "_scheduled_functions"
     /// Due jobs are found by this index: pending ones, earliest first.
     static let byStateAndTime = "by_state_time"
+    /// One function's jobs, earliest first (a cron's runs, say), without reading every job.
+    static let byNameAndTime = "by_name_time"
 
     /// The app's cron jobs as last synced by the scheduler: `name`, `schedule`, `functionPath`,
     /// `args`, `nextRun`, `lastRun`.
@@ -26,7 +28,8 @@ enum SystemTables {
     static let byKey = "by_key"
 
     static let definitions: [TableDefinition] = [
-        TableDefinition(scheduledFunctions, nil).index(byStateAndTime, ["state.kind", "scheduledTime"]),
+        TableDefinition(scheduledFunctions, nil).index(byStateAndTime, ["state.kind", "scheduledTime"])
+            .index(byNameAndTime, ["name", "scheduledTime"]),
         TableDefinition(cronJobs, nil).index(byName, ["name"]),
         TableDefinition(schedulerLease, nil),
         TableDefinition(mutationRequests, nil).index(byKey, ["key"]),
