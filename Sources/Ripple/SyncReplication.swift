@@ -60,10 +60,7 @@ final class SyncReplication: Sendable {
     func acknowledgement(of ts: UInt64) async -> FunctionError? {
         if await synced.wait(until: ts, timeout: timeout) { return nil }
         let reason = state.withLock { $0.waitingReason(for: ts) }
-        return FunctionError(
-            .unavailable,
-            "no replica in sync: commit \(ts) is durable on the writer, but \(reason) within \(timeout) (--sync-timeout-seconds); "
-                + "the mutation may or may not survive a failover. Resending the same request (same session and request id) is deduplicated.")
+        return FunctionError.unknownOutcome(.notReplicated(ts: ts, reason: reason, timeout: timeout))
     }
 
     /// `/health` fields.
