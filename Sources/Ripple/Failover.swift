@@ -133,15 +133,24 @@ struct FailoverNode {
                 try await Task.sleep(for: lookInterval)
                 let candidates = try await leadership.candidates()
                 // Only the last writer and its sync replicas hold every acknowledged commit.
-                let sync = try await leadership.syncRecord()
-                guard sync?.allowsPromotion(of: node.nodeID) ?? true else {
-                    logger.info("not standing: not in the last writer's sync set", metadata: ["sync": "\(sync.map { String(decoding: $0.encoded, as: UTF8.self) } ?? "")"])
+                let sync: SyncReading
+                do {
+                    sync = try await leadership.syncRecord()
+                } catch let unreadable as UnreadableSyncRecord {
+                    logger.error("not standing: the last writer's sync set cannot be read", metadata: ["error": "\(unreadable)"])
                     try await Task.sleep(for: lookInterval)
                     continue
                 }
-                let eligible = { (candidate: String) in sync?.allowsPromotion(of: candidate) ?? true }
-                guard Election.winner(among: candidates, eligible: eligible)?.nodeID == node.nodeID else { continue }
-                guard let won = try await leadership.campaign(clientAddress: node.listen, replicationAddress: command.replication) else { continue }
+                guard sync.allowsPromotion(of: node.nodeID) else {
+                    logger.info("not standing: not in the last writer's sync set", metadata: ["sync": "\(sync.record.map { String(decoding: $0.encoded, as: UTF8.self) } ?? "")"])
+                    try await Task.sleep(for: lookInterval)
+                    continue
+                }
+                guard Election.winner(among: candidates, eligible: sync.allowsPromotion(of:))?.nodeID == node.nodeID else { continue }
+                // The campaign holds only if `/sync` is still the one just judged.
+                guard let won = try await leadership.campaign(
+                    clientAddress: node.listen, replicationAddress: command.replication, syncRevision: sync.revision)
+                else { continue }
                 _ = fence.admit(won.record.term)
                 let role = FailoverRole(
                     term: won.record.term,
@@ -152,7 +161,9 @@ struct FailoverNode {
                     },
                     watch: { try await leadership.hold(term: won.record.term, lease: won.lease, ttl: won.ttl) },
                     status: Self.status(role: "writer", leader: won.record),
-                    syncRecorder: { required in SyncReplication.etcdRecorder(leadership, leader: won.record, required: required) })
+                    syncRecorder: { required in
+                        SyncKeyWriter(leadership, leader: won.record, required: required, syncRevision: sync.revision, logger: logger).record
+                    })
                 if try await runRole(logger: logger, { try await lead(role, app: app, auth: auth) }) { return }
                 standNotBefore = ContinuousClock.now.advanced(by: .seconds(2 * command.leaderLeaseSeconds))
             } catch let error as EtcdClient.Failure {

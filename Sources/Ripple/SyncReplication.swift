@@ -12,15 +12,17 @@ import Synchronization
 ///
 /// Waiting is a `Watermark` on `SyncSet.synced`, moved by the replicas' acks; a wait that
 /// outlasts `timeout` fails with "no replica in sync". A change of the set is recorded by
-/// `recorder` (etcd's `/sync` under failover; nothing to do without etcd, where no election
-/// reads it) before it takes effect; a failed recording is proposed again on the next event
-/// (an ack comes at least once per heartbeat), so nothing polls.
+/// `recorder` (etcd's `/sync` under failover, `SyncKeyWriter`; nothing to do without etcd, where
+/// no election reads it) before it takes effect; a recording definitely refused is proposed
+/// again on the next event (an ack comes at least once per heartbeat), so nothing polls.
 final class SyncReplication: Sendable {
-    /// What recording a proposed sync set came to.
+    /// What recording a proposed sync set came to. A recorder answers only once it knows: an
+    /// unknown outcome taken for a failure would let the writer keep S while etcd names S'.
     enum RecordOutcome: Sendable {
         case recorded
         /// These nodes may never join (they do not stand for election).
         case ineligible(Set<String>)
+        /// Definitely not recorded (`reason`); proposed again on the next event.
         case failed(String)
     }
 
@@ -58,10 +60,7 @@ final class SyncReplication: Sendable {
     func acknowledgement(of ts: UInt64) async -> FunctionError? {
         if await synced.wait(until: ts, timeout: timeout) { return nil }
         let reason = state.withLock { $0.waitingReason(for: ts) }
-        return FunctionError(
-            .unavailable,
-            "no replica in sync: commit \(ts) is durable on the writer, but \(reason) within \(timeout) (--sync-timeout-seconds); "
-                + "the mutation may or may not survive a failover. Resending the same request (same session and request id) is deduplicated.")
+        return FunctionError.unknownOutcome(.notReplicated(ts: ts, reason: reason, timeout: timeout))
     }
 
     /// `/health` fields.
@@ -96,19 +95,65 @@ final class SyncReplication: Sendable {
     }
 }
 
-extension SyncReplication {
-    /// The recorder of a failover writer: skips observers, then writes `/sync` only while
-    /// `leader` still holds the leader key.
-    static func etcdRecorder(_ leadership: Leadership, leader: LeaderRecord, required: Int) -> Recorder {
-        { proposal in
+/// Writes a failover writer's sync set to `/sync`: skips observers, writes only while `leader`
+/// holds the leader key and `/sync` is at the revision this writer last saw or wrote, and
+/// resolves a write whose answer was lost by reading `/sync` back until etcd answers — until
+/// then the proposal stays pending, so both the old and the proposed set must acknowledge.
+final class SyncKeyWriter: Sendable {
+    private let leadership: Leadership
+    private let leader: LeaderRecord
+    private let required: Int
+    /// `/sync`'s revision as this writer last saw or wrote it: at first the one its campaign
+    /// found unchanged.
+    private let revision: Mutex<Int64>
+    private let logger: Logger
+    /// The longest pause between two read-backs while etcd does not answer.
+    static let longestPause = Duration.seconds(2)
+
+    init(_ leadership: Leadership, leader: LeaderRecord, required: Int, syncRevision: Int64, logger: Logger) {
+        self.leadership = leadership
+        self.leader = leader
+        self.required = required
+        self.revision = Mutex(syncRevision)
+        self.logger = logger
+    }
+
+    func record(_ proposal: [String]) async -> SyncReplication.RecordOutcome {
+        do {
+            let observers = try await leadership.observers().intersection(proposal)
+            guard observers.isEmpty else { return .ineligible(observers) }
+        } catch {
+            return .failed("\(error)")
+        }
+        let record = SyncRecord(leader: leader.nodeID, term: leader.term, required: required, members: proposal)
+        let over = revision.withLock { $0 }
+        while true {
+            let written: SyncWrite
             do {
-                let observers = try await leadership.observers().intersection(proposal)
-                guard observers.isEmpty else { return .ineligible(observers) }
-                let record = SyncRecord(leader: leader.nodeID, term: leader.term, required: required, members: proposal)
-                return try await leadership.recordSync(record, as: leader) ? .recorded : .failed("this node no longer holds the leader key")
+                written = try await leadership.recordSync(record, as: leader, over: over)
             } catch {
-                return .failed("\(error)")
+                logger.warning("the sync set's write went unanswered; reading it back", metadata: ["members": "\(proposal.joined(separator: ","))", "error": "\(error)"])
+                written = await readBack(record, over: over)
             }
+            switch written {
+            case .recorded(let at):
+                revision.withLock { $0 = at }
+                return .recorded
+            case .refused:
+                return .failed("this node no longer holds the leader key")
+            case .notLanded:
+                continue
+            }
+        }
+    }
+
+    /// Reads `/sync` with a growing pause until etcd answers.
+    private func readBack(_ record: SyncRecord, over revision: Int64) async -> SyncWrite {
+        var pause = Duration.milliseconds(100)
+        while true {
+            try? await Task.sleep(for: pause)
+            if let written = try? await leadership.resolveSync(record, over: revision) { return written }
+            pause = min(pause * 2, Self.longestPause)
         }
     }
 }

@@ -88,6 +88,12 @@ public struct EtcdClient: Sendable {
 
     /// Applies `operations` atomically if every comparison holds; returns whether it did.
     public func transaction(if comparisons: [Comparison], then operations: [Operation]) async throws -> Bool {
+        try await transact(if: comparisons, then: operations).succeeded
+    }
+
+    /// `transaction`, also returning etcd's revision after it: the mod revision of the keys it
+    /// wrote when it succeeded.
+    public func transact(if comparisons: [Comparison], then operations: [Operation]) async throws -> (succeeded: Bool, revision: Int64) {
         let compare: [[String: Any]] = comparisons.map { comparison in
             switch comparison {
             case .absent(let key):
@@ -110,7 +116,7 @@ public struct EtcdClient: Sendable {
         }
         let reply = try await call("/v3/kv/txn", ["compare": compare, "success": success])
         // The gateway leaves out fields at their default, `false` included.
-        return reply["succeeded"] as? Bool ?? false
+        return (reply["succeeded"] as? Bool ?? false, int64((reply["header"] as? [String: Any])?["revision"]) ?? 0)
     }
 
     /// Writes a key unconditionally.

@@ -63,15 +63,34 @@ public final class Leadership: Sendable {
         try await etcd.list(prefix: keys.candidates).compactMap { try? JSONDecoder().decode(CandidatePosition.self, from: Data($0.value)) }
     }
 
-    /// The last recorded sync set, or nil when no writer recorded one (then any node may lead).
-    public func syncRecord() async throws -> SyncRecord? {
-        try await etcd.get(keys.sync).flatMap { SyncRecord(decoding: $0.value) }
+    /// The last recorded sync set with the revision a campaign must still find (0: absent; then
+    /// any node may lead). Throws `UnreadableSyncRecord` when `/sync` holds something else: that
+    /// must close the election, not open it to every candidate.
+    public func syncRecord() async throws -> SyncReading {
+        guard let kv = try await etcd.get(keys.sync) else { return SyncReading(record: nil, revision: 0) }
+        guard let record = SyncRecord(decoding: kv.value) else {
+            throw UnreadableSyncRecord(key: keys.sync, value: String(decoding: kv.value.prefix(200), as: UTF8.self))
+        }
+        return SyncReading(record: record, revision: kv.modRevision)
     }
 
-    /// Records the sync set of the writer `leader`, only while `leader` is still the leader key:
-    /// returns false when it is not (the writer was replaced and must not speak for the cluster).
-    public func recordSync(_ record: SyncRecord, as leader: LeaderRecord) async throws -> Bool {
-        try await etcd.transaction(if: [.valueEquals(keys.leader, leader.encoded)], then: [.put(keys.sync, record.encoded, lease: nil)])
+    /// Records the sync set of the writer `leader`, only while `leader` is still the leader key
+    /// and `/sync` is still at `revision` (the last one this writer saw or wrote), so a write of
+    /// its own delayed in the network cannot land over a newer one. Throws when the outcome is
+    /// unknown (etcd did not answer): then `resolveSync` tells what happened.
+    public func recordSync(_ record: SyncRecord, as leader: LeaderRecord, over revision: Int64) async throws -> SyncWrite {
+        let reply = try await etcd.transact(
+            if: [.valueEquals(keys.leader, leader.encoded), .modRevisionEquals(keys.sync, revision)],
+            then: [.put(keys.sync, record.encoded, lease: nil)])
+        // A refused write may still be an earlier, unanswered write of the same record that
+        // landed meanwhile: only a read tells.
+        return reply.succeeded ? .recorded(revision: reply.revision) : try await resolveSync(record, over: revision).refusingRetry
+    }
+
+    /// What became of a write of `record` over `revision` whose answer was lost, read back from
+    /// `/sync`.
+    public func resolveSync(_ record: SyncRecord, over revision: Int64) async throws -> SyncWrite {
+        SyncWrite(written: record, over: revision, found: try await etcd.get(keys.sync))
     }
 
     /// Says whether this node stands for election, for writers choosing sync replicas.
@@ -88,16 +107,18 @@ public final class Leadership: Sendable {
         Set(try await etcd.list(prefix: keys.observers).map { String($0.key.dropFirst(keys.observers.count)) })
     }
 
-    /// Tries once to become the leader: one transaction that succeeds only if nobody leads and
-    /// the term is still the one read, writing the leader key (bound to a fresh lease) and the
+    /// Tries once to become the leader: one transaction that succeeds only if nobody leads, the
+    /// term is still the one read, and `/sync` is still at `syncRevision` (the revision of the
+    /// record the eligibility was judged on — a candidate paused after reading it must not win
+    /// over a sync set recorded since), writing the leader key (bound to a fresh lease) and the
     /// next term together. Returns the record and the lease on success, nil if someone else won.
-    public func campaign(clientAddress: String, replicationAddress: String) async throws -> (record: LeaderRecord, lease: Int64, ttl: Duration)? {
+    public func campaign(clientAddress: String, replicationAddress: String, syncRevision: Int64) async throws -> (record: LeaderRecord, lease: Int64, ttl: Duration)? {
         let (term, revision) = try await lastTerm()
         let sent = ContinuousClock.now
         let lease = try await etcd.grantLease(ttlSeconds: ttlSeconds)
         let record = LeaderRecord(nodeID: nodeID, clientAddress: clientAddress, replicationAddress: replicationAddress, term: term + 1)
         let won = try await etcd.transaction(
-            if: [.absent(keys.leader), .modRevisionEquals(keys.term, revision)],
+            if: [.absent(keys.leader), .modRevisionEquals(keys.term, revision), .modRevisionEquals(keys.sync, syncRevision)],
             then: [.put(keys.leader, record.encoded, lease: lease.id), .put(keys.term, Array(String(term + 1).utf8), lease: nil)])
         guard won else {
             try? await etcd.revoke(lease: lease.id)
@@ -127,7 +148,12 @@ public final class Leadership: Sendable {
                 // a slow reply still leaves room for another attempt.
                 try await Task.sleep(until: min(now.advanced(by: rule.renewalInterval), now.advanced(by: (until - now) / 2)), clock: .continuous)
             } catch {
-                try? await etcd.revoke(lease: lease)
+                // No commit once the successor may be elected: the permit goes before the lease.
+                permit.withLock { $0 = nil }
+                // In a task of its own: this one is cancelled, and a cancelled request is never
+                // sent, which would leave the successor waiting out the TTL.
+                let etcd = etcd
+                await Task { try? await etcd.revoke(lease: lease) }.value
                 throw error
             }
             let sent = ContinuousClock.now

@@ -1,7 +1,7 @@
 import RippleEngine
 import Testing
 
-/// The three ways a mutation's outcome becomes unknown, each as the client reads it. Clients
+/// The ways a mutation's outcome becomes unknown, each as the client reads it. Clients
 /// (the chaos suite's workload among them) match "may or may not have been applied", so the
 /// text is pinned here, once per case.
 @Suite struct UnknownOutcomeTests {
@@ -29,6 +29,16 @@ import Testing
         let error = FunctionError.unknownOutcome(.leadershipLapsed(reason: "fenced"))
         #expect(error.kind == .unavailable)
         #expect(error.message == "fenced while the mutation was being committed: the mutation may or may not have been applied")
+    }
+
+    @Test func aCommitTheSyncSetDidNotAcknowledgeInTimeIsDurableOnTheWriterOnly() {
+        let error = FunctionError.unknownOutcome(.notReplicated(ts: 42, reason: "the sync set is waiting for b (disconnected)", timeout: .seconds(10)))
+        #expect(error.kind == .unavailable)
+        #expect(
+            error.message
+                == "no replica in sync: commit 42 is durable on the writer, but the sync set is waiting for b (disconnected) within 10.0 "
+                + "seconds (--sync-timeout-seconds): the mutation may or may not have been applied. Resending the same request (same "
+                + "session and request id) is deduplicated.")
     }
 
     @Test func anErrorBuiltFromWordsHasNoUnknownOutcome() {

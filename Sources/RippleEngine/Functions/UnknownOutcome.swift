@@ -12,6 +12,9 @@ public enum UnknownOutcome: Sendable, Equatable {
     /// The writer's leadership lapsed while the group's COMMIT ran (`reason` is the commit
     /// gate's refusal): the group is durable here but neither shipped nor acknowledged.
     case leadershipLapsed(reason: String)
+    /// The writer committed the mutation at `ts`, but its sync set did not acknowledge it within
+    /// `timeout` (`reason` says whom it waits for): a failover may promote a replica without it.
+    case notReplicated(ts: UInt64, reason: String, timeout: Duration)
 
     /// What happened, in the words of the node that saw it.
     var cause: String {
@@ -22,6 +25,8 @@ public enum UnknownOutcome: Sendable, Equatable {
             "The writer committed the mutation at \(ts), but this node did not apply it within \(timeout) (the writer may have failed over)"
         case .leadershipLapsed(let reason):
             "\(reason) while the mutation was being committed"
+        case .notReplicated(let ts, let reason, let timeout):
+            "no replica in sync: commit \(ts) is durable on the writer, but \(reason) within \(timeout) (--sync-timeout-seconds)"
         }
     }
 
@@ -30,7 +35,7 @@ public enum UnknownOutcome: Sendable, Equatable {
     var resendAdvice: String? {
         switch self {
         case .linkLost: "Resending the same request (same session and request id) is deduplicated by the writer."
-        case .notAppliedHere: "Resending the same request (same session and request id) is deduplicated."
+        case .notAppliedHere, .notReplicated: "Resending the same request (same session and request id) is deduplicated."
         case .leadershipLapsed: nil
         }
     }
