@@ -107,9 +107,10 @@ public actor ReplicationServer {
     /// Binds and serves replicas until the calling task is cancelled, then closes every link and
     /// returns. Throws if the port cannot be bound.
     public nonisolated func run() async throws {
+        let accepted = AcceptedConnections<ReplicationMessage, ReplicationMessage>()
         let listener: NIOAsyncChannel<Connection, Never>
         do {
-            listener = try await bind()
+            listener = try await bind(accepted)
         } catch {
             await stopped(error)
             throw error
@@ -117,27 +118,32 @@ public actor ReplicationServer {
         let port = listener.channel.localAddress?.port ?? port
         await listening(on: port)
         logger.info("replication server listening", metadata: ["host": "\(host)", "port": "\(port)"])
+        var failure: (any Error)?
         do {
             try await listener.executeThenClose { inbound in
                 try await withThrowingDiscardingTaskGroup { group in
                     for try await connection in inbound {
+                        accepted.claim(connection)
                         group.addTask { await self.serve(connection) }
                     }
                 }
             }
-        } catch  where Task.isCancelled {
+        } catch where Task.isCancelled {
             // Cancellation is how the server is stopped.
         } catch {
-            await stopped(error)
-            throw error
+            failure = error
         }
-        await stopped(nil)
+        await accepted.closeUnclaimed()
+        await stopped(failure)
+        if let failure { throw failure }
         logger.info("replication server stopped", metadata: ["port": "\(port)"])
     }
 
     // MARK: - Listening
 
-    private nonisolated func bind() async throws -> NIOAsyncChannel<Connection, Never> {
+    private nonisolated func bind(_ accepted: AcceptedConnections<ReplicationMessage, ReplicationMessage>) async throws
+        -> NIOAsyncChannel<Connection, Never>
+    {
         let link = configuration.link
         let logger = logger
         let pendingLinks = pendingLinks
@@ -154,7 +160,7 @@ public actor ReplicationServer {
                     }
                     channel.closeFuture.whenComplete { _ in pending.finish() }
                     try channel.pipeline.syncOperations.addReplicationHandlers(configuration: link, logger: logger) { pending.finish() }
-                    return try Connection(wrappingChannelSynchronously: channel)
+                    return try accepted.wrap(channel) { try Connection(wrappingChannelSynchronously: channel) }
                 }
             }
     }

@@ -27,7 +27,7 @@ FAULTS = len(FAILOVER_FAULT_KINDS) + 2
 @pytest.mark.xfail(strict=False, reason="failover bugs this round finds on main (docs/reliability.md, 'With failover'): "
                                         "acknowledged writes lost to asynchronous replication (until --sync-replicas 1), a "
                                         "writer that keeps leading after its commit gate refused a durable group (replicas "
-                                        "diverge), a node crashing as it steps down (NIOAsyncWriter deinited without finish())")
+                                        "diverge)")
 def test_bounded_chaos_round_with_failover(failover_chaos_cluster):
     clients = int(os.environ.get("RIPPLE_CHAOS_CLIENTS", "8"))
     # HTTP writers only, as in the plain bounded round (the official client's resend, test_chaos.py).
