@@ -24,10 +24,6 @@ FAULTS = len(FAILOVER_FAULT_KINDS) + 2
 # Not strict: the round fails or passes with the seed and the machine's load. Remove the mark once
 # the failover bugs it found are fixed (docs/reliability.md, "With failover"); until then
 # scripts/test prints the round's summary and its violations without failing on them.
-@pytest.mark.xfail(strict=False, reason="failover bugs this round finds on main (docs/reliability.md, 'With failover'): "
-                                        "acknowledged writes lost to asynchronous replication (until --sync-replicas 1), a "
-                                        "writer that keeps leading after its commit gate refused a durable group (replicas "
-                                        "diverge)")
 def test_bounded_chaos_round_with_failover(failover_chaos_cluster):
     clients = int(os.environ.get("RIPPLE_CHAOS_CLIENTS", "8"))
     # HTTP writers only, as in the plain bounded round (the official client's resend, test_chaos.py).
