@@ -367,6 +367,8 @@ public actor SchedulerService {
             // then inProgress under this holder's name, which no sweep of its own fails and no
             // run of its own ends (issue 13, chaos round 14). Failed at the next takeover if so;
             // a job still pending is left to run (that finish answers `skipped`).
+            logger.warning(
+                "action job \(job.id) (\(job.name)) not run: the writer refused its start; if it was started, it is failed when this scheduler holds the lease again")
             unrecordedEnds[job.id] = Self.startRefusedError
             needsTakeover = true
             return
