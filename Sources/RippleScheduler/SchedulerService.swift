@@ -55,7 +55,8 @@ public actor SchedulerService {
     private var runningActions: Set<String> = []
     /// Actions that ended while the writer judged this scheduler's lease lapsed: their end could
     /// not be recorded, and no heir fails them while this holder has the lease again (they are
-    /// its own runs), so they are recorded at its next takeover.
+    /// its own runs), so they are recorded at its next takeover. Also actions whose start the
+    /// writer refused on a retry, an earlier attempt having perhaps committed it (failed then).
     private var unrecordedEnds: [String: String?] = [:]
     private var runningCrons: Set<String> = []
     /// When finished jobs were last cleaned up (this node's clock).
@@ -357,11 +358,31 @@ public actor SchedulerService {
         let request = SchedulerCall.JobRequest(holder: configuration.holder, id: job.id)
         guard let started = await definitely({ () async throws(FunctionError) -> SchedulerCall.StatusReply in
             try await self.callJobMutation(SchedulerFunctions.startActionJob, request)
-        }), noteStatus(started) == .done
-        else { return }
+        }) else { return }
+        switch noteStatus(started) {
+        case .done:
+            break
+        case .leaseLost:
+            // An earlier attempt whose reply was lost may have committed the start: the job is
+            // then inProgress under this holder's name, which no sweep of its own fails and no
+            // run of its own ends (issue 13, chaos round 14). Failed at the next takeover if so;
+            // a job still pending is left to run (that finish answers `skipped`).
+            logger.warning(
+                "action job \(job.id) (\(job.name)) not run: the writer refused its start; if it was started, it is failed when this scheduler holds the lease again")
+            unrecordedEnds[job.id] = Self.startRefusedError
+            needsTakeover = true
+            return
+        case .skipped, nil:
+            return
+        }
         let failure = await runWithinTimeout(job)
         await finish(job, from: .inProgress, error: failure)
     }
+
+    /// Recorded for an action whose start may have committed although the writer answered a
+    /// retry with `leaseLost`: it was never run here, and is not retried (at most once).
+    static let startRefusedError =
+        "Transient error while executing action; the scheduler lost its lease as the action started and it was not run"
 
     /// Runs the job's action; returns its error message, or nil on success. An action still
     /// running after `actionTimeout` is given up on (and cancelled).

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import RippleEngine
 import RippleScheduler
 import RippleTestSupport
@@ -135,6 +136,30 @@ import Testing
         await h.stop()
     }
 
+    /// Chaos round 14 (issue 13): an action's start committed but its reply was lost with the
+    /// link, and the lease lapsed before the retry, which the writer answered `leaseLost`. The
+    /// scheduler gave the job up while the writer had it `inProgress` under its name; taking the
+    /// lease back, its sweep skipped its own run — `inProgress` forever. Here the reply is lost
+    /// and the lease released in the start's commit acknowledgement.
+    @Test(.timeLimit(.minutes(1))) func actionStartCommittedWhoseReplyWasLostAsTheLeaseLapsedIsFailedNotLeftInProgress() async throws {
+        let lostReply = LostStartReply()
+        var options = EngineOptions()
+        options.commitAcknowledgement = { _ in await lostReply.afterCommit() }
+        let h = try SchedulerHarness(options: options)
+        lostReply.watch(h.engine)
+        // A long lease: no renewal commits while the start's acknowledgement runs.
+        h.startScheduler(nodeID: "s", lease: .seconds(30))
+        try await eventually("the scheduler holds the lease") { try await h.leaseHolder() != nil }
+        let id = try await h.mutation("jobs:scheduleTarget", ["path": "jobs:recordFromAction", "args": ["tag": "lost-start"]]).stringValue!
+        try await eventually("the action failed") { try await h.state(id) == "failed" }
+        let error = try await h.job(id)["state"]?["error"]?.stringValue
+        #expect(error == "Transient error while executing action; the scheduler lost its lease as the action started and it was not run")
+        #expect(lostReply.lostReplies == 1)
+        let runs = try await h.query("jobs:runs", ["tag": "lost-start"])
+        #expect(runs == 0)
+        await h.stop()
+    }
+
     @Test func actionStartRetriedByItsRunnerAfterALostReplyIsStillItsOwn() async throws {
         let h = try SchedulerHarness()
         _ = try await h.system(SchedulerFunctions.acquireLease, ["holder": "s", "durationMs": 60_000])
@@ -197,5 +222,34 @@ import Testing
         for await line in lines where line.contains("is recorded when this scheduler holds the lease again") { break }
         #expect(try await h.state(id) == "inProgress")
         return (holder, id)
+    }
+}
+
+/// Loses the reply to the commit that started a `jobs:recordFromAction` job, as a dropped link
+/// does, after releasing its runner's lease (so that the runner's retry is answered `leaseLost`).
+private final class LostStartReply: Sendable {
+    private struct State {
+        var engine: Engine?
+        var lostReplies = 0
+    }
+    private let state = Mutex(State())
+
+    func watch(_ engine: Engine) { state.withLock { $0.engine = engine } }
+    var lostReplies: Int { state.withLock { $0.lostReplies } }
+
+    func afterCommit() async -> FunctionError? {
+        guard let engine = state.withLock({ $0.lostReplies == 0 ? $0.engine : nil }),
+            let jobs = try? await engine.query("jobs:jobsNamed", ["name": "jobs:recordFromAction"]).value,
+            let started = jobs.arrayValue?.first(where: { $0["state"]?["kind"] == "inProgress" }),
+            let runner = started["state"]?["runner"]?.stringValue
+        else { return nil }
+        let first = state.withLock { state in
+            guard state.lostReplies == 0 else { return false }
+            state.lostReplies = 1
+            return true
+        }
+        guard first else { return nil }
+        _ = try? await engine.mutation(SchedulerFunctions.releaseLease, ["holder": .string(runner)], caller: .system)
+        return FunctionError.unknownOutcome(.linkLost(reason: "the test dropped the reply"))
     }
 }

@@ -80,8 +80,8 @@ final class SchedulerHarness: @unchecked Sendable {
     let engine: Engine
     private var services: [Task<Void, Never>] = []
 
-    init(app: App = jobsApp()) throws {
-        engine = try Engine.open(path: directory.database, app: app)
+    init(app: App = jobsApp(), options: EngineOptions = EngineOptions()) throws {
+        engine = try Engine.open(path: directory.database, app: app, options: options)
     }
 
     /// Starts a scheduler with its own lease holder; cancel the returned task to stop it.
