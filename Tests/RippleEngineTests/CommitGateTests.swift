@@ -35,15 +35,8 @@ import Testing
     /// and the end of COMMIT): the second check, after COMMIT, leaves the group unacknowledged.
     @Test func aGateThatClosesDuringTheCommitLeavesTheGroupUnacknowledged() async throws {
         let dir = TemporaryDirectory()
-        let checks = Mutex(0)
-        var options = EngineOptions()
-        options.commitGate = {
-            checks.withLock { count in
-                count += 1
-                return count == 2 ? FunctionError(.unavailable, "fenced: no longer the writer") : nil
-            }
-        }
-        let engine = try openItemsEngine(dir, options: options)
+        let checks = GateChecks()
+        let engine = try openEngineWhoseGateClosesAfterTheFirstCommit(dir, checks: checks)
         defer { engine.close() }
         await #expect {
             try await engine.mutation("items:insert", ["group": "gate", "n": 1])
@@ -52,7 +45,7 @@ import Testing
             return error.kind == .unavailable && error.unknownOutcome == .leadershipLapsed(reason: "fenced: no longer the writer")
                 && error.message == "fenced: no longer the writer while the mutation was being committed: the mutation may or may not have been applied"
         }
-        #expect(checks.withLock { $0 } == 2)
+        #expect(checks.count.withLock { $0 } == 2)
     }
 
     /// The chaos suite's failover mode found a writer that went on after such a group: a late
@@ -60,15 +53,8 @@ import Testing
     /// replicas applied a log with a hole (half of a transfer). The committer stops for good.
     @Test func aGroupLeftUnpublishedStopsTheCommitterEvenIfTheGateReopens() async throws {
         let dir = TemporaryDirectory()
-        let checks = Mutex(0)
-        var options = EngineOptions()
-        options.commitGate = {
-            checks.withLock { count in
-                count += 1
-                return count == 2 ? FunctionError(.unavailable, "fenced: no longer the writer") : nil
-            }
-        }
-        let engine = try openItemsEngine(dir, options: options)
+        let checks = GateChecks()
+        let engine = try openEngineWhoseGateClosesAfterTheFirstCommit(dir, checks: checks)
         defer { engine.close() }
         await #expect {
             try await engine.mutation("items:insert", ["group": "gate", "n": 1])
@@ -83,7 +69,24 @@ import Testing
             return error.kind == .unavailable
                 && error.message == "This node stopped accepting writes: it left a commit unpublished when its leadership lapsed; retry the mutation on the new writer"
         }
-        #expect(checks.withLock { $0 } == 2)
+        #expect(checks.count.withLock { $0 } == 2)
         #expect(try await engine.appliedTimestamp() == durable)
     }
+
+    /// An engine whose gate refuses only its second check: the one right after the first COMMIT.
+    private func openEngineWhoseGateClosesAfterTheFirstCommit(_ dir: TemporaryDirectory, checks: GateChecks) throws -> Engine {
+        var options = EngineOptions()
+        options.commitGate = {
+            checks.count.withLock { count in
+                count += 1
+                return count == 2 ? FunctionError(.unavailable, "fenced: no longer the writer") : nil
+            }
+        }
+        return try openItemsEngine(dir, options: options)
+    }
+}
+
+/// How often a test's commit gate was asked.
+private final class GateChecks: Sendable {
+    let count = Mutex(0)
 }
