@@ -227,7 +227,7 @@ struct ReplicationBenchmark: Sendable {
     /// Applies the writer's commits after `after` to a fresh database with the same tables, in
     /// transactions of `batchCommits`: per commit, its document rows, their index entries (keys
     /// for the writer's indexes) and its log row. Row bytes are prepared outside the timed part.
-    func rawSQLiteApply(writer: Engine, writerPath: String, after: UInt64, path: String) async throws -> (commits: Int, seconds: Double) {
+    func rawSQLiteApply(writer: Engine, writerPath: String, after: CommitTimestamp, path: String) async throws -> (commits: Int, seconds: Double) {
         let indexes = try Self.writerIndexes(path: writerPath)
         var db: OpaquePointer?
         guard sqlite3_open(path, &db) == SQLITE_OK, let db else { throw BenchError("cannot open \(path)") }
@@ -279,7 +279,7 @@ struct ReplicationBenchmark: Sendable {
                     let keys = (indexes[table] ?? []).map { ($0.number, IndexKey.forDocument(object, fields: $0.fields).bytes) }
                     docs.append((table, number, id, value, keys))
                 }
-                return Row(ts: Int64(bitPattern: commit.ts), documents: docs, payload: CommitCodec.encode(commit.writes))
+                return Row(ts: commit.ts.bitPattern, documents: docs, payload: CommitCodec.encode(commit.writes))
             }
             let start = DispatchTime.now().uptimeNanoseconds
             try exec("BEGIN IMMEDIATE")
@@ -355,8 +355,8 @@ final class BenchCommitSource: CommitSource {
         return { subscription.cancel() }
     }
 
-    func latestTimestamp() async throws -> UInt64 { try await engine.appliedTimestamp() }
-    func commits(after ts: UInt64, limit: Int) async throws -> [Commit] {
+    func latestTimestamp() async throws -> CommitTimestamp { try await engine.appliedTimestamp() }
+    func commits(after ts: CommitTimestamp, limit: Int) async throws -> [Commit] {
         let commits = try await engine.commits(after: ts, limit: limit)
         if !commits.isEmpty { lag.fetched(commits.map(\.ts)) }
         return commits
@@ -364,15 +364,15 @@ final class BenchCommitSource: CommitSource {
 
     /// Returns once a commit after `ts` is applied, or after a second (the heartbeat interval):
     /// the engine's applied watermark, as the server's own source waits on it.
-    func waitForCommit(after ts: UInt64) async {
-        _ = await engine.waitUntilApplied(ts + 1, timeout: .seconds(1))
+    func waitForCommit(after ts: CommitTimestamp) async {
+        _ = await engine.waitUntilApplied(ts.next, timeout: .seconds(1))
     }
 
     func handleForward(_ payload: [UInt8]) async -> [UInt8] {
         ForwardedOutcome.failed(FunctionError(.invalidUse, "the benchmark forwards nothing")).encoded
     }
 
-    func replicaAcknowledged(nodeID: String, appliedTimestamp: UInt64) {}
+    func replicaAcknowledged(nodeID: String, appliedTimestamp: CommitTimestamp) {}
 }
 
 /// The replica's side: shipped commits go into the engine's applier.
@@ -381,9 +381,9 @@ struct BenchCommitSink: CommitSink {
     let engine: Engine
     let applyTimes: Durations
     let lag: LagRecorder
-    func appliedTimestamp() async throws -> UInt64 { try await engine.appliedTimestamp() }
+    func appliedTimestamp() async throws -> CommitTimestamp { try await engine.appliedTimestamp() }
     func apply(
-        _ commits: [Commit], following previousTimestamp: UInt64, completion: @escaping @Sendable (Result<UInt64, any Error>) -> Void
+        _ commits: [Commit], following previousTimestamp: CommitTimestamp, completion: @escaping @Sendable (Result<CommitTimestamp, any Error>) -> Void
     ) {
         lag.applyStarted(commits.map(\.ts))
         let start = DispatchTime.now().uptimeNanoseconds
@@ -411,9 +411,9 @@ struct NoForwarder: MutationForwarder {
 /// Commit times on the writer and apply lags on the replica, per ts (monotonic clock).
 final class LagRecorder: Sendable {
     private struct State {
-        var committedAt: [UInt64: UInt64] = [:]
-        var fetchedAt: [UInt64: UInt64] = [:]
-        var applyStartedAt: [UInt64: UInt64] = [:]
+        var committedAt: [CommitTimestamp: UInt64] = [:]
+        var fetchedAt: [CommitTimestamp: UInt64] = [:]
+        var applyStartedAt: [CommitTimestamp: UInt64] = [:]
         /// Per commit: writer commit -> handed on by the live tail or read from the log; -> queued on the
         /// replica's applier; -> applied.
         var stages: [(Double, Double, Double)] = []
@@ -423,7 +423,7 @@ final class LagRecorder: Sendable {
     }
     private let state = Mutex(State())
 
-    func committed(_ timestamps: [UInt64]) {
+    func committed(_ timestamps: [CommitTimestamp]) {
         let now = DispatchTime.now().uptimeNanoseconds
         state.withLock { state in
             guard state.active else { return }
@@ -431,10 +431,10 @@ final class LagRecorder: Sendable {
         }
     }
 
-    func fetched(_ timestamps: [UInt64]) { stamp(timestamps, \.fetchedAt) }
-    func applyStarted(_ timestamps: [UInt64]) { stamp(timestamps, \.applyStartedAt) }
+    func fetched(_ timestamps: [CommitTimestamp]) { stamp(timestamps, \.fetchedAt) }
+    func applyStarted(_ timestamps: [CommitTimestamp]) { stamp(timestamps, \.applyStartedAt) }
 
-    private func stamp(_ timestamps: [UInt64], _ key: WritableKeyPath<State, [UInt64: UInt64]>) {
+    private func stamp(_ timestamps: [CommitTimestamp], _ key: WritableKeyPath<State, [CommitTimestamp: UInt64]>) {
         let now = DispatchTime.now().uptimeNanoseconds
         state.withLock { state in
             guard state.active else { return }
@@ -442,7 +442,7 @@ final class LagRecorder: Sendable {
         }
     }
 
-    func applied(_ timestamps: [UInt64]) {
+    func applied(_ timestamps: [CommitTimestamp]) {
         let now = DispatchTime.now().uptimeNanoseconds
         state.withLock { state in
             guard state.active else { return }

@@ -247,12 +247,12 @@ struct ReplicaNode {
         let jobRunner = scheduler.map { SchedulerService(engine: engine, configuration: $0, logger: logger) }
         configuration.replicationStatus = {
             let writerTs = await client.writerLatestTimestamp
-            let applied = (try? await engine.appliedTimestamp()) ?? 0
+            let applied = (try? await engine.appliedTimestamp()) ?? .zero
             var fields: [(String, JSON)] = [
                 ("writer", .string("\(writerHost):\(writerPort)")), ("connected", .bool(await client.isConnected)),
-                ("writerTs", .string(String(writerTs))), ("lagMs", .int(Int64(writerTs > applied ? (writerTs - applied) / 1_000_000 : 0))),
+                ("writerTs", .string(String(writerTs))), ("lagMs", .int(Int64(writerTs.duration(since: applied) / .milliseconds(1)))),
             ]
-            fields.append(("logPrunedThrough", .string(String((try? await engine.logPrunedThrough()) ?? 0))))
+            fields.append(("logPrunedThrough", .string(String((try? await engine.logPrunedThrough()) ?? .zero))))
             if let jobRunner { fields.append(("scheduler", await jobRunner.status())) }
             return fields + (failover?.status ?? [])
         }

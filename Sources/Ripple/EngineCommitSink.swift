@@ -6,13 +6,13 @@ import RippleReplication
 struct EngineCommitSink: CommitSink {
     let engine: Engine
 
-    func appliedTimestamp() async throws -> UInt64 { try await engine.appliedTimestamp() }
+    func appliedTimestamp() async throws -> CommitTimestamp { try await engine.appliedTimestamp() }
     func apply(
-        _ commits: [Commit], following previousTimestamp: UInt64, completion: @escaping @Sendable (Result<UInt64, any Error>) -> Void
+        _ commits: [Commit], following previousTimestamp: CommitTimestamp, completion: @escaping @Sendable (Result<CommitTimestamp, any Error>) -> Void
     ) {
         engine.apply(commits, following: previousTimestamp, completion: completion)
     }
-    func install(snapshot: [UInt8], at ts: UInt64) async throws {
+    func install(snapshot: [UInt8], at ts: CommitTimestamp) async throws {
         let installed = try await engine.install(snapshot: snapshot)
         guard installed == ts else { throw ReplicationError.unexpectedMessage("snapshot announced ts \(ts) but holds \(installed)") }
     }

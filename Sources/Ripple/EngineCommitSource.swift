@@ -12,7 +12,7 @@ import Synchronization
 final class EngineCommitSource: CommitSource {
     let engine: Engine
     /// Each replica's last acknowledged applied timestamp, by node id.
-    let acknowledged = Mutex<[String: UInt64]>([:])
+    let acknowledged = Mutex<[String: CommitTimestamp]>([:])
     /// The sync set's bookkeeping, fed every link's events; nil with asynchronous replication.
     let sync: SyncReplication?
 
@@ -30,12 +30,12 @@ final class EngineCommitSource: CommitSource {
         return { subscription.cancel() }
     }
 
-    func latestTimestamp() async throws -> UInt64 { try await engine.appliedTimestamp() }
+    func latestTimestamp() async throws -> CommitTimestamp { try await engine.appliedTimestamp() }
 
-    func commits(after ts: UInt64, limit: Int) async throws -> [Commit] { try await engine.commits(after: ts, limit: limit) }
+    func commits(after ts: CommitTimestamp, limit: Int) async throws -> [Commit] { try await engine.commits(after: ts, limit: limit) }
 
-    func waitForCommit(after ts: UInt64) async {
-        _ = await engine.waitUntilApplied(ts + 1, timeout: .seconds(1))
+    func waitForCommit(after ts: CommitTimestamp) async {
+        _ = await engine.waitUntilApplied(ts.next, timeout: .seconds(1))
     }
 
     func handleForward(_ payload: [UInt8]) async -> [UInt8] {
@@ -50,7 +50,7 @@ final class EngineCommitSource: CommitSource {
         }
     }
 
-    func replicaAcknowledged(nodeID: String, appliedTimestamp: UInt64) {
+    func replicaAcknowledged(nodeID: String, appliedTimestamp: CommitTimestamp) {
         acknowledged.withLock { $0[nodeID] = appliedTimestamp }
         sync?.acknowledged(nodeID, through: appliedTimestamp)
     }
@@ -61,7 +61,7 @@ final class EngineCommitSource: CommitSource {
     func replicaConnected(nodeID: String) {
         connected.withLock { $0[nodeID, default: 0] += 1 }
         // The position its hello named, recorded just before: acks count only above it.
-        sync?.connected(nodeID, at: acknowledged.withLock { $0[nodeID] ?? 0 })
+        sync?.connected(nodeID, at: acknowledged.withLock { $0[nodeID] ?? .zero })
     }
 
     func replicaDisconnected(nodeID: String) {
@@ -73,16 +73,16 @@ final class EngineCommitSource: CommitSource {
     }
 
     /// The oldest applied timestamp among connected replicas (nil when none is connected).
-    func oldestConnectedReplica() -> UInt64? {
+    func oldestConnectedReplica() -> CommitTimestamp? {
         let nodes = connected.withLock { Set($0.keys) }
         return acknowledged.withLock { acks in nodes.compactMap { acks[$0] }.min() }
     }
 
-    func snapshot() async throws -> (ts: UInt64, bytes: [UInt8]) { try await engine.snapshot() }
+    func snapshot() async throws -> (ts: CommitTimestamp, bytes: [UInt8]) { try await engine.snapshot() }
 
-    func holdsCommit(at ts: UInt64) async throws -> Bool {
+    func holdsCommit(at ts: CommitTimestamp) async throws -> Bool {
         do {
-            return try await engine.commits(after: ts - 1, limit: 1).first?.ts == ts
+            return try await engine.commits(after: ts.subtracting(.nanoseconds(1)), limit: 1).first?.ts == ts
         } catch is CommitLogPruned {
             return false
         }
@@ -95,7 +95,7 @@ final class EngineCommitSource: CommitSource {
             let lag = (try? await engine.commitCount(after: ts)) ?? -1
             replicas.append((node, .object([("appliedTs", .string(String(ts))), ("lagCommits", .int(Int64(lag)))])))
         }
-        let pruned = (try? await engine.logPrunedThrough()) ?? 0
+        let pruned = (try? await engine.logPrunedThrough()) ?? .zero
         return [("replicas", .object(replicas)), ("logPrunedThrough", .string(String(pruned)))]
     }
 }

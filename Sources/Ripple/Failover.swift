@@ -229,7 +229,7 @@ struct FailoverNode {
 
     /// The newest commit this node holds durably, read from its database between roles.
     private func durableTimestamp() throws -> UInt64 {
-        try Store(database: Database(path: command.node.databasePath)).appliedTimestamp()
+        try Store(database: Database(path: command.node.databasePath)).appliedTimestamp().nanoseconds
     }
 
     private static func status(role: String, leader: LeaderRecord) -> [(String, JSON)] {

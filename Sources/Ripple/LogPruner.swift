@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import RippleLog
 import RippleStorage
 
 /// How much commit log a node keeps: the newest `commits` commits, and (when set) commits
@@ -21,7 +22,7 @@ final class LogPruner: @unchecked Sendable {
     let retention: LogRetention
     /// The oldest position a connected replica still needs (the writer's), which age-based
     /// pruning keeps; nil keeps nothing extra.
-    let protectedTimestamp: @Sendable () -> UInt64?
+    let protectedTimestamp: @Sendable () -> CommitTimestamp?
     let logger: Logger
     /// The pruner's SQLite work runs on this thread, off the concurrency pool: its statements
     /// block, and a long pass must not hold a pool thread that sync sockets and replication links
@@ -30,7 +31,7 @@ final class LogPruner: @unchecked Sendable {
     /// The pruner's own connection, opened on first use; touched only on the worker's thread.
     private var store: Store?
 
-    init(path: String, retention: LogRetention, protectedTimestamp: @escaping @Sendable () -> UInt64? = { nil }, logger: Logger) {
+    init(path: String, retention: LogRetention, protectedTimestamp: @escaping @Sendable () -> CommitTimestamp? = { nil }, logger: Logger) {
         self.path = path
         self.retention = retention
         self.protectedTimestamp = protectedTimestamp
@@ -71,15 +72,14 @@ final class LogPruner: @unchecked Sendable {
 
     /// On the worker's thread: deletes what the retention allows, a batch per short write
     /// transaction.
-    private func prune(protecting protected: UInt64?) throws -> Int {
+    private func prune(protecting protected: CommitTimestamp?) throws -> Int {
         let store = try self.store ?? Store(database: Database(path: path))
         self.store = store
-        let now = UInt64(max(0, Date().timeIntervalSince1970) * 1_000_000_000)
+        let now = CommitTimestamp(nanoseconds: UInt64(max(0, Date().timeIntervalSince1970) * 1_000_000_000))
         let cutoff = try store.logCutoff(keepingNewest: max(0, retention.commits))
-        var ageCutoff: UInt64 = 0
+        var ageCutoff = CommitTimestamp.zero
         if let seconds = retention.seconds {
-            let age = UInt64(max(0, seconds) * 1_000_000_000)
-            ageCutoff = now > age ? now - age : 0
+            ageCutoff = now.subtracting(.seconds(max(0, seconds)))
             if let protected { ageCutoff = min(ageCutoff, protected) }
         }
         let target = max(cutoff, ageCutoff)

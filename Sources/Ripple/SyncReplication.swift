@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import RippleEngine
 import RippleLeadership
+import RippleLog
 import RippleReplication
 import Synchronization
 
@@ -35,7 +36,7 @@ final class SyncReplication: Sendable {
     let timeout: Duration
     private let logger: Logger
 
-    init(required: Int, durable: UInt64, timeout: Duration, logger: Logger, recorder: @escaping Recorder) {
+    init(required: Int, durable: CommitTimestamp, timeout: Duration, logger: Logger, recorder: @escaping Recorder) {
         self.state = Mutex(SyncSet(required: required, durable: durable))
         self.synced = Watermark(durable)
         self.timeout = timeout
@@ -43,7 +44,7 @@ final class SyncReplication: Sendable {
         self.recorder = recorder
     }
 
-    func connected(_ node: String, at position: UInt64) {
+    func connected(_ node: String, at position: CommitTimestamp) {
         apply { $0.connected(node, at: position, now: .now) }
     }
 
@@ -51,13 +52,13 @@ final class SyncReplication: Sendable {
         apply { $0.disconnected(node, now: .now) }
     }
 
-    func acknowledged(_ node: String, through ts: UInt64) {
+    func acknowledged(_ node: String, through ts: CommitTimestamp) {
         apply { $0.acknowledged(node, through: ts, now: .now) }
     }
 
     /// Waits until every member of the sync set holds the commit at `ts`; the error to answer
     /// with when that takes longer than `timeout`.
-    func acknowledgement(of ts: UInt64) async -> FunctionError? {
+    func acknowledgement(of ts: CommitTimestamp) async -> FunctionError? {
         if await synced.wait(until: ts, timeout: timeout) { return nil }
         let reason = state.withLock { $0.waitingReason(for: ts) }
         return FunctionError.unknownOutcome(.notReplicated(ts: ts, reason: reason, timeout: timeout))

@@ -37,7 +37,7 @@ public enum Caller: String, Sendable {
 public struct QueryResult: Sendable {
     public let value: Value
     /// The commit timestamp of the snapshot the query read.
-    public let ts: UInt64
+    public let ts: CommitTimestamp
     public let readSet: ReadSet
     /// The pagination end cursor to pass back on re-runs (`nil` if the query did not paginate).
     public let journal: String?
@@ -46,7 +46,7 @@ public struct QueryResult: Sendable {
 /// A mutation's result: its value and the commit timestamp at which its writes are visible.
 public struct MutationResult: Sendable {
     public let value: Value
-    public let ts: UInt64
+    public let ts: CommitTimestamp
 }
 
 /// Tunables of an engine.
@@ -55,8 +55,8 @@ public struct EngineOptions: Sendable {
     public var readerCount = 4
     /// Most mutations committed by one COMMIT.
     public var maxGroupSize = 1024
-    /// The wall clock, in nanoseconds; tests inject one that steps back.
-    public var clock: @Sendable () -> UInt64 = CommitClock.wallClock
+    /// The wall clock, read as a commit timestamp; tests inject one that steps back.
+    public var clock: @Sendable () -> CommitTimestamp = CommitClock.wallClock
     public var logger = Logger(label: "ripple.engine")
     /// Writer (runs mutations) or replica (applies the writer's log, forwards mutations).
     public var role: EngineRole = .writer
@@ -74,7 +74,7 @@ public struct EngineOptions: Sendable {
     /// Awaited by the writer after a mutation's group is durable and published, before its caller
     /// hears back; an error becomes the caller's. Synchronous replication waits here for the
     /// replicas of the sync set to acknowledge the commit (`--sync-replicas`).
-    public var commitAcknowledgement: (@Sendable (UInt64) async -> FunctionError?)?
+    public var commitAcknowledgement: (@Sendable (CommitTimestamp) async -> FunctionError?)?
 
     public init() {}
 }
@@ -117,7 +117,7 @@ public final class Engine: Sendable {
     let fetcher: any Fetcher
     let environment: DeploymentEnvironment
     let logger: Logger
-    let commitAcknowledgement: (@Sendable (UInt64) async -> FunctionError?)?
+    let commitAcknowledgement: (@Sendable (CommitTimestamp) async -> FunctionError?)?
     /// Actions running on this node, cancelled together at shutdown.
     let runningActions = RunningActions()
 
@@ -266,7 +266,7 @@ public final class Engine: Sendable {
             return try await readers.withReader { store, ts in
                 let transaction = Transaction(store: store, schema: schema, identity: identity, limits: limits, journal: journal, write: nil)
                 let context = QueryContext(
-                    db: DatabaseReader(transaction: transaction), auth: Auth(identity: identity), now: Double(CommitClock.wallClock()) / 1_000_000
+                    db: DatabaseReader(transaction: transaction), auth: Auth(identity: identity), now: CommitClock.wallClock().milliseconds
                 )
                 let value = try handler(context, Arguments(args))
                 return QueryResult(value: value, ts: ts, readSet: transaction.readSet, journal: transaction.journal)
@@ -293,7 +293,7 @@ public final class Engine: Sendable {
 
     /// Runs several queries in one read transaction, so all results belong to one commit
     /// timestamp (what a Transition needs). Each query fails or succeeds on its own.
-    public func querySnapshot(_ requests: [QueryRequest]) async throws(FunctionError) -> (ts: UInt64, results: [Result<QueryResult, FunctionError>]) {
+    public func querySnapshot(_ requests: [QueryRequest]) async throws(FunctionError) -> (ts: CommitTimestamp, results: [Result<QueryResult, FunctionError>]) {
         var prepared: [Result<(FunctionDefinition, QueryRequest), FunctionError>] = []
         for request in requests {
             do throws(FunctionError) {
@@ -317,7 +317,7 @@ public final class Engine: Sendable {
                         )
                         let context = QueryContext(
                             db: DatabaseReader(transaction: transaction), auth: Auth(identity: request.identity),
-                            now: Double(CommitClock.wallClock()) / 1_000_000
+                            now: CommitClock.wallClock().milliseconds
                         )
                         do {
                             let value = try handler(context, Arguments(request.args))
@@ -335,7 +335,7 @@ public final class Engine: Sendable {
     }
 
     /// The timestamp of the latest committed state.
-    public func latestTimestamp() async throws(FunctionError) -> UInt64 {
+    public func latestTimestamp() async throws(FunctionError) -> CommitTimestamp {
         do {
             return try await readers.withReader { _, ts in ts }
         } catch {
@@ -379,7 +379,7 @@ public final class Engine: Sendable {
         return try await runInWriter(identity: identity) { transaction in
             let requests = MutationRequestTable(transaction: transaction, policy: dedupPolicy)
             if let requestKey, let earlier = try requests.earlierResult(of: requestKey) { return earlier }
-            let now = Double(transaction.write!.ts) / 1_000_000
+            let now = transaction.write!.ts.milliseconds
             let context = MutationContext(
                 db: DatabaseWriter(transaction: transaction), auth: Auth(identity: identity), now: now,
                 scheduler: Scheduler(transaction: transaction, functions: appFunctions))
@@ -457,7 +457,7 @@ extension Engine {
     static let forwardedCommitApplyTimeout: Duration = .seconds(30)
 
     /// The timestamp of the last commit this node has made durable (writer) or applied (replica).
-    public func appliedTimestamp() async throws(FunctionError) -> UInt64 {
+    public func appliedTimestamp() async throws(FunctionError) -> CommitTimestamp {
         if applier != nil { return commitFeed.applied.value }
         return try await latestTimestamp()
     }
@@ -475,8 +475,8 @@ extension Engine {
     /// same transaction) or failed, in the order they were queued, on the applier's thread: keep
     /// it short.
     public func apply(
-        _ commits: [Commit], following previousTimestamp: UInt64,
-        completion: @escaping @Sendable (Result<UInt64, any Error>) -> Void
+        _ commits: [Commit], following previousTimestamp: CommitTimestamp,
+        completion: @escaping @Sendable (Result<CommitTimestamp, any Error>) -> Void
     ) {
         guard let applier else { return completion(.failure(FunctionError(.invalidUse, "Only a replica applies shipped commits"))) }
         applier.enqueue(commits, following: previousTimestamp, done: completion)
@@ -484,19 +484,19 @@ extension Engine {
 
     /// Suspends until this node has applied (replica) or committed (writer) `ts`, or `timeout`
     /// passes; returns whether it got there.
-    public func waitUntilApplied(_ ts: UInt64, timeout: Duration) async -> Bool {
+    public func waitUntilApplied(_ ts: CommitTimestamp, timeout: Duration) async -> Bool {
         await commitFeed.applied.wait(until: ts, timeout: timeout)
     }
 
     /// How many commits the log holds after `ts` (a replica's lag in commits).
-    public func commitCount(after ts: UInt64) async throws -> Int {
+    public func commitCount(after ts: CommitTimestamp) async throws -> Int {
         try await readers.withReplicationReader { store, _ in try store.commitCount(after: ts) }
     }
 
     /// Commits after `ts` from the commit log, oldest first (what the writer ships). Throws
     /// `CommitLogPruned` when commits right after `ts` were pruned (checked in the same read
     /// transaction, so a concurrent prune can never make this skip commits silently).
-    public func commits(after ts: UInt64, limit: Int) async throws -> [Commit] {
+    public func commits(after ts: CommitTimestamp, limit: Int) async throws -> [Commit] {
         try await readers.withReplicationReader { store, _ in
             let pruned = try store.logPrunedThrough()
             guard ts >= pruned else { throw CommitLogPruned(through: pruned) }
@@ -505,20 +505,20 @@ extension Engine {
     }
 
     /// The commit log is pruned through this timestamp (0: nothing pruned).
-    public func logPrunedThrough() async throws -> UInt64 {
+    public func logPrunedThrough() async throws -> CommitTimestamp {
         try await readers.withReplicationReader { store, _ in try store.logPrunedThrough() }
     }
 
     /// A consistent logical snapshot of this node's database (see `SnapshotCodec`) and the commit
     /// timestamp it is at, read in one read transaction.
-    public func snapshot() async throws -> (ts: UInt64, bytes: [UInt8]) {
+    public func snapshot() async throws -> (ts: CommitTimestamp, bytes: [UInt8]) {
         try await readers.withReader { store, _ in try store.encodeSnapshot() }
     }
 
     /// Replaces this replica's state with a writer's snapshot (replica only), in one transaction;
     /// subscriptions re-run as after any applied commit. Returns the snapshot's timestamp.
     @discardableResult
-    public func install(snapshot bytes: [UInt8]) async throws -> UInt64 {
+    public func install(snapshot bytes: [UInt8]) async throws -> CommitTimestamp {
         guard let applier else { throw FunctionError(.invalidUse, "Only a replica installs snapshots") }
         return try await applier.install(try SnapshotCodec.decode(bytes))
     }
@@ -530,7 +530,7 @@ extension Engine {
     /// SHA-256 over every document (user and system tables, in document-number order) and the
     /// catalog, read in one snapshot — `nil` if this node's snapshot is not exactly at `ts`.
     /// Equal hashes at equal timestamps mean two nodes hold the same state.
-    public func stateHash(at ts: UInt64) async throws -> String? {
+    public func stateHash(at ts: CommitTimestamp) async throws -> String? {
         try await readers.withReader { store, snapshot in
             guard snapshot == ts else { return nil }
             var hasher = SHA256()

@@ -20,11 +20,11 @@ struct EngineMetrics: Sendable {
     func record(_ group: CommitGroup, replica: Bool) {
         commits.increment(by: group.mutations.count)
         groups.increment()
-        appliedTimestamp.record(Double(group.appliedTimestamp))
+        appliedTimestamp.record(Double(group.appliedTimestamp.nanoseconds))
         guard replica else { return }
         let now = CommitClock.wallClock()
         for mutation in group.mutations where now > mutation.ts {
-            replicationLag.recordNanoseconds(Int64(now - mutation.ts))
+            replicationLag.record(now.duration(since: mutation.ts))
         }
     }
 }
@@ -32,7 +32,11 @@ struct EngineMetrics: Sendable {
 extension Timer {
     /// Records the time elapsed since `start`.
     func record(since start: ContinuousClock.Instant) {
-        let elapsed = ContinuousClock.now - start
+        record(ContinuousClock.now - start)
+    }
+
+    /// Records `elapsed` in nanoseconds.
+    func record(_ elapsed: Duration) {
         recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
     }
 }

@@ -19,10 +19,10 @@ public enum LogWrite: Sendable, Equatable {
 
 /// A committed transaction: its timestamp and its writes, in order.
 public struct Commit: Sendable, Equatable {
-    public let ts: UInt64
+    public let ts: CommitTimestamp
     public let writes: [LogWrite]
 
-    public init(ts: UInt64, writes: [LogWrite]) {
+    public init(ts: CommitTimestamp, writes: [LogWrite]) {
         self.ts = ts
         self.writes = writes
     }
@@ -149,7 +149,7 @@ public enum CommitCodec {
 /// below its key and above the previous row's key.
 public struct LogBatch: Sendable {
     public private(set) var count = 0
-    public private(set) var lastTimestamp: UInt64 = 0
+    public private(set) var lastTimestamp: CommitTimestamp = .zero
     private var frames: [UInt8] = []
     /// Where the first commit's `CommitCodec` bytes start, after its timestamp.
     private var firstWritesStart = 0
@@ -158,9 +158,9 @@ public struct LogBatch: Sendable {
 
     public var isEmpty: Bool { count == 0 }
 
-    public mutating func append(ts: UInt64, writes: [LogWrite]) {
+    public mutating func append(ts: CommitTimestamp, writes: [LogWrite]) {
         precondition(ts > lastTimestamp, "commits join a batch in timestamp order")
-        appendVarint(ts, to: &frames)
+        appendVarint(ts.nanoseconds, to: &frames)
         if count == 0 { firstWritesStart = frames.count }
         CommitCodec.encode(writes, into: &frames)
         count += 1
@@ -170,7 +170,7 @@ public struct LogBatch: Sendable {
     /// Empties the batch, keeping its buffer for the next group.
     public mutating func removeAll() {
         count = 0
-        lastTimestamp = 0
+        lastTimestamp = .zero
         frames.removeAll(keepingCapacity: true)
     }
 
@@ -181,14 +181,14 @@ public struct LogBatch: Sendable {
     }
 
     /// The commits of a stored row (`commits` of them, keyed `ts`).
-    package static func decode(ts: UInt64, commits: Int, payload: UnsafeRawBufferPointer) throws(ValueError) -> [Commit] {
+    package static func decode(ts: CommitTimestamp, commits: Int, payload: UnsafeRawBufferPointer) throws(ValueError) -> [Commit] {
         if commits == 1 { return [Commit(ts: ts, writes: try CommitCodec.decode(payload))] }
         var r = ByteReader(payload)
         var out: [Commit] = []
         out.reserveCapacity(commits)
-        var previous: UInt64 = 0
+        var previous = CommitTimestamp.zero
         for _ in 0..<commits {
-            let commitTs = try r.varint()
+            let commitTs = CommitTimestamp(nanoseconds: try r.varint())
             guard commitTs > previous, commitTs <= ts else { throw ValueError("commit log row has timestamps out of order") }
             out.append(Commit(ts: commitTs, writes: try CommitCodec.decode(&r)))
             previous = commitTs

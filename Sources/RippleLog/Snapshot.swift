@@ -3,9 +3,9 @@ import RippleValues
 /// Thrown when commits are asked for after a timestamp the log no longer holds: everything
 /// through `through` was pruned, so the asker needs a snapshot instead.
 public struct CommitLogPruned: Error, Sendable, Equatable, CustomStringConvertible {
-    public let through: UInt64
+    public let through: CommitTimestamp
 
-    public init(through: UInt64) { self.through = through }
+    public init(through: CommitTimestamp) { self.through = through }
 
     public var description: String { "the commit log is pruned through \(through)" }
 }
@@ -23,12 +23,12 @@ public enum SnapshotCodec {
         public let tableNumber: UInt32
         public let number: Int64
         public let id: String
-        public let ts: UInt64
+        public let ts: CommitTimestamp
         public let value: [UInt8]
     }
 
     public struct Decoded: Sendable {
-        public let ts: UInt64
+        public let ts: CommitTimestamp
         public let maxDocumentNumber: Int64
         public let catalog: [LogWrite]
         public let documents: [Document]
@@ -39,7 +39,7 @@ public enum SnapshotCodec {
             do throws(ValueError) {
                 var r = ByteReader(buffer)
                 guard try r.bytes(count: magic.count) == magic else { throw ValueError("not a Ripple snapshot") }
-                let ts = try r.varint()
+                let ts = CommitTimestamp(nanoseconds: try r.varint())
                 let maxNumber = Int64(bitPattern: try r.varint())
                 let catalog = try CommitCodec.decode(try r.bytes(count: try r.length()))
                 var documents: [Document] = []
@@ -47,7 +47,7 @@ public enum SnapshotCodec {
                     let table = UInt32(truncatingIfNeeded: try r.varint())
                     let number = Int64(bitPattern: try r.varint())
                     let id = try r.string(count: try r.length())
-                    let docTs = try r.varint()
+                    let docTs = CommitTimestamp(nanoseconds: try r.varint())
                     let value = try r.bytes(count: try r.length())
                     documents.append(Document(tableNumber: table, number: number, id: id, ts: docTs, value: value))
                 }

@@ -4,15 +4,15 @@ import RippleLog
 /// Only commits whose group COMMIT has returned may be visible here.
 public protocol CommitSource: Sendable {
     /// The newest committed timestamp (0 when the log is empty).
-    func latestTimestamp() async throws -> UInt64
+    func latestTimestamp() async throws -> CommitTimestamp
     /// Up to `limit` commits with `ts > after`, ascending, with none left out between them.
     /// Throws `CommitLogPruned` when commits after `after` were pruned: the server then sends a
     /// snapshot (`snapshot()`) and continues after its timestamp.
-    func commits(after: UInt64, limit: Int) async throws -> [Commit]
+    func commits(after: CommitTimestamp, limit: Int) async throws -> [Commit]
     /// Returns once a commit with `ts > after` exists, or after about a heartbeat interval
     /// (one second) without one — the server sends a heartbeat then. Should return promptly when
     /// the calling task is cancelled, so connections close without delay.
-    func waitForCommit(after: UInt64) async
+    func waitForCommit(after: CommitTimestamp) async
     /// Calls `deliver` with every commit group made durable from now on — each commit in exactly
     /// one group, in log order, each group only once it is visible to `commits(after:limit:)` —
     /// from the thread that committed it (so `deliver` must not block), until the returned
@@ -25,17 +25,17 @@ public protocol CommitSource: Sendable {
     func handleForward(_ payload: [UInt8]) async -> [UInt8]
     /// A replica reports it applied everything through `appliedTimestamp` (for lag reporting and
     /// safe pruning).
-    func replicaAcknowledged(nodeID: String, appliedTimestamp: UInt64)
+    func replicaAcknowledged(nodeID: String, appliedTimestamp: CommitTimestamp)
     /// A replica's link was accepted (a connected replica holds back pruning).
     func replicaConnected(nodeID: String)
     /// A replica's link closed (it no longer holds back pruning).
     func replicaDisconnected(nodeID: String)
     /// A consistent snapshot of the whole database and the commit timestamp it is at, for a
     /// replica whose position was pruned from the log.
-    func snapshot() async throws -> (ts: UInt64, bytes: [UInt8])
+    func snapshot() async throws -> (ts: CommitTimestamp, bytes: [UInt8])
     /// Whether the log holds a commit at exactly `ts` (false when it was pruned): a replica at a
     /// position the log lacks has forked from it.
-    func holdsCommit(at ts: UInt64) async throws -> Bool
+    func holdsCommit(at ts: CommitTimestamp) async throws -> Bool
 }
 
 /// Thrown by the default `snapshot()` / `install(snapshot:at:)`: this side cannot do snapshots.
@@ -45,14 +45,14 @@ extension CommitSource {
     public func followCommits(_ deliver: @escaping @Sendable ([Commit]) -> Void) -> (@Sendable () -> Void)? { nil }
     public func replicaConnected(nodeID: String) {}
     public func replicaDisconnected(nodeID: String) {}
-    public func snapshot() async throws -> (ts: UInt64, bytes: [UInt8]) { throw SnapshotsUnsupported() }
-    public func holdsCommit(at ts: UInt64) async throws -> Bool { true }
+    public func snapshot() async throws -> (ts: CommitTimestamp, bytes: [UInt8]) { throw SnapshotsUnsupported() }
+    public func holdsCommit(at ts: CommitTimestamp) async throws -> Bool { true }
 }
 
 /// Where the replica's client delivers commits.
 public protocol CommitSink: Sendable {
     /// The newest commit applied durably: where streaming resumes after a (re)connect.
-    func appliedTimestamp() async throws -> UInt64
+    func appliedTimestamp() async throws -> CommitTimestamp
     /// Queues `commits` for applying after everything queued before, and returns without
     /// waiting: the client keeps receiving while earlier batches are applied, and a sink may
     /// apply several queued batches in one transaction. They must follow `previousTimestamp`
@@ -63,15 +63,15 @@ public protocol CommitSink: Sendable {
     /// acknowledges to the writer) or has failed (the client then closes the link and resumes
     /// from `appliedTimestamp()`).
     func apply(
-        _ commits: [Commit], following previousTimestamp: UInt64,
-        completion: @escaping @Sendable (Result<UInt64, any Error>) -> Void
+        _ commits: [Commit], following previousTimestamp: CommitTimestamp,
+        completion: @escaping @Sendable (Result<CommitTimestamp, any Error>) -> Void
     )
     /// Replaces the whole state with a snapshot taken at `ts` (bytes already checked against the
     /// writer's SHA-256), atomically and durably; afterwards `appliedTimestamp()` is `ts`. The
     /// client calls it only once every queued batch has completed.
-    func install(snapshot: [UInt8], at ts: UInt64) async throws
+    func install(snapshot: [UInt8], at ts: CommitTimestamp) async throws
 }
 
 extension CommitSink {
-    public func install(snapshot: [UInt8], at ts: UInt64) async throws { throw SnapshotsUnsupported() }
+    public func install(snapshot: [UInt8], at ts: CommitTimestamp) async throws { throw SnapshotsUnsupported() }
 }

@@ -1,4 +1,5 @@
 import Crypto
+import RippleLog
 
 /// What both ends of one handshake agreed on: who the replica is, where it stands, and a fresh
 /// nonce from each side. Every proof and both frame keys are HMAC-SHA256 under the cluster secret
@@ -8,14 +9,14 @@ import Crypto
 public struct HandshakeTranscript: Sendable, Equatable {
     public var clusterID: String
     public var nodeID: String
-    public var appliedTimestamp: UInt64
+    public var appliedTimestamp: CommitTimestamp
     public var replicaNonce: [UInt8]
     public var writerNonce: [UInt8]
     /// The leadership term the replica means to follow; in every proof and frame key, so a link
     /// belongs to one term and nothing of an older writer passes on it.
     public var term: UInt64
 
-    public init(clusterID: String, nodeID: String, appliedTimestamp: UInt64, replicaNonce: [UInt8], writerNonce: [UInt8], term: UInt64 = 0) {
+    public init(clusterID: String, nodeID: String, appliedTimestamp: CommitTimestamp, replicaNonce: [UInt8], writerNonce: [UInt8], term: UInt64 = 0) {
         self.term = term
         self.clusterID = clusterID
         self.nodeID = nodeID
@@ -26,15 +27,15 @@ public struct HandshakeTranscript: Sendable, Equatable {
 
     /// `label`, then every field length-prefixed, so no two transcripts share their bytes (with
     /// plain concatenation, cluster "ab" + node "c" would prove cluster "a" + node "bc").
-    func bytes(_ label: String, latestTimestamp: UInt64? = nil) -> [UInt8] {
+    func bytes(_ label: String, latestTimestamp: CommitTimestamp? = nil) -> [UInt8] {
         var out: [UInt8] = []
         for field in [Array(label.utf8), Array(clusterID.utf8), Array(nodeID.utf8), replicaNonce, writerNonce] {
             out.appendBigEndian(UInt32(truncatingIfNeeded: field.count))
             out += field
         }
-        out.appendBigEndian(appliedTimestamp)
+        out.appendBigEndian(appliedTimestamp.nanoseconds)
         out.appendBigEndian(term)
-        if let latestTimestamp { out.appendBigEndian(latestTimestamp) }
+        if let latestTimestamp { out.appendBigEndian(latestTimestamp.nanoseconds) }
         return out
     }
 }
@@ -56,7 +57,7 @@ public enum HandshakeProof {
     }
 
     /// The writer's proof for one handshake, binding the latest timestamp it announces.
-    public static func writer(secret: [UInt8], _ transcript: HandshakeTranscript, latestTimestamp: UInt64) -> [UInt8] {
+    public static func writer(secret: [UInt8], _ transcript: HandshakeTranscript, latestTimestamp: CommitTimestamp) -> [UInt8] {
         writer(key: SymmetricKey(data: secret), transcript, latestTimestamp: latestTimestamp)
     }
 
@@ -64,7 +65,7 @@ public enum HandshakeProof {
         mac(key, transcript.bytes("ripple replica proof"))
     }
 
-    static func writer(key: SymmetricKey, _ transcript: HandshakeTranscript, latestTimestamp: UInt64) -> [UInt8] {
+    static func writer(key: SymmetricKey, _ transcript: HandshakeTranscript, latestTimestamp: CommitTimestamp) -> [UInt8] {
         mac(key, transcript.bytes("ripple writer proof", latestTimestamp: latestTimestamp))
     }
 
@@ -78,7 +79,7 @@ public enum HandshakeProof {
         verify(proof, key: key, message: transcript.bytes("ripple replica proof"))
     }
 
-    static func verifyWriter(_ proof: [UInt8], key: SymmetricKey, _ transcript: HandshakeTranscript, latestTimestamp: UInt64) -> Bool {
+    static func verifyWriter(_ proof: [UInt8], key: SymmetricKey, _ transcript: HandshakeTranscript, latestTimestamp: CommitTimestamp) -> Bool {
         verify(proof, key: key, message: transcript.bytes("ripple writer proof", latestTimestamp: latestTimestamp))
     }
 

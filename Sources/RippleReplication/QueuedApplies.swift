@@ -1,3 +1,4 @@
+import RippleLog
 import Synchronization
 
 /// The batches one link has queued on its `CommitSink` and not yet seen completed. The link's
@@ -18,7 +19,7 @@ final class QueuedApplies: Sendable {
     private struct State {
         var queued = 0
         var queuedBytes = 0
-        var applied: UInt64
+        var applied: CommitTimestamp
         var failure: (any Error)?
         var drainWaiters: [CheckedContinuation<Void, Never>] = []
         var readsHeld = false
@@ -29,14 +30,14 @@ final class QueuedApplies: Sendable {
     private let highWater: Int
     private let lowWater: Int
 
-    init(appliedTimestamp: UInt64, highWater: Int = defaultHighWater, lowWater: Int = defaultLowWater) {
+    init(appliedTimestamp: CommitTimestamp, highWater: Int = defaultHighWater, lowWater: Int = defaultLowWater) {
         state = Mutex(State(applied: appliedTimestamp))
         self.highWater = highWater
         self.lowWater = min(lowWater, highWater)
     }
 
     /// The newest position the sink has reported durable on this link.
-    var appliedTimestamp: UInt64 { state.withLock { $0.applied } }
+    var appliedTimestamp: CommitTimestamp { state.withLock { $0.applied } }
 
     /// The first failure the sink reported, if any.
     var failure: (any Error)? { state.withLock { $0.failure } }
@@ -45,7 +46,7 @@ final class QueuedApplies: Sendable {
     var queuedBytes: Int { state.withLock { $0.queuedBytes } }
 
     /// A snapshot at `ts` was installed: the sink is there now.
-    func installed(_ ts: UInt64) {
+    func installed(_ ts: CommitTimestamp) {
         state.withLock { $0.applied = max($0.applied, ts) }
     }
 
@@ -58,7 +59,7 @@ final class QueuedApplies: Sendable {
     }
 
     /// The sink finished a batch of `bytes` bytes.
-    func completed(_ result: Result<UInt64, any Error>, bytes: Int) {
+    func completed(_ result: Result<CommitTimestamp, any Error>, bytes: Int) {
         let (ready, resume) = state.withLock { state -> ([CheckedContinuation<Void, Never>], (@Sendable () -> Void)?) in
             state.queued -= 1
             state.queuedBytes -= bytes

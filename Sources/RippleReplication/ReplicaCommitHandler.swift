@@ -36,10 +36,10 @@ final class ReplicaCommitHandler: ChannelDuplexHandler {
     }
 
     private var mode: Mode
-    private let appliedTimestamp: UInt64
+    private let appliedTimestamp: CommitTimestamp
     private let sink: any CommitSink
     private let applies: QueuedApplies
-    private let announced: @Sendable (UInt64) -> Void
+    private let announced: @Sendable (CommitTimestamp) -> Void
     /// A read was asked for while `applies` held reads; it is passed on when they resume.
     private var readHeld = false
 
@@ -48,8 +48,8 @@ final class ReplicaCommitHandler: ChannelDuplexHandler {
     ///     `appliedTimestamp`.
     ///   - announced: told the writer's latest timestamp as batches and heartbeats arrive.
     init(
-        handshake: ReplicaHandshake, appliedTimestamp: UInt64, sink: any CommitSink, applies: QueuedApplies,
-        announced: @escaping @Sendable (UInt64) -> Void
+        handshake: ReplicaHandshake, appliedTimestamp: CommitTimestamp, sink: any CommitSink, applies: QueuedApplies,
+        announced: @escaping @Sendable (CommitTimestamp) -> Void
     ) {
         self.mode = .handshake(handshake, helloSent: false)
         self.appliedTimestamp = appliedTimestamp
@@ -141,7 +141,7 @@ final class ReplicaCommitHandler: ChannelDuplexHandler {
 
     /// Hands `commits` to `sink`, counting them in `applies`; the completion acks them, or closes
     /// the link when the apply failed (the task rethrows the failure from `applies`).
-    static func queue(_ commits: [Commit], following previous: UInt64, on sink: any CommitSink, applies: QueuedApplies, channel: any Channel) {
+    static func queue(_ commits: [Commit], following previous: CommitTimestamp, on sink: any CommitSink, applies: QueuedApplies, channel: any Channel) {
         let bytes = commits.reduce(0) { $0 + $1.estimatedWireSize }
         applies.queued(bytes: bytes)
         sink.apply(commits, following: previous) { result in

@@ -1,4 +1,5 @@
 import Crypto
+import RippleLog
 
 /// The replica's side of the handshake, as a pure state machine: send `hello`, feed it the
 /// writer's messages, carry out the actions it returns.
@@ -13,7 +14,7 @@ public struct ReplicaHandshake: Sendable {
         case send(ReplicationMessage)
         /// The writer proved itself and opened the link: tag every later frame with `keys`;
         /// commits after the hello's applied timestamp follow.
-        case accepted(latestTimestamp: UInt64, keys: LinkKeys)
+        case accepted(latestTimestamp: CommitTimestamp, keys: LinkKeys)
         /// The writer (or someone on the path) refused the link.
         case refused(reason: String)
         /// The writer broke the protocol or failed to prove the secret; close the link.
@@ -30,7 +31,7 @@ public struct ReplicaHandshake: Sendable {
     private let clusterID: String
     private let nodeID: String
     private let key: SymmetricKey
-    private let appliedTimestamp: UInt64
+    private let appliedTimestamp: CommitTimestamp
     private let nonce: [UInt8]
     private let term: UInt64
     private var state = State.idle
@@ -39,7 +40,7 @@ public struct ReplicaHandshake: Sendable {
     ///   tests inject fixed ones.
     /// - Parameter term: the leadership term of the writer to follow (0 without failover).
     public init(
-        clusterID: String, nodeID: String, secret: [UInt8], appliedTimestamp: UInt64, nonce: [UInt8] = HandshakeProof.randomNonce(),
+        clusterID: String, nodeID: String, secret: [UInt8], appliedTimestamp: CommitTimestamp, nonce: [UInt8] = HandshakeProof.randomNonce(),
         term: UInt64 = 0
     ) {
         self.term = term

@@ -21,15 +21,15 @@ public struct ReplicaStream: Sendable {
     }
 
     /// The newest commit handed out for applying.
-    public private(set) var lastReceivedTimestamp: UInt64
+    public private(set) var lastReceivedTimestamp: CommitTimestamp
     /// The newest commit reported applied.
-    public private(set) var appliedTimestamp: UInt64
+    public private(set) var appliedTimestamp: CommitTimestamp
     /// The newest commit timestamp the writer has told us about.
-    public private(set) var writerLatestTimestamp: UInt64
+    public private(set) var writerLatestTimestamp: CommitTimestamp
 
     /// Starts streaming after the handshake: `appliedTimestamp` is what the hello said,
     /// `writerLatestTimestamp` what `accepted` said.
-    public init(appliedTimestamp: UInt64, writerLatestTimestamp: UInt64) {
+    public init(appliedTimestamp: CommitTimestamp, writerLatestTimestamp: CommitTimestamp) {
         self.lastReceivedTimestamp = appliedTimestamp
         self.appliedTimestamp = appliedTimestamp
         self.writerLatestTimestamp = max(writerLatestTimestamp, appliedTimestamp)
@@ -65,7 +65,7 @@ public struct ReplicaStream: Sendable {
 
     /// Records that everything through `ts` is applied durably (the ack a heartbeat is answered
     /// with); returns that ack.
-    public mutating func applied(through ts: UInt64) -> ReplicationMessage {
+    public mutating func applied(through ts: CommitTimestamp) -> ReplicationMessage {
         appliedTimestamp = max(appliedTimestamp, min(ts, lastReceivedTimestamp))
         return .ack(appliedTimestamp: appliedTimestamp)
     }

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import RippleLog
 import Synchronization
 
 /// A replica's end of replication: connects to the writer, proves it knows the cluster secret,
@@ -73,7 +74,7 @@ public actor ReplicationClient {
 
     /// The newest commit timestamp the writer has announced (in `accepted`, heartbeats and
     /// commits); 0 before the first link.
-    public nonisolated var writerLatestTimestamp: UInt64 { announcedTimestamp.load(ordering: .relaxed) }
+    public nonisolated var writerLatestTimestamp: CommitTimestamp { CommitTimestamp(nanoseconds: announcedTimestamp.load(ordering: .relaxed)) }
 
     /// Backs `writerLatestTimestamp`. An atomic rather than actor state: the receive loop
     /// updates it for every message and must not hop to the actor's executor to do so.
@@ -269,7 +270,7 @@ public actor ReplicationClient {
         }
     }
 
-    private nonisolated func connect(applied: UInt64, applies: QueuedApplies) async throws -> Connection {
+    private nonisolated func connect(applied: CommitTimestamp, applies: QueuedApplies) async throws -> Connection {
         let link = configuration.link
         let term = configuration.term
         let logger = logger
@@ -296,7 +297,7 @@ public actor ReplicationClient {
     /// timestamp. A refusal or failed handshake arrives as the error the iterator throws.
     private nonisolated func waitForAcceptance(
         _ messages: inout NIOAsyncChannelInboundStream<ReplicationMessage>.AsyncIterator
-    ) async throws -> UInt64 {
+    ) async throws -> CommitTimestamp {
         guard let message = try await messages.next() else { throw ReplicationError.writerUnavailable }
         guard case .accepted(let latest, _) = message else {
             throw ReplicationError.unexpectedMessage("\(message.kind) during the handshake")
@@ -306,7 +307,7 @@ public actor ReplicationClient {
 
     // MARK: - State
 
-    private func linkOpened(outbox: AsyncStream<ReplicationMessage>.Continuation, writerLatest: UInt64) -> Int {
+    private func linkOpened(outbox: AsyncStream<ReplicationMessage>.Continuation, writerLatest: CommitTimestamp) -> Int {
         nextLinkID += 1
         link = Link(id: nextLinkID, outbox: outbox)
         writerAnnounced(writerLatest)
@@ -321,8 +322,8 @@ public actor ReplicationClient {
         }
     }
 
-    private nonisolated func writerAnnounced(_ latest: UInt64) {
-        announcedTimestamp.max(latest, ordering: .relaxed)
+    private nonisolated func writerAnnounced(_ latest: CommitTimestamp) {
+        announcedTimestamp.max(latest.nanoseconds, ordering: .relaxed)
     }
 
     private func finishForward(_ requestID: UInt64, with result: Result<[UInt8], any Error>) {

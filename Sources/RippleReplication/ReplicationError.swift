@@ -1,3 +1,5 @@
+import RippleLog
+
 /// Why a replication link failed. Every case closes the link; the replica then reconnects with
 /// backoff and resumes from its durable position.
 public enum ReplicationError: Error, Sendable, Equatable {
@@ -16,9 +18,9 @@ public enum ReplicationError: Error, Sendable, Equatable {
     case unexpectedMessage(String)
     /// A commit batch does not start right after the last commit received: the writer skipped
     /// commits (`previousTimestamp` is the commit before the batch as the writer sees it).
-    case gap(lastReceived: UInt64, previousTimestamp: UInt64)
+    case gap(lastReceived: CommitTimestamp, previousTimestamp: CommitTimestamp)
     /// A commit's timestamp is not above the one before it: a resend or a reordering.
-    case outOfOrder(lastReceived: UInt64, received: UInt64)
+    case outOfOrder(lastReceived: CommitTimestamp, received: CommitTimestamp)
     /// The writer refused the handshake; `reason` is its `HandshakeRefusal.wireText`. A refusal
     /// is unauthenticated (anyone on the path can forge one), so the replica retries.
     case refused(reason: String)

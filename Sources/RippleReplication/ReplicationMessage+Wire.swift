@@ -35,27 +35,27 @@ extension ReplicationMessage {
         case .hello(let clusterID, let nodeID, let applied, let nonce, let term):
             buffer.writeLengthPrefixedString(clusterID)
             buffer.writeLengthPrefixedString(nodeID)
-            buffer.writeInteger(applied)
+            buffer.writeTimestamp(applied)
             buffer.writeLengthPrefixedBytes(nonce)
             buffer.writeInteger(term)
         case .challenge(let bytes), .proof(let bytes), .snapshotEnd(let bytes):
             buffer.writeLengthPrefixedBytes(bytes)
         case .accepted(let ts, let proof):
-            buffer.writeInteger(ts)
+            buffer.writeTimestamp(ts)
             buffer.writeLengthPrefixedBytes(proof)
         case .heartbeat(let ts), .ack(let ts):
-            buffer.writeInteger(ts)
+            buffer.writeTimestamp(ts)
         case .refused(let reason):
             buffer.writeLengthPrefixedString(reason)
         case .commits(let previous, let commits):
-            buffer.writeInteger(previous)
+            buffer.writeTimestamp(previous)
             buffer.writeInteger(UInt32(commits.count))
             for commit in commits {
-                buffer.writeInteger(commit.ts)
+                buffer.writeTimestamp(commit.ts)
                 buffer.writeLengthPrefixedBytes(CommitCodec.encode(commit.writes))
             }
         case .snapshotBegin(let ts, let total):
-            buffer.writeInteger(ts)
+            buffer.writeTimestamp(ts)
             buffer.writeInteger(total)
         case .snapshotChunk(let number, let bytes), .forward(let number, let bytes), .forwardResult(let number, let bytes):
             buffer.writeInteger(number)
@@ -83,13 +83,13 @@ extension ReplicationMessage {
         case .accepted: return .accepted(latestTimestamp: try p.readField(kind), proof: try p.readField(kind))
         case .refused: return .refused(reason: try p.readField(kind))
         case .commits:
-            let previous: UInt64 = try p.readField(kind)
+            let previous: CommitTimestamp = try p.readField(kind)
             let count = Int(try p.readField(kind) as UInt32)
             guard count <= p.readableBytes / 12 else { throw .malformedMessage("commits claims \(count) commits") }
             var commits: [Commit] = []
             commits.reserveCapacity(count)
             for _ in 0..<count {
-                let ts: UInt64 = try p.readField(kind)
+                let ts: CommitTimestamp = try p.readField(kind)
                 let length = Int(try p.readField(kind) as UInt32)
                 guard let record = p.readSlice(length: length) else { throw .malformedMessage("commit \(ts) is truncated") }
                 let decoded: Result<[LogWrite], ValueError> = record.withUnsafeReadableBytes { bytes in
@@ -149,6 +149,10 @@ extension UInt64: WireField {
     static func read(from buffer: inout ByteBuffer) -> UInt64? { buffer.readInteger() }
 }
 
+extension CommitTimestamp: WireField {
+    static func read(from buffer: inout ByteBuffer) -> CommitTimestamp? { buffer.readInteger().map(CommitTimestamp.init(nanoseconds:)) }
+}
+
 extension UInt32: WireField {
     static func read(from buffer: inout ByteBuffer) -> UInt32? { buffer.readInteger() }
 }
@@ -174,6 +178,10 @@ extension ByteBuffer {
     fileprivate mutating func readField<Field: WireField>(_ kind: LogFrame.Kind) throws(ReplicationError) -> Field {
         guard let value = Field.read(from: &self) else { throw .malformedMessage("\(kind) payload is truncated or invalid") }
         return value
+    }
+
+    fileprivate mutating func writeTimestamp(_ ts: CommitTimestamp) {
+        writeInteger(ts.nanoseconds)
     }
 
     fileprivate mutating func writeLengthPrefixedBytes(_ bytes: [UInt8]) {

@@ -11,27 +11,27 @@ public enum ReplicationMessage: Sendable, Equatable {
     /// Replica → writer, first: who it is, the last commit it applied durably, a fresh nonce
     /// the writer must prove the cluster secret over, and the leadership term of the writer it
     /// means to follow (0 without failover); a writer of another term refuses it (fencing).
-    case hello(clusterID: String, nodeID: String, appliedTimestamp: UInt64, nonce: [UInt8], term: UInt64 = 0)
+    case hello(clusterID: String, nodeID: String, appliedTimestamp: CommitTimestamp, nonce: [UInt8], term: UInt64 = 0)
     /// Writer → replica: a fresh random nonce to prove knowledge of the cluster secret over.
     case challenge(nonce: [UInt8])
     /// Replica → writer: its proof of the cluster secret over both nonces (see `HandshakeProof`).
     case proof(hmac: [UInt8])
     /// Writer → replica: the link is open, and the writer's own proof of the secret; streaming
     /// starts after the replica's applied timestamp, every later frame tagged (`FrameAuthenticator`).
-    case accepted(latestTimestamp: UInt64, proof: [UInt8])
+    case accepted(latestTimestamp: CommitTimestamp, proof: [UInt8])
     /// Writer → replica, then close: a `HandshakeRefusal.wireText`. Unauthenticated, so the
     /// replica only logs it and retries.
     case refused(reason: String)
     /// Writer → replica: consecutive commits in timestamp order. `previousTimestamp` is the commit
     /// right before the first one (or the replica's applied timestamp for the first batch), so
     /// the replica can tell a gap, which timestamps alone cannot show since they are not dense.
-    case commits(previousTimestamp: UInt64, commits: [Commit])
+    case commits(previousTimestamp: CommitTimestamp, commits: [Commit])
     /// Writer → replica when idle: the newest commit timestamp, so the replica knows it is current.
-    case heartbeat(latestTimestamp: UInt64)
+    case heartbeat(latestTimestamp: CommitTimestamp)
     /// Replica → writer: everything up to this timestamp is applied durably.
-    case ack(appliedTimestamp: UInt64)
+    case ack(appliedTimestamp: CommitTimestamp)
     /// Writer → replica: a snapshot of the database at `ts` follows, `totalBytes` long.
-    case snapshotBegin(ts: UInt64, totalBytes: UInt64)
+    case snapshotBegin(ts: CommitTimestamp, totalBytes: UInt64)
     /// Writer → replica: snapshot bytes starting at `offset`.
     case snapshotChunk(offset: UInt64, bytes: [UInt8])
     /// Writer → replica: the snapshot is complete; its bytes hash to `sha256`.

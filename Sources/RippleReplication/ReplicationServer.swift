@@ -236,7 +236,7 @@ public actor ReplicationServer {
         _ messages: inout NIOAsyncChannelInboundStream<ReplicationMessage>.AsyncIterator,
         channel: any Channel,
         logger: Logger
-    ) async throws -> (nodeID: String, applied: UInt64)? {
+    ) async throws -> (nodeID: String, applied: CommitTimestamp)? {
         var handshake = WriterHandshake(clusterID: clusterID, secret: secret, nonceSource: configuration.nonceSource, term: configuration.term)
         while let message = try await messages.next() {
             var action = handshake.receive(message)
@@ -274,7 +274,7 @@ public actor ReplicationServer {
     /// the connection goes live: the `LiveTail` sends each durable group from the commit
     /// listener, and this task only sends heartbeats — until the tail falls behind, when it
     /// reads the log again from where the tail stopped.
-    private nonisolated func streamCommits(after applied: UInt64, to channel: any Channel, logger: Logger) async throws {
+    private nonisolated func streamCommits(after applied: CommitTimestamp, to channel: any Channel, logger: Logger) async throws {
         var stream = WriterStream(
             appliedTimestamp: applied,
             maxBatchCommits: configuration.maxBatchCommits,
@@ -350,12 +350,12 @@ public actor ReplicationServer {
     }
 
     /// Sends a consistent snapshot of the source in chunks; returns its timestamp.
-    private nonisolated func sendSnapshot(to channel: any Channel, position: UInt64, logger: Logger) async throws -> UInt64 {
+    private nonisolated func sendSnapshot(to channel: any Channel, position: CommitTimestamp, logger: Logger) async throws -> CommitTimestamp {
         let started = ContinuousClock.now
         // Building a large snapshot takes a while: heartbeat the replica's current position
         // meanwhile, so its read timeout does not close the link.
         let source = self.source
-        let (ts, bytes) = try await withThrowingTaskGroup(of: (UInt64, [UInt8])?.self) { build in
+        let (ts, bytes) = try await withThrowingTaskGroup(of: (CommitTimestamp, [UInt8])?.self) { build in
             build.addTask { try await source.snapshot() }
             build.addTask {
                 while true {

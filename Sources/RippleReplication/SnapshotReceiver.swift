@@ -1,4 +1,5 @@
 import Crypto
+import RippleLog
 
 /// The replica's side of a snapshot transfer, as a pure state machine: chunks must arrive in
 /// order without holes, and the bytes must add up to the announced size and SHA-256.
@@ -7,16 +8,16 @@ public struct SnapshotReceiver: Sendable {
     /// What the caller must do with the snapshot bytes.
     public enum Action: Sendable, Equatable {
         /// Start a new snapshot of the database at `ts`, `totalBytes` long (discard any partial one).
-        case begin(ts: UInt64, totalBytes: UInt64)
+        case begin(ts: CommitTimestamp, totalBytes: UInt64)
         /// Write `bytes` at `offset`.
         case write(offset: UInt64, bytes: [UInt8])
         /// Every byte arrived and checks out: install the snapshot taken at `ts`.
-        case complete(ts: UInt64)
+        case complete(ts: CommitTimestamp)
     }
 
     private enum State: Sendable {
         case idle
-        case receiving(ts: UInt64, totalBytes: UInt64, received: UInt64, hasher: SHA256)
+        case receiving(ts: CommitTimestamp, totalBytes: UInt64, received: UInt64, hasher: SHA256)
     }
 
     private var state = State.idle

@@ -1,3 +1,5 @@
+import RippleLog
+
 /// The writer's synchronous-replication bookkeeping, as a pure state machine: which replicas
 /// must acknowledge a commit before its client hears back (the sync set S), and how far every
 /// one of them has acknowledged.
@@ -27,9 +29,9 @@ public struct SyncSet: Sendable, Equatable {
     /// One connected replica.
     struct Link: Sendable, Equatable {
         /// Acks at or below this (its position when it connected) do not count.
-        var floor: UInt64
+        var floor: CommitTimestamp
         /// The newest commit it acknowledged above `floor`; nil until it did.
-        var acknowledged: UInt64?
+        var acknowledged: CommitTimestamp?
         /// Open links of this node id (a reconnect can overlap the old link's end).
         var count: Int
         /// Since when another replica has acknowledged more than this one, nil when it is level.
@@ -46,14 +48,14 @@ public struct SyncSet: Sendable, Equatable {
     public private(set) var proposal: [String]?
     /// Every commit through this timestamp is durable on every member of S (and of `proposal`):
     /// acknowledged so far. Never goes down.
-    public private(set) var synced: UInt64
+    public private(set) var synced: CommitTimestamp
     /// Nodes that may not join S (they may not be promoted: the scheduler).
     public private(set) var excluded: Set<String> = []
     var links: [String: Link] = [:]
 
     /// - Parameter durable: the writer's durable position when it starts leading; a replica
     ///   must hold all of it to join S (the previous writer may have acknowledged any of it).
-    public init(required: Int, durable: UInt64, members: [String] = [], lagLimit: Duration = .seconds(2)) {
+    public init(required: Int, durable: CommitTimestamp, members: [String] = [], lagLimit: Duration = .seconds(2)) {
         self.required = max(0, required)
         self.lagLimit = lagLimit
         self.members = members
@@ -61,7 +63,7 @@ public struct SyncSet: Sendable, Equatable {
     }
 
     /// A replica connected at `position` (what its hello said).
-    public mutating func connected(_ node: String, at position: UInt64, now: ContinuousClock.Instant) -> Action? {
+    public mutating func connected(_ node: String, at position: CommitTimestamp, now: ContinuousClock.Instant) -> Action? {
         if var link = links[node] {
             link.count += 1
             link.floor = position
@@ -82,7 +84,7 @@ public struct SyncSet: Sendable, Equatable {
     }
 
     /// A replica acknowledged that everything through `ts` is durable on it.
-    public mutating func acknowledged(_ node: String, through ts: UInt64, now: ContinuousClock.Instant) -> Action? {
+    public mutating func acknowledged(_ node: String, through ts: CommitTimestamp, now: ContinuousClock.Instant) -> Action? {
         guard var link = links[node], ts > link.floor else { return nil }
         link.acknowledged = max(link.acknowledged ?? 0, ts)
         links[node] = link
@@ -106,7 +108,7 @@ public struct SyncSet: Sendable, Equatable {
     }
 
     /// Why the commit at `ts` is not acknowledged yet, for the timeout error.
-    public func waitingReason(for ts: UInt64) -> String {
+    public func waitingReason(for ts: CommitTimestamp) -> String {
         guard members.count >= required else {
             let replicas = required == 1 ? "1 replica" : "\(required) replicas"
             return "\(replicas) must acknowledge each commit and too few have caught up with commit \(synced) to join the sync set"

@@ -1,4 +1,5 @@
 import Crypto
+import RippleLog
 
 /// The writer's side of the handshake, as a pure state machine: feed it the replica's messages,
 /// carry out the actions it returns.
@@ -20,7 +21,7 @@ public struct WriterHandshake: Sendable {
         case lookUpLatestTimestamp
         /// Send `reply` (`accepted`), tag every later frame with `keys`, then stream commits after
         /// `appliedTimestamp` to `nodeID`.
-        case accept(nodeID: String, appliedTimestamp: UInt64, reply: ReplicationMessage, keys: LinkKeys)
+        case accept(nodeID: String, appliedTimestamp: CommitTimestamp, reply: ReplicationMessage, keys: LinkKeys)
         /// Send `reply` (`refused`), log `refusal` with `nodeID` (when known), close the link.
         case refuse(HandshakeRefusal, nodeID: String?, reply: ReplicationMessage)
     }
@@ -81,7 +82,7 @@ public struct WriterHandshake: Sendable {
     }
 
     /// Completes a handshake after `.lookUpLatestTimestamp`.
-    public mutating func latestTimestampFound(_ latest: UInt64) -> Action {
+    public mutating func latestTimestampFound(_ latest: CommitTimestamp) -> Action {
         guard case .awaitingLatestTimestamp(let transcript) = state else { return refuse(.protocolViolation, nodeID: nil) }
         // With failover, a replica ahead of the writer holds an old writer's unacknowledged tail:
         // it is accepted and gets a snapshot (`ReplicationServer`), which discards that tail.

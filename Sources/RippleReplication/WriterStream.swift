@@ -8,20 +8,20 @@ public struct WriterStream: Sendable {
     /// What the connection must do with a message from the replica.
     public enum Action: Sendable, Equatable {
         /// The replica has applied everything through this timestamp.
-        case acknowledged(UInt64)
+        case acknowledged(CommitTimestamp)
         /// Run this forwarded request and answer with `forwardResult` under the same id.
         case forward(requestID: UInt64, payload: [UInt8])
     }
 
     /// The newest commit sent (initially the replica's applied timestamp).
-    public private(set) var sentTimestamp: UInt64
+    public private(set) var sentTimestamp: CommitTimestamp
     /// At most this many commits per message.
     public let maxBatchCommits: Int
     /// A message is closed once its estimated payload reaches this many bytes (a single larger
     /// commit still travels alone).
     public let maxBatchBytes: Int
 
-    public init(appliedTimestamp: UInt64, maxBatchCommits: Int = 1_000, maxBatchBytes: Int = 4 << 20) {
+    public init(appliedTimestamp: CommitTimestamp, maxBatchCommits: Int = 1_000, maxBatchBytes: Int = 4 << 20) {
         self.sentTimestamp = appliedTimestamp
         self.maxBatchCommits = max(1, maxBatchCommits)
         self.maxBatchBytes = maxBatchBytes

@@ -9,10 +9,10 @@ extension MetaKey {
 extension Store {
     /// Encodes this database's state as a snapshot. Call inside one read transaction so the
     /// catalog, documents and applied timestamp belong to the same commit; returns that commit's ts.
-    public func encodeSnapshot() throws -> (ts: UInt64, bytes: [UInt8]) {
+    public func encodeSnapshot() throws -> (ts: CommitTimestamp, bytes: [UInt8]) {
         let ts = try appliedTimestamp()
         var out = SnapshotCodec.magic
-        appendVarint(ts, to: &out)
+        appendVarint(ts.nanoseconds, to: &out)
         appendVarint(UInt64(bitPattern: try maxDocumentNumber()), to: &out)
         let catalog = try loadCatalog()
         var writes: [LogWrite] = []
@@ -70,7 +70,7 @@ extension Store {
             changes.append(DocumentChange(tableNumber: document.tableNumber, number: document.number, id: document.id, indexChanges: indexChanges))
         }
         try setMeta(MetaKey.maxDocumentNumber, snapshot.maxDocumentNumber)
-        try setMeta(MetaKey.logPrunedThrough, Int64(bitPattern: snapshot.ts))
+        try setMeta(MetaKey.logPrunedThrough, snapshot.ts.bitPattern)
         try setMeta(MetaKey.catalogVersion, (try meta(MetaKey.catalogVersion) ?? 0) + 1)
         try refreshCatalogIfChanged()
         try setAppliedTimestamp(snapshot.ts)
@@ -78,16 +78,16 @@ extension Store {
     }
 
     /// Everything through this timestamp has been pruned from the commit log (0: nothing).
-    public func logPrunedThrough() throws(DatabaseError) -> UInt64 {
-        UInt64(bitPattern: try meta(MetaKey.logPrunedThrough) ?? 0)
+    public func logPrunedThrough() throws(DatabaseError) -> CommitTimestamp {
+        CommitTimestamp(bitPattern: try meta(MetaKey.logPrunedThrough) ?? 0)
     }
 
     /// Deletes at most `batch` of the oldest commits with `ts <= cutoff` in one short write
     /// transaction, recording the pruned point in the same transaction. Returns how many went.
-    public func pruneLog(through cutoff: UInt64, batch: Int) throws -> Int {
+    public func pruneLog(through cutoff: CommitTimestamp, batch: Int) throws -> Int {
         try database.transaction(.immediate) {
             let s = try database.statement("SELECT ts FROM commit_log WHERE ts <= ?1 ORDER BY ts LIMIT ?2")
-            s.bind(1, Int64(bitPattern: cutoff))
+            s.bind(1, cutoff.bitPattern)
             s.bind(2, Int64(batch))
             var count = 0
             var last: Int64 = 0
@@ -100,16 +100,16 @@ extension Store {
             let delete = try database.statement("DELETE FROM commit_log WHERE ts <= ?1")
             delete.bind(1, last)
             try delete.run()
-            if UInt64(bitPattern: last) > (try logPrunedThrough()) { try setMeta(MetaKey.logPrunedThrough, last) }
+            if CommitTimestamp(bitPattern: last) > (try logPrunedThrough()) { try setMeta(MetaKey.logPrunedThrough, last) }
             return count
         }
     }
 
     /// The timestamp through which pruning keeps the newest `keep` commits (0: nothing to prune).
-    public func logCutoff(keepingNewest keep: Int) throws(DatabaseError) -> UInt64 {
+    public func logCutoff(keepingNewest keep: Int) throws(DatabaseError) -> CommitTimestamp {
         let s = try database.statement("SELECT ts FROM commit_log ORDER BY ts DESC LIMIT 1 OFFSET ?1")
         s.bind(1, Int64(keep))
         defer { s.reset() }
-        return try s.step() ? UInt64(bitPattern: s.int64(0)) : 0
+        return try s.step() ? CommitTimestamp(bitPattern: s.int64(0)) : .zero
     }
 }

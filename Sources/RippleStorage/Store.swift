@@ -6,7 +6,7 @@ public struct StoredDocument: Sendable {
     public let number: Int64
     public let tableNumber: UInt32
     public let id: String
-    public let ts: UInt64
+    public let ts: CommitTimestamp
     public let value: Value
 }
 
@@ -182,14 +182,14 @@ public final class Store {
         }
         defer { s.reset() }
         let value = try s.withBytes(3) { buf in try ValueCodec.decode(buf) }
-        return StoredDocument(number: number, tableNumber: UInt32(s.int64(0)), id: s.string(1), ts: UInt64(s.int64(2)), value: value)
+        return StoredDocument(number: number, tableNumber: UInt32(s.int64(0)), id: s.string(1), ts: CommitTimestamp(bitPattern: s.int64(2)), value: value)
     }
 
     /// Writes (or deletes, when `new` is nil) one document and maintains every index of its
     /// table. `old` is the current stored value (the caller has usually just read it).
     /// Returns how the document moved in each index, for the commit's write set.
     public func writeDocument(
-        tableNumber: UInt32, number: Int64, id: String, ts: UInt64, old: Value?, new: Value?, encoded: [UInt8]?
+        tableNumber: UInt32, number: Int64, id: String, ts: CommitTimestamp, old: Value?, new: Value?, encoded: [UInt8]?
     ) throws(DatabaseError) -> [IndexChange] {
         if let new {
             // A new document cannot collide with a row: a plain INSERT skips REPLACE's conflict handling.
@@ -197,7 +197,7 @@ public final class Store {
             s.bind(1, number)
             s.bind(2, Int64(tableNumber))
             s.bind(3, id)
-            s.bind(4, Int64(bitPattern: ts))
+            s.bind(4, ts.bitPattern)
             s.bind(5, encoded ?? ValueCodec.encode(new))
             try s.run()
         } else {
@@ -316,7 +316,7 @@ public final class Store {
     /// Runs `body` in one read transaction, so every read sees a single commit's state, with the
     /// catalog brought up to date inside it; `body` gets the applied timestamp the snapshot
     /// belongs to.
-    public func readSnapshot<T>(_ body: (_ ts: UInt64) throws -> T) throws -> T {
+    public func readSnapshot<T>(_ body: (_ ts: CommitTimestamp) throws -> T) throws -> T {
         try database.transaction {
             let ts = try appliedTimestamp()
             try refreshCatalogIfChanged()
@@ -338,10 +338,10 @@ public final class Store {
     // MARK: - Commit log and metadata
 
     /// The newest timestamp in the commit log (0 when it is empty).
-    public func maxLoggedTimestamp() throws(DatabaseError) -> UInt64 {
+    public func maxLoggedTimestamp() throws(DatabaseError) -> CommitTimestamp {
         let s = try database.statement("SELECT COALESCE(MAX(ts), 0) FROM commit_log")
         defer { s.reset() }
-        return try s.step() ? UInt64(bitPattern: s.int64(0)) : 0
+        return try s.step() ? CommitTimestamp(bitPattern: s.int64(0)) : .zero
     }
 
     public func appendLog(_ commit: Commit) throws(DatabaseError) {
@@ -349,9 +349,9 @@ public final class Store {
     }
 
     /// Appends one commit's `CommitCodec` bytes as a row of its own.
-    public func appendLog(ts: UInt64, payload: [UInt8]) throws(DatabaseError) {
+    public func appendLog(ts: CommitTimestamp, payload: [UInt8]) throws(DatabaseError) {
         let s = statements.insertLog
-        s.bind(1, Int64(bitPattern: ts))
+        s.bind(1, ts.bitPattern)
         s.bind(2, payload)
         s.bind(3, Int64(1))
         try s.run()
@@ -361,21 +361,21 @@ public final class Store {
     public func appendLog(_ batch: LogBatch) throws(DatabaseError) {
         guard !batch.isEmpty else { return }
         let s = statements.insertLog
-        s.bind(1, Int64(bitPattern: batch.lastTimestamp))
+        s.bind(1, batch.lastTimestamp.bitPattern)
         batch.withPayload { s.bind(2, $0) }
         s.bind(3, Int64(batch.count))
         try s.run()
     }
 
     /// Commits after `ts`, oldest first, at most `limit`.
-    public func commits(after ts: UInt64, limit: Int) throws -> [Commit] {
+    public func commits(after ts: CommitTimestamp, limit: Int) throws -> [Commit] {
         let s = try database.statement("SELECT ts, commits, payload FROM commit_log WHERE ts > ?1 ORDER BY ts")
-        s.bind(1, Int64(bitPattern: ts))
+        s.bind(1, ts.bitPattern)
         defer { s.reset() }
         var out: [Commit] = []
         while out.count < limit, try s.step() {
             let row = try s.withBytes(2) { buf in
-                try LogBatch.decode(ts: UInt64(bitPattern: s.int64(0)), commits: Int(s.int64(1)), payload: buf)
+                try LogBatch.decode(ts: CommitTimestamp(bitPattern: s.int64(0)), commits: Int(s.int64(1)), payload: buf)
             }
             for commit in row where commit.ts > ts && out.count < limit { out.append(commit) }
         }
@@ -412,18 +412,18 @@ public final class Store {
     }
 
     /// How many commits the log holds after `ts`.
-    public func commitCount(after ts: UInt64) throws -> Int {
+    public func commitCount(after ts: CommitTimestamp) throws -> Int {
         let s = try database.statement("SELECT COALESCE(SUM(commits), 0) FROM commit_log WHERE ts > ?1")
-        s.bind(1, Int64(bitPattern: ts))
+        s.bind(1, ts.bitPattern)
         let total = try s.step() ? Int(s.int64(0)) : 0
         s.reset()
         // The first row after `ts` may hold commits at or before it.
         let first = try database.statement("SELECT ts, commits, payload FROM commit_log WHERE ts > ?1 ORDER BY ts LIMIT 1")
-        first.bind(1, Int64(bitPattern: ts))
+        first.bind(1, ts.bitPattern)
         defer { first.reset() }
         guard try first.step(), first.int64(1) > 1 else { return total }
         let row = try first.withBytes(2) { buf in
-            try LogBatch.decode(ts: UInt64(bitPattern: first.int64(0)), commits: Int(first.int64(1)), payload: buf)
+            try LogBatch.decode(ts: CommitTimestamp(bitPattern: first.int64(0)), commits: Int(first.int64(1)), payload: buf)
         }
         return total - row.count(where: { $0.ts <= ts })
     }
@@ -444,12 +444,12 @@ public final class Store {
     }
 
     /// The timestamp of the last commit applied to this database (0 when empty).
-    public func appliedTimestamp() throws(DatabaseError) -> UInt64 {
-        UInt64(bitPattern: try meta(MetaKey.appliedTimestamp) ?? 0)
+    public func appliedTimestamp() throws(DatabaseError) -> CommitTimestamp {
+        CommitTimestamp(bitPattern: try meta(MetaKey.appliedTimestamp) ?? 0)
     }
 
-    public func setAppliedTimestamp(_ ts: UInt64) throws(DatabaseError) {
-        try setMeta(MetaKey.appliedTimestamp, Int64(bitPattern: ts))
+    public func setAppliedTimestamp(_ ts: CommitTimestamp) throws(DatabaseError) {
+        try setMeta(MetaKey.appliedTimestamp, ts.bitPattern)
     }
 
     /// The highest document number in use, so new documents continue after it.

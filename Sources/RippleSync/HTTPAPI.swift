@@ -61,7 +61,7 @@ struct HTTPAPI: Sendable {
         router.post("/api/query_ts") { request, context in
             await respond {
                 let ts = try await engine.latestTimestamp()
-                return .object([("ts", .string(WireTimestamp.encode(ts)))])
+                return .object([("ts", .string(WireTimestamp.encode(ts.nanoseconds)))])
             }
         }
         router.post("/api/query_batch") { request, context in

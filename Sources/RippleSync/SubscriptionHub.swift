@@ -1,6 +1,7 @@
 import Logging
 import Metrics
 import RippleEngine
+import RippleLog
 import RippleProtocol
 import RippleReactivity
 import RippleValues
@@ -33,9 +34,9 @@ actor SubscriptionHub {
         var result: Result<QueryResult, FunctionError>?
         var resultHash = 0
         /// The snapshot the result was computed at.
-        var computedAt: UInt64 = 0
+        var computedAt = CommitTimestamp.zero
         /// The newest commit that touched the read set; past `computedAt` means stale.
-        var lastHit: UInt64 = 0
+        var lastHit = CommitTimestamp.zero
         var subscribers = Set<Subscriber>()
 
         init(key: QueryKey) {
@@ -46,7 +47,7 @@ actor SubscriptionHub {
         var isStale: Bool { result == nil || lastHit > computedAt }
 
         /// Whether the result is the query's answer at snapshot `ts`.
-        func isCorrect(at ts: UInt64) -> Bool {
+        func isCorrect(at ts: CommitTimestamp) -> Bool {
             guard result != nil, computedAt <= ts else { return false }
             return computedAt == ts || lastHit <= computedAt
         }
@@ -72,7 +73,7 @@ actor SubscriptionHub {
         /// A Transition reaching at least `owedTimestamp` is owed: clients finish a mutation
         /// call on the first Transition after its response, even when nothing changed.
         var owesTransition = false
-        var owedTimestamp: UInt64 = 0
+        var owedTimestamp = CommitTimestamp.zero
         /// Server clock skew to report, from Connect.
         var clientClockSkew: Int64?
         /// Transitions handed to the socket and not yet written to it (`transitionWritten`).
@@ -119,7 +120,7 @@ actor SubscriptionHub {
     /// Live queries re-run per read transaction (`SyncLimits.maxQueriesPerRound`).
     let maxQueriesPerRound: Int
 
-    init(engine: Engine, startTimestamp: UInt64, logger: Logger, maxQueriesPerRound: Int = SyncLimits().maxQueriesPerRound) {
+    init(engine: Engine, startTimestamp: CommitTimestamp, logger: Logger, maxQueriesPerRound: Int = SyncLimits().maxQueriesPerRound) {
         self.engine = engine
         self.maxQueriesPerRound = max(1, maxQueriesPerRound)
         self.processed = Watermark(startTimestamp)
@@ -144,9 +145,9 @@ actor SubscriptionHub {
     }
 
     /// Whether every commit up to `ts` has been through invalidation here.
-    func hasProcessed(_ ts: UInt64) -> Bool { processed.value >= ts }
+    func hasProcessed(_ ts: CommitTimestamp) -> Bool { processed.value >= ts }
 
-    private func waitUntilProcessed(_ ts: UInt64) async {
+    private func waitUntilProcessed(_ ts: CommitTimestamp) async {
         await processed.wait(until: ts)
     }
 
@@ -226,13 +227,13 @@ actor SubscriptionHub {
 
     /// The client has seen state at `ts` (from another node): its Transitions wait until this
     /// node can show at least `ts`, so it never goes back in time.
-    func showNothingBefore(_ id: SessionID, timestamp ts: UInt64) {
+    func showNothingBefore(_ id: SessionID, timestamp ts: CommitTimestamp) {
         guard sessions[id] != nil else { return }
         sessions[id]!.owedTimestamp = max(sessions[id]!.owedTimestamp, ts)
     }
 
     /// The client needs a Transition reaching `ts` (a mutation it made committed at `ts`).
-    func owe(_ id: SessionID, timestamp ts: UInt64) {
+    func owe(_ id: SessionID, timestamp ts: CommitTimestamp) {
         guard sessions[id] != nil else { return }
         sessions[id]!.owedTimestamp = max(sessions[id]!.owedTimestamp, ts)
         sessions[id]!.owesTransition = true
@@ -288,7 +289,7 @@ actor SubscriptionHub {
         let stale = staleKeys.prefix(maxQueriesPerRound).compactMap { queries[$0] }
         guard !stale.isEmpty || !pendingSessions.isEmpty else { return }
         let requests = stale.map { Engine.QueryRequest(path: $0.key.path, args: $0.key.args, identity: $0.key.identity, journal: $0.journal) }
-        let snapshot: (ts: UInt64, results: [Result<QueryResult, FunctionError>])
+        let snapshot: (ts: CommitTimestamp, results: [Result<QueryResult, FunctionError>])
         do {
             snapshot = try await engine.querySnapshot(requests)
         } catch {
@@ -332,13 +333,13 @@ actor SubscriptionHub {
 
     /// Sends the session its Transition to `ts` if it needs one and every query of it is known
     /// correct at `ts`. Returns false when it must wait for a later round.
-    private func sendTransition(_ id: SessionID, at ts: UInt64) -> Bool {
+    private func sendTransition(_ id: SessionID, at ts: CommitTimestamp) -> Bool {
         guard var session = sessions[id], needsTransition(session) else { return true }
         if session.owedTimestamp > processed.value {
             catchingUpSessions.insert(id)
             return true
         }
-        guard ts >= session.sent.ts, ts >= session.owedTimestamp else { return false }
+        guard ts >= CommitTimestamp(nanoseconds: session.sent.ts), ts >= session.owedTimestamp else { return false }
         guard session.unwrittenTransitions < Self.maxUnwrittenTransitions else {
             backloggedSessions.insert(id)
             return true
@@ -358,12 +359,12 @@ actor SubscriptionHub {
                 )
             }
         }
-        let end = StateVersion(querySet: session.querySetVersion, identity: session.identityVersion, ts: ts)
+        let end = StateVersion(querySet: session.querySetVersion, identity: session.identityVersion, ts: ts.nanoseconds)
         session.send(
             .transition(
                 Transition(
                     startVersion: session.sent, endVersion: end, modifications: modifications,
-                    clientClockSkew: session.clientClockSkew, serverTs: Int64(clamping: ts)
+                    clientClockSkew: session.clientClockSkew, serverTs: Int64(clamping: ts.nanoseconds)
                 )))
         session.sent = end
         session.sentHashes = hashes

@@ -29,7 +29,7 @@ public struct SyncServer: Sendable {
         public var replicationStatus: @Sendable () async -> [(String, JSON)] = { [] }
         /// The newest commit timestamp the deployment is known to have: on a replica, the
         /// writer's announced one. `nil` uses the engine's latest (right on the writer).
-        public var latestKnownTimestamp: (@Sendable () async throws -> UInt64)?
+        public var latestKnownTimestamp: (@Sendable () async throws -> CommitTimestamp)?
 
         public init(host: String, port: Int) {
             self.host = host
@@ -74,7 +74,7 @@ public struct SyncServer: Sendable {
             let ts = try await engine.appliedTimestamp()
             var fields: [(String, JSON)] = [
                 ("status", .string("ok")), ("role", .string(configuration.role)), ("nodeId", .string(configuration.nodeID)),
-                ("appliedTs", .string(String(ts))), ("ts", .string(WireTimestamp.encode(ts))),
+                ("appliedTs", .string(String(ts))), ("ts", .string(WireTimestamp.encode(ts.nanoseconds))),
             ]
             fields += await configuration.replicationStatus()
             return HTTPAPI.json(.ok, .object(fields))
@@ -85,7 +85,7 @@ public struct SyncServer: Sendable {
             else {
                 return HTTPAPI.json(.unauthorized, .object([("code", .string("Unauthenticated")), ("message", .string("admin key required"))]))
             }
-            guard let ts = request.uri.queryParameters["ts"].flatMap({ UInt64(String($0)) }) else {
+            guard let ts = request.uri.queryParameters["ts"].flatMap({ CommitTimestamp(String($0)) }) else {
                 return HTTPAPI.json(.badRequest, .object([("code", .string("BadRequest")), ("message", .string("?ts=<nanoseconds> required"))]))
             }
             // Wait (bounded) until this node has applied `ts`; the hash is only defined exactly there,

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import RippleAuth
 import RippleEngine
+import RippleLog
 import RippleProtocol
 import RippleValues
 
@@ -23,7 +24,7 @@ actor SyncSession {
     let limits: SyncLimits
     /// The newest commit timestamp this node knows exists: its own on the writer, the writer's
     /// announced one on a replica. A client claiming to have seen a newer one is refused.
-    let latestKnownTimestamp: @Sendable () async throws -> UInt64
+    let latestKnownTimestamp: @Sendable () async throws -> CommitTimestamp
     private let send: @Sendable (ServerMessage) -> Void
 
     private var connected = false
@@ -42,7 +43,7 @@ actor SyncSession {
 
     init(
         id: SessionID, hub: SubscriptionHub, engine: Engine, authenticator: Authenticator, logger: Logger,
-        limits: SyncLimits = SyncLimits(), latestKnownTimestamp: (@Sendable () async throws -> UInt64)? = nil,
+        limits: SyncLimits = SyncLimits(), latestKnownTimestamp: (@Sendable () async throws -> CommitTimestamp)? = nil,
         send: @escaping @Sendable (ServerMessage) -> Void
     ) {
         self.limits = limits
@@ -64,7 +65,7 @@ actor SyncSession {
             if let clientTs = connect.clientTs, clientTs > 0 {
                 await hub.setClockSkew(id, Int64(Date().timeIntervalSince1970 * 1000) - clientTs)
             }
-            if let observed = connect.maxObservedTimestamp { try await catchUp(to: observed) }
+            if let observed = connect.maxObservedTimestamp { try await catchUp(to: CommitTimestamp(nanoseconds: observed)) }
             return
         }
         guard connected else { throw fatal("The first message on a socket must be Connect, got \(message.typeName)") }
@@ -91,8 +92,8 @@ actor SyncSession {
     /// session's Transitions until it has processed `ts` — the message loop goes on, nothing
     /// waits — and the socket is closed if that takes longer than `catchUpTimeout`, so the
     /// client reconnects, perhaps to a node that is not behind.
-    private func catchUp(to ts: UInt64) async throws(SessionEnd) {
-        let latest: UInt64
+    private func catchUp(to ts: CommitTimestamp) async throws(SessionEnd) {
+        let latest: CommitTimestamp
         do {
             latest = try await latestKnownTimestamp()
         } catch {
@@ -111,7 +112,7 @@ actor SyncSession {
         }
     }
 
-    private func catchUpExpired(_ ts: UInt64) async {
+    private func catchUpExpired(_ ts: CommitTimestamp) async {
         guard !(await hub.hasProcessed(ts)) else { return }
         logger.info("closing sync socket: this node did not reach the client's ts \(ts) in time")
         send(.fatalError(error: "This node has not caught up with the state the client has seen (timestamp \(ts)) in time; reconnect"))
@@ -230,7 +231,7 @@ actor SyncSession {
         do throws(FunctionError) {
             let request = ClientRequest(session: clientSessionID, id: requestId)
             let result = try await engine.mutation(path, args, identity: identity, request: request)
-            send(.mutationResponse(.success(requestId: requestId, result: result.value, ts: result.ts, logLines: [])))
+            send(.mutationResponse(.success(requestId: requestId, result: result.value, ts: result.ts.nanoseconds, logLines: [])))
             await hub.owe(id, timestamp: result.ts)
         } catch {
             send(.mutationResponse(.failure(requestId: requestId, message: error.message, errorData: error.data, logLines: [])))

@@ -23,8 +23,8 @@ private struct NoWriter: MutationForwarder {
     }
 
     /// Queues `batches` back to back and waits for all completions, in the order they came.
-    func applyQueued(_ replica: Engine, _ batches: [(previous: UInt64, commits: [Commit])]) async -> [Result<UInt64, any Error>] {
-        let results = Mutex<[Result<UInt64, any Error>]>([])
+    func applyQueued(_ replica: Engine, _ batches: [(previous: CommitTimestamp, commits: [Commit])]) async -> [Result<CommitTimestamp, any Error>] {
+        let results = Mutex<[Result<CommitTimestamp, any Error>]>([])
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             for batch in batches {
                 replica.apply(batch.commits, following: batch.previous) { result in
@@ -47,8 +47,8 @@ private struct NoWriter: MutationForwarder {
         let replicaDirectory = TemporaryDirectory()
         let replica = try openReplica(replicaDirectory)
         defer { replica.close() }
-        var batches: [(previous: UInt64, commits: [Commit])] = []
-        var previous: UInt64 = 0
+        var batches: [(previous: CommitTimestamp, commits: [Commit])] = []
+        var previous = CommitTimestamp.zero
         for start in stride(from: 0, to: commits.count, by: 3) {
             let batch = Array(commits[start..<min(commits.count, start + 3)])
             batches.append((previous, batch))

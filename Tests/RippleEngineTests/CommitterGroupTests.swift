@@ -1,5 +1,6 @@
 import Foundation
 @testable import RippleEngine
+import RippleLog
 import RippleTestSupport
 import RippleValues
 import Synchronization
@@ -24,7 +25,7 @@ import Testing
         let engine = try Engine.open(path: dir.database, app: App(schema: itemsSchema, functions: functions))
         defer { engine.close() }
         let committer = try #require(engine.committer)
-        let groups = Mutex<[[UInt64]]>([])
+        let groups = Mutex<[[CommitTimestamp]]>([])
         let subscription = engine.commitFeed.subscribe { group in groups.withLock { $0.append(group.mutations.map(\.ts)) } }
         defer { withExtendedLifetime(subscription) {} }
 

@@ -1,5 +1,6 @@
 import Foundation
 import RippleEngine
+import RippleLog
 import RippleTestSupport
 import RippleValues
 import Synchronization
@@ -8,14 +9,14 @@ import Testing
 @Suite struct DurabilityTests {
     @Test func timestampsKeepIncreasingAcrossARestartWithTheClockSetBack() async throws {
         let dir = TemporaryDirectory()
-        var before: UInt64 = 0
+        var before = CommitTimestamp.zero
         do {
             let engine = try openItemsEngine(dir)
             before = try await engine.mutation("items:insert", ["group": "t", "n": 1]).ts
             engine.close()
         }
         var options = EngineOptions()
-        let past = before - 3_600_000_000_000  // an hour earlier
+        let past = before.subtracting(.seconds(3_600))  // an hour earlier
         options.clock = { past }
         let engine = try openItemsEngine(dir, options: options)
         defer { engine.close() }

@@ -48,7 +48,7 @@ import Testing
                 for (i, item) in items.enumerated() {
                     group.addTask {
                         let r = try await engine.mutation("items:insert", ["group": .string(item.0), "n": .float64(item.1)])
-                        return (i, r.value.stringValue!, Double(r.ts) / 1_000_000)
+                        return (i, r.value.stringValue!, r.ts.milliseconds)
                     }
                 }
                 return try await group.reduce(into: [(Int, String, Double)]()) { $0.append($1) }

@@ -91,7 +91,7 @@ import Testing
         let dir = TemporaryDirectory()
         let clock = Mutex<UInt64>(1_800_000_000_000_000_000)
         var options = EngineOptions()
-        options.clock = { clock.withLock { $0 } }
+        options.clock = { clock.withLock { .init(nanoseconds: $0) } }
         options.dedup.retention = .seconds(300)
         let engine = try openItemsEngine(dir, options: options)
         defer { engine.close() }

@@ -1,5 +1,6 @@
 import Foundation
 import RippleEngine
+import RippleLog
 import RippleTestSupport
 import RippleValues
 import Testing
@@ -16,7 +17,7 @@ import Testing
         #expect(doc["_id"] == .string(id))
         #expect(doc["group"] == "a")
         let creation = try #require(doc["_creationTime"]?.doubleValue)
-        #expect(abs(creation - Double(result.ts) / 1_000_000) < 0.001)
+        #expect(abs(creation - result.ts.milliseconds) < 0.001)
     }
 
     @Test func thrownErrorRollsBackEveryWriteAndKeepsConvexErrorData() async throws {
@@ -131,11 +132,11 @@ import Testing
         let dir = TemporaryDirectory()
         let engine = try openItemsEngine(dir)
         defer { engine.close() }
-        let timestamps = try await withThrowingTaskGroup(of: UInt64.self) { group in
+        let timestamps = try await withThrowingTaskGroup(of: CommitTimestamp.self) { group in
             for i in 0..<200 {
                 group.addTask { try await engine.mutation("items:insert", ["group": "c", "n": .float64(Double(i))]).ts }
             }
-            return try await group.reduce(into: [UInt64]()) { $0.append($1) }
+            return try await group.reduce(into: [CommitTimestamp]()) { $0.append($1) }
         }
         #expect(Set(timestamps).count == 200)
         let docs = try await engine.query("items:byGroup", ["group": "c"]).value.documents

@@ -23,7 +23,7 @@ private struct NoWriter: MutationForwarder {
     }
 
     /// Prunes the writer's whole log in small batches, as the writer's pruner does.
-    func pruneAll(_ directory: TemporaryDirectory, through ts: UInt64) throws -> Int {
+    func pruneAll(_ directory: TemporaryDirectory, through ts: CommitTimestamp) throws -> Int {
         let store = try Store(database: Database(path: directory.database))
         var total = 0
         while true {
@@ -39,7 +39,7 @@ private struct NoWriter: MutationForwarder {
         let writer = try Engine.open(path: writerDirectory.database, app: app)
         defer { writer.close() }
         let replica = try openReplica(replicaDirectory)
-        let groups = Mutex<[UInt64]>([])
+        let groups = Mutex<[CommitTimestamp]>([])
         replica.commitFeed.subscribe { group in groups.withLock { $0.append(group.appliedTimestamp) } }
 
         // The replica follows the log for a while...

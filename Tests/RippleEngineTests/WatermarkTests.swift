@@ -1,4 +1,5 @@
 @testable import RippleEngine
+import RippleLog
 import Synchronization
 import Testing
 
@@ -8,8 +9,8 @@ import Testing
     @Test func advanceWakesTheWaitersItReachesAndNeverGoesBack() async {
         let mark = Watermark(10)
         #expect(await mark.wait(until: 10, timeout: nil))
-        let woken = await withTaskGroup(of: UInt64.self) { group in
-            for target: UInt64 in [20, 30] {
+        let woken = await withTaskGroup(of: CommitTimestamp.self) { group in
+            for target: CommitTimestamp in [20, 30] {
                 group.addTask {
                     await mark.wait(until: target)
                     return target
@@ -19,7 +20,7 @@ import Testing
             #expect(mark.value == 10)
             mark.advance(to: 25)
             mark.advance(to: 30)
-            var woken: Set<UInt64> = []
+            var woken: Set<CommitTimestamp> = []
             for await target in group { woken.insert(target) }
             return woken
         }

@@ -31,7 +31,7 @@ import Testing
         .proof(hmac: Array(repeating: 0x5A, count: 32)),
         .accepted(latestTimestamp: 1_700_000_000_000_000_500, proof: Array(repeating: 0x33, count: 32)),
         .refused(reason: "refused"),
-        .commits(previousTimestamp: 100, commits: zip([101, 102, 150] as [UInt64], writes).map { Commit(ts: $0, writes: $1) }),
+        .commits(previousTimestamp: 100, commits: zip([101, 102, 150] as [CommitTimestamp], writes).map { Commit(ts: $0, writes: $1) }),
         .heartbeat(latestTimestamp: 150),
         .ack(appliedTimestamp: 150),
         .snapshotBegin(ts: 150, totalBytes: 4_096),

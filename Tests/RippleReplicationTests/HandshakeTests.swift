@@ -1,3 +1,4 @@
+import RippleLog
 import Testing
 
 @testable import RippleReplication
@@ -14,11 +15,11 @@ import Testing
         WriterHandshake(clusterID: "prod", secret: secret, nonceSource: { nonce })
     }
 
-    func replica(cluster: String = "prod", secret: [UInt8]? = nil, applied: UInt64 = 300) -> ReplicaHandshake {
+    func replica(cluster: String = "prod", secret: [UInt8]? = nil, applied: CommitTimestamp = 300) -> ReplicaHandshake {
         ReplicaHandshake(clusterID: cluster, nodeID: "r1", secret: secret ?? self.secret, appliedTimestamp: applied, nonce: replicaNonce)
     }
 
-    func transcript(applied: UInt64 = 300, writerNonce: [UInt8]? = nil) -> HandshakeTranscript {
+    func transcript(applied: CommitTimestamp = 300, writerNonce: [UInt8]? = nil) -> HandshakeTranscript {
         HandshakeTranscript(clusterID: "prod", nodeID: "r1", appliedTimestamp: applied, replicaNonce: replicaNonce, writerNonce: writerNonce ?? nonceA)
     }
 

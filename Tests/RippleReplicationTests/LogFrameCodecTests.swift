@@ -1,5 +1,6 @@
 import NIOCore
 import NIOEmbedded
+import RippleLog
 import Testing
 
 @testable import RippleReplication
@@ -57,7 +58,7 @@ import Testing
     }
 
     @Test func decodesManyFramesInOneRead() throws {
-        let messages = (1...200).map { ReplicationMessage.ack(appliedTimestamp: UInt64($0)) }
+        let messages = (1...200).map { ReplicationMessage.ack(appliedTimestamp: CommitTimestamp(nanoseconds: UInt64($0))) }
         #expect(try decodeMessages([try encodedBytes(messages)[...]]) == messages)
     }
 

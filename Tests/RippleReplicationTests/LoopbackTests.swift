@@ -1,6 +1,7 @@
 import NIOCore
 import Logging
 import NIOPosix
+import RippleLog
 import RippleStorage
 import RippleTestSupport
 import Testing
@@ -36,11 +37,12 @@ import Testing
         #expect(await replica.applied.count == 5_000)
 
         // Live tail, one commit at a time and a burst.
-        for ts in stride(from: caughtUp + 3, through: caughtUp + 30, by: 3) {
+        for nanoseconds in stride(from: caughtUp.nanoseconds + 3, through: caughtUp.nanoseconds + 30, by: 3) {
+            let ts = CommitTimestamp(nanoseconds: nanoseconds)
             await log.append([makeCommit(ts: ts)])
             try await withTimeout { try await replica.waitUntilApplied(ts) }
         }
-        await log.append(makeCommits(count: 1_500, after: caughtUp + 30))
+        await log.append(makeCommits(count: 1_500, after: CommitTimestamp(nanoseconds: caughtUp.nanoseconds + 30)))
         let live = await log.latestTimestamp()
         try await withTimeout { try await replica.waitUntilApplied(live) }
         #expect(await client.writerLatestTimestamp == live)

@@ -9,9 +9,9 @@ import Testing
 
 /// A sink that records what was queued and completes at once.
 final class RecordingSink: CommitSink {
-    let queued = Mutex<[(previous: UInt64, commits: [Commit])]>([])
-    func appliedTimestamp() -> UInt64 { 0 }
-    func apply(_ commits: [Commit], following previous: UInt64, completion: @escaping @Sendable (Result<UInt64, any Error>) -> Void) {
+    let queued = Mutex<[(previous: CommitTimestamp, commits: [Commit])]>([])
+    func appliedTimestamp() -> CommitTimestamp { 0 }
+    func apply(_ commits: [Commit], following previous: CommitTimestamp, completion: @escaping @Sendable (Result<CommitTimestamp, any Error>) -> Void) {
         queued.withLock { $0.append((previous, commits)) }
         completion(.success(commits.last!.ts))
     }
@@ -20,9 +20,9 @@ final class RecordingSink: CommitSink {
 /// A sink that holds every batch until the test completes it: a replica applying slower than it
 /// receives.
 final class HeldSink: CommitSink {
-    private let held = Mutex<[(commits: [Commit], completion: @Sendable (Result<UInt64, any Error>) -> Void)]>([])
-    func appliedTimestamp() -> UInt64 { 0 }
-    func apply(_ commits: [Commit], following previous: UInt64, completion: @escaping @Sendable (Result<UInt64, any Error>) -> Void) {
+    private let held = Mutex<[(commits: [Commit], completion: @Sendable (Result<CommitTimestamp, any Error>) -> Void)]>([])
+    func appliedTimestamp() -> CommitTimestamp { 0 }
+    func apply(_ commits: [Commit], following previous: CommitTimestamp, completion: @escaping @Sendable (Result<CommitTimestamp, any Error>) -> Void) {
         held.withLock { $0.append((commits, completion)) }
     }
 
@@ -51,7 +51,7 @@ final class ReadCounter: ChannelOutboundHandler {
 @Suite struct ReplicaCommitHandlerTests {
     static let secret = Array("cluster secret".utf8)
 
-    func makeChannel(applied: UInt64, sink: any CommitSink = RecordingSink(), applies: QueuedApplies? = nil) throws -> EmbeddedChannel {
+    func makeChannel(applied: CommitTimestamp, sink: any CommitSink = RecordingSink(), applies: QueuedApplies? = nil) throws -> EmbeddedChannel {
         let handshake = ReplicaHandshake(clusterID: "test", nodeID: "r1", secret: Self.secret, appliedTimestamp: applied)
         let handler = ReplicaCommitHandler(
             handshake: handshake, appliedTimestamp: applied, sink: sink, applies: applies ?? QueuedApplies(appliedTimestamp: applied)
@@ -63,7 +63,7 @@ final class ReadCounter: ChannelOutboundHandler {
 
     /// Plays the writer's side of the handshake against the handler; returns the `accepted` sent.
     @discardableResult
-    func shakeHands(_ channel: EmbeddedChannel, latest: UInt64, secret: [UInt8] = secret) throws -> ReplicationMessage? {
+    func shakeHands(_ channel: EmbeddedChannel, latest: CommitTimestamp, secret: [UInt8] = secret) throws -> ReplicationMessage? {
         var writer = WriterHandshake(clusterID: "test", secret: secret)
         guard let hello = try channel.readOutbound(as: ReplicationMessage.self), case .send(let challenge) = writer.receive(hello) else {
             Issue.record("no hello")
@@ -166,7 +166,7 @@ final class ReadCounter: ChannelOutboundHandler {
         let sink = HeldSink()
         var batches: [ReplicationMessage] = []
         var sizes: [Int] = []
-        var last: UInt64 = 0
+        var last = CommitTimestamp.zero
         for _ in 0..<3 {
             let commits = makeCommits(count: 10, after: last)
             batches.append(.commits(previousTimestamp: last, commits: commits))

@@ -92,7 +92,7 @@ import Testing
 
     @Test func batchesAreCutBySize() throws {
         var stream = WriterStream(appliedTimestamp: 0, maxBatchCommits: 1_000, maxBatchBytes: 10_000)
-        let commits = (1...10).map { makeCommit(ts: UInt64($0), size: 3_000) } + [makeCommit(ts: 11, size: 50_000)]
+        let commits = (1...10).map { makeCommit(ts: CommitTimestamp(nanoseconds: UInt64($0)), size: 3_000) } + [makeCommit(ts: 11, size: 50_000)]
         let messages = try stream.messages(for: commits)
         let sizes = messages.map { message -> Int in
             guard case .commits(_, let batch) = message else { return -1 }

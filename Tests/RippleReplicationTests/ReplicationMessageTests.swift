@@ -10,7 +10,7 @@ import Testing
         .hello(clusterID: "prod-ü", nodeID: "replica-1", appliedTimestamp: 1_700_000_000_000_000_000, nonce: Array(32..<64)),
         .challenge(nonce: Array(0..<32)),
         .proof(hmac: Array(repeating: 0x5A, count: 32)),
-        .accepted(latestTimestamp: .max, proof: Array(repeating: 0x33, count: 32)),
+        .accepted(latestTimestamp: CommitTimestamp(nanoseconds: .max), proof: Array(repeating: 0x33, count: 32)),
         .refused(reason: HandshakeRefusal.authenticationFailed.wireText),
         .commits(previousTimestamp: 0, commits: [makeCommit(ts: 1)]),
         .commits(

@@ -10,7 +10,7 @@ import RippleTestSupport
 /// the newest commit.
 actor PrunableLog: CommitSource {
     private(set) var log: [Commit]
-    private(set) var prunedThrough: UInt64 = 0
+    private(set) var prunedThrough: CommitTimestamp = 0
     private(set) var snapshotsTaken = 0
     private(set) var connected: [String: Int] = [:]
 
@@ -19,74 +19,74 @@ actor PrunableLog: CommitSource {
     func append(_ commits: [Commit]) { log += commits }
 
     /// Forgets every commit with `ts <= through`.
-    func prune(through: UInt64) {
+    func prune(through: CommitTimestamp) {
         log.removeAll { $0.ts <= through }
         prunedThrough = max(prunedThrough, through)
     }
 
-    func latestTimestamp() -> UInt64 { log.last?.ts ?? prunedThrough }
+    func latestTimestamp() -> CommitTimestamp { log.last?.ts ?? prunedThrough }
 
-    func commits(after: UInt64, limit: Int) throws -> [Commit] {
+    func commits(after: CommitTimestamp, limit: Int) throws -> [Commit] {
         guard after >= prunedThrough else { throw CommitLogPruned(through: prunedThrough) }
         return Array(log.filter { $0.ts > after }.prefix(limit))
     }
 
-    func waitForCommit(after: UInt64) async { try? await Task.sleep(for: .milliseconds(20)) }
+    func waitForCommit(after: CommitTimestamp) async { try? await Task.sleep(for: .milliseconds(20)) }
 
     nonisolated func handleForward(_ payload: [UInt8]) async -> [UInt8] { payload }
 
-    nonisolated func replicaAcknowledged(nodeID: String, appliedTimestamp: UInt64) {}
+    nonisolated func replicaAcknowledged(nodeID: String, appliedTimestamp: CommitTimestamp) {}
 
     nonisolated func replicaConnected(nodeID: String) { Task { await self.link(nodeID, +1) } }
     nonisolated func replicaDisconnected(nodeID: String) { Task { await self.link(nodeID, -1) } }
     private func link(_ nodeID: String, _ delta: Int) { connected[nodeID, default: 0] += delta }
 
-    func snapshot() -> (ts: UInt64, bytes: [UInt8]) {
+    func snapshot() -> (ts: CommitTimestamp, bytes: [UInt8]) {
         snapshotsTaken += 1
         let ts = latestTimestamp()
         return (ts, PrunableLog.snapshotBytes(ts))
     }
 
     /// 2.5 MB that depend on `ts`, so a snapshot spans several chunks.
-    static func snapshotBytes(_ ts: UInt64) -> [UInt8] {
-        (0..<2_500_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(ts)) }
+    static func snapshotBytes(_ ts: CommitTimestamp) -> [UInt8] {
+        (0..<2_500_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(ts.nanoseconds)) }
     }
 }
 
 /// A replica that records installed snapshots and the commits applied after them.
 actor SnapshotReplica: CommitSink {
-    private(set) var installed: [(ts: UInt64, bytes: [UInt8])] = []
+    private(set) var installed: [(ts: CommitTimestamp, bytes: [UInt8])] = []
     private var log: AppliedCommits
     private let jobs = SerialJobs()
 
-    init(applied: UInt64 = 0) { log = AppliedCommits(at: applied) }
+    init(applied: CommitTimestamp = 0) { log = AppliedCommits(at: applied) }
 
-    var current: UInt64 { log.current }
+    var current: CommitTimestamp { log.current }
     var applied: [Commit] { log.applied }
     var violations: [String] { log.violations }
 
-    func appliedTimestamp() -> UInt64 { current }
+    func appliedTimestamp() -> CommitTimestamp { current }
 
     nonisolated func apply(
-        _ commits: [Commit], following previous: UInt64, completion: @escaping @Sendable (Result<UInt64, any Error>) -> Void
+        _ commits: [Commit], following previous: CommitTimestamp, completion: @escaping @Sendable (Result<CommitTimestamp, any Error>) -> Void
     ) {
         jobs.enqueue { await self.applyQueued(commits, following: previous, completion: completion) }
     }
 
     private func applyQueued(
-        _ commits: [Commit], following previous: UInt64, completion: @Sendable (Result<UInt64, any Error>) -> Void
+        _ commits: [Commit], following previous: CommitTimestamp, completion: @Sendable (Result<CommitTimestamp, any Error>) -> Void
     ) {
         completion(log.apply(commits, following: previous))
     }
 
     func apply(_ commits: [Commit]) { log.apply(commits) }
 
-    func install(snapshot: [UInt8], at ts: UInt64) {
+    func install(snapshot: [UInt8], at ts: CommitTimestamp) {
         installed.append((ts, snapshot))
         log.reset(at: ts)
     }
 
-    func waitUntilApplied(_ ts: UInt64) async throws {
+    func waitUntilApplied(_ ts: CommitTimestamp) async throws {
         try await eventually("the replica applied through \(ts)", timeout: .seconds(30)) { current >= ts }
     }
 }
@@ -117,7 +117,7 @@ actor SnapshotReplica: CommitSink {
 
     @Test func newReplicaGetsASnapshotThenTheLogAfterIt() async throws {
         let source = PrunableLog(commits: makeCommits(count: 300, after: 1_000))
-        await source.prune(through: 1_000 + 200 * 7)
+        await source.prune(through: CommitTimestamp(nanoseconds: 1_000 + 200 * 7))
         let snapshotTs = await source.latestTimestamp()
         let replica = SnapshotReplica()
         try await follow(source, replica) { client in
@@ -139,8 +139,8 @@ actor SnapshotReplica: CommitSink {
 
     @Test func replicaWithinTheLogGetsNoSnapshot() async throws {
         let source = PrunableLog(commits: makeCommits(count: 100, after: 1_000))
-        await source.prune(through: 1_000 + 10 * 7)
-        let replica = SnapshotReplica(applied: 1_000 + 50 * 7)
+        await source.prune(through: CommitTimestamp(nanoseconds: 1_000 + 10 * 7))
+        let replica = SnapshotReplica(applied: CommitTimestamp(nanoseconds: 1_000 + 50 * 7))
         let latest = await source.latestTimestamp()
         try await follow(source, replica) { _ in try await withTimeout { try await replica.waitUntilApplied(latest) } }
         #expect(await replica.installed.isEmpty)
@@ -158,8 +158,8 @@ actor SnapshotReplica: CommitSink {
             // The replica is behind (sentTimestamp < pruned point) only if it has not seen the new
             // commits yet; prune them together with their predecessors before the writer streams.
             await source.append(makeCommits(count: 20, after: first))
-            await source.prune(through: first + 20 * 7)
-            await source.append(makeCommits(count: 5, after: first + 20 * 7))
+            await source.prune(through: CommitTimestamp(nanoseconds: first.nanoseconds + 20 * 7))
+            await source.append(makeCommits(count: 5, after: CommitTimestamp(nanoseconds: first.nanoseconds + 20 * 7)))
             let latest = await source.latestTimestamp()
             try await withTimeout { try await replica.waitUntilApplied(latest) }
         }

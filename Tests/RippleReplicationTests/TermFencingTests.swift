@@ -1,3 +1,4 @@
+import RippleLog
 import Testing
 
 @testable import RippleReplication
@@ -11,7 +12,7 @@ import Testing
     let replicaNonce: [UInt8] = Array(repeating: 0xC3, count: 32)
 
     /// Runs hello → challenge → proof; returns the writer (to finish with) and its verdict on the proof.
-    func handshake(writerTerm: UInt64, replicaTerm: UInt64?, applied: UInt64 = 300) -> (WriterHandshake, WriterHandshake.Action) {
+    func handshake(writerTerm: UInt64, replicaTerm: UInt64?, applied: CommitTimestamp = 300) -> (WriterHandshake, WriterHandshake.Action) {
         var writer = WriterHandshake(clusterID: "prod", secret: secret, nonceSource: { [writerNonce] in writerNonce }, term: writerTerm)
         var replica = ReplicaHandshake(
             clusterID: "prod", nodeID: "r1", secret: secret, appliedTimestamp: applied, nonce: replicaNonce, term: replicaTerm ?? writerTerm)

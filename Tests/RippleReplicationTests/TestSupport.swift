@@ -8,16 +8,20 @@ import Synchronization
 
 /// A commit writing one document whose value is `size` bytes of a repeating pattern (so batches
 /// compress).
-func makeCommit(ts: UInt64, size: Int = 40) -> Commit {
+func makeCommit(ts: CommitTimestamp, size: Int = 40) -> Commit {
     Commit(
         ts: ts,
-        writes: [.document(tableNumber: 1, number: Int64(ts), id: "doc\(ts)", value: (0..<size).map { UInt8(truncatingIfNeeded: $0 &+ Int(ts)) })]
+        writes: [
+            .document(
+                tableNumber: 1, number: Int64(ts.nanoseconds), id: "doc\(ts)",
+                value: (0..<size).map { UInt8(truncatingIfNeeded: $0 &+ Int(ts.nanoseconds)) })
+        ]
     )
 }
 
 /// Commits with sparse, increasing timestamps starting after `after`.
-func makeCommits(count: Int, after: UInt64, step: UInt64 = 7) -> [Commit] {
-    (1...count).map { makeCommit(ts: after + UInt64($0) * step) }
+func makeCommits(count: Int, after: CommitTimestamp, step: UInt64 = 7) -> [Commit] {
+    (1...count).map { makeCommit(ts: CommitTimestamp(nanoseconds: after.nanoseconds + UInt64($0) * step)) }
 }
 
 let testLogger: Logger = {
@@ -112,16 +116,16 @@ func withTimeout<T: Sendable>(seconds: Double = 30, _ operation: @escaping @Send
 
 /// Continuations waiting for a timestamp to be reached, cancellable.
 struct TimestampWaiters {
-    private var waiters: [Int: (ts: UInt64, continuation: CheckedContinuation<Void, any Error>)] = [:]
+    private var waiters: [Int: (ts: CommitTimestamp, continuation: CheckedContinuation<Void, any Error>)] = [:]
     private var nextID = 0
 
-    mutating func add(ts: UInt64, continuation: CheckedContinuation<Void, any Error>) -> Int {
+    mutating func add(ts: CommitTimestamp, continuation: CheckedContinuation<Void, any Error>) -> Int {
         nextID += 1
         waiters[nextID] = (ts, continuation)
         return nextID
     }
 
-    mutating func reached(_ ts: UInt64) {
+    mutating func reached(_ ts: CommitTimestamp) {
         for (id, waiter) in waiters where waiter.ts <= ts {
             waiters[id] = nil
             waiter.continuation.resume()
@@ -136,7 +140,7 @@ struct TimestampWaiters {
 /// The writer's log, in memory.
 actor MemoryCommitLog: CommitSource {
     private(set) var log: [Commit] = []
-    private(set) var acknowledgements: [String: UInt64] = [:]
+    private(set) var acknowledgements: [String: CommitTimestamp] = [:]
     private var waiters = TimestampWaiters()
     private var acknowledgementWaiters = TimestampWaiters()
     let heartbeatInterval: Duration
@@ -162,9 +166,9 @@ actor MemoryCommitLog: CommitSource {
         return { [self] in _ = self.followers.withLock { $0.removeValue(forKey: id) } }
     }
 
-    func latestTimestamp() -> UInt64 { log.last?.ts ?? 0 }
+    func latestTimestamp() -> CommitTimestamp { log.last?.ts ?? 0 }
 
-    func commits(after: UInt64, limit: Int) -> [Commit] {
+    func commits(after: CommitTimestamp, limit: Int) -> [Commit] {
         var low = 0
         var high = log.count
         while low < high {
@@ -174,7 +178,7 @@ actor MemoryCommitLog: CommitSource {
         return Array(log[low..<min(log.count, low + limit)])
     }
 
-    func waitForCommit(after: UInt64) async {
+    func waitForCommit(after: CommitTimestamp) async {
         let interval = heartbeatInterval
         await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await Task.sleep(for: interval) }
@@ -184,13 +188,13 @@ actor MemoryCommitLog: CommitSource {
         }
     }
 
-    private func waitUntilCommit(after: UInt64) async throws {
+    private func waitUntilCommit(after: CommitTimestamp) async throws {
         let box = IDBox()
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 if latestTimestamp() > after { return continuation.resume() }
                 if Task.isCancelled { return continuation.resume(throwing: CancellationError()) }
-                box.id = waiters.add(ts: after + 1, continuation: continuation)
+                box.id = waiters.add(ts: after.next, continuation: continuation)
             }
         } onCancel: {
             Task { await self.cancelWaiter(box) }
@@ -205,17 +209,17 @@ actor MemoryCommitLog: CommitSource {
         payload.reversed()
     }
 
-    nonisolated func replicaAcknowledged(nodeID: String, appliedTimestamp: UInt64) {
+    nonisolated func replicaAcknowledged(nodeID: String, appliedTimestamp: CommitTimestamp) {
         Task { await self.recordAcknowledgement(nodeID: nodeID, appliedTimestamp: appliedTimestamp) }
     }
 
-    private func recordAcknowledgement(nodeID: String, appliedTimestamp: UInt64) {
+    private func recordAcknowledgement(nodeID: String, appliedTimestamp: CommitTimestamp) {
         acknowledgements[nodeID] = max(acknowledgements[nodeID] ?? 0, appliedTimestamp)
         acknowledgementWaiters.reached(appliedTimestamp)
     }
 
     /// Returns once some replica acknowledged `ts`.
-    func waitForAcknowledgement(_ ts: UInt64) async throws {
+    func waitForAcknowledgement(_ ts: CommitTimestamp) async throws {
         let box = IDBox()
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
@@ -273,14 +277,14 @@ final class SerialJobs: Sendable {
 /// What a test replica applied, in order, and anything applied twice, out of order or after a
 /// gap — the bookkeeping both test replicas share.
 struct AppliedCommits {
-    private(set) var current: UInt64
+    private(set) var current: CommitTimestamp
     private(set) var applied: [Commit] = []
     private(set) var violations: [String] = []
 
-    init(at ts: UInt64 = 0) { current = ts }
+    init(at ts: CommitTimestamp = 0) { current = ts }
 
     /// Applies a batch that must follow `previous` exactly, as the link's batches chain.
-    mutating func apply(_ commits: [Commit], following previous: UInt64) -> Result<UInt64, any Error> {
+    mutating func apply(_ commits: [Commit], following previous: CommitTimestamp) -> Result<CommitTimestamp, any Error> {
         guard previous == current else {
             violations.append("commits after \(previous) queued at \(current)")
             return .failure(ReplicationError.gap(lastReceived: current, previousTimestamp: previous))
@@ -298,7 +302,7 @@ struct AppliedCommits {
     }
 
     /// Starts over at a snapshot's timestamp.
-    mutating func reset(at ts: UInt64) {
+    mutating func reset(at ts: CommitTimestamp) {
         applied = []
         current = ts
     }
@@ -312,18 +316,18 @@ actor MemoryReplica: CommitSink {
 
     var applied: [Commit] { log.applied }
     var violations: [String] { log.violations }
-    private var current: UInt64 { log.current }
+    private var current: CommitTimestamp { log.current }
 
-    func appliedTimestamp() -> UInt64 { current }
+    func appliedTimestamp() -> CommitTimestamp { current }
 
     nonisolated func apply(
-        _ commits: [Commit], following previous: UInt64, completion: @escaping @Sendable (Result<UInt64, any Error>) -> Void
+        _ commits: [Commit], following previous: CommitTimestamp, completion: @escaping @Sendable (Result<CommitTimestamp, any Error>) -> Void
     ) {
         jobs.enqueue { await self.applyQueued(commits, following: previous, completion: completion) }
     }
 
     private func applyQueued(
-        _ commits: [Commit], following previous: UInt64, completion: @Sendable (Result<UInt64, any Error>) -> Void
+        _ commits: [Commit], following previous: CommitTimestamp, completion: @Sendable (Result<CommitTimestamp, any Error>) -> Void
     ) {
         let outcome = log.apply(commits, following: previous)
         waiters.reached(current)
@@ -336,7 +340,7 @@ actor MemoryReplica: CommitSink {
     }
 
     /// Returns once everything through `ts` is applied.
-    func waitUntilApplied(_ ts: UInt64) async throws {
+    func waitUntilApplied(_ ts: CommitTimestamp) async throws {
         let box = IDBox()
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in

@@ -6,8 +6,8 @@ import RippleValues
 import Testing
 
 /// One document write per commit, told apart by number.
-func commit(_ ts: UInt64) -> Commit {
-    Commit(ts: ts, writes: [.document(tableNumber: 10, number: Int64(ts), id: "doc\(ts)", value: [UInt8(ts % 250), 1, 2])])
+func commit(_ ts: CommitTimestamp) -> Commit {
+    Commit(ts: ts, writes: [.document(tableNumber: 10, number: Int64(ts.nanoseconds), id: "doc\(ts)", value: [UInt8(ts.nanoseconds % 250), 1, 2])])
 }
 
 @Suite struct CommitLogTests {
@@ -15,7 +15,7 @@ func commit(_ ts: UInt64) -> Commit {
     func store(_ db: TemporaryDirectory) throws -> Store {
         let store = try Store(database: Database(path: db.database))
         try store.database.transaction {
-            for group in [[1], [2, 3, 5], [8, 9]] as [[UInt64]] {
+            for group in [[1], [2, 3, 5], [8, 9]] as [[CommitTimestamp]] {
                 var batch = LogBatch()
                 for ts in group { batch.append(ts: ts, writes: commit(ts).writes) }
                 try store.appendLog(batch)
@@ -28,8 +28,8 @@ func commit(_ ts: UInt64) -> Commit {
     @Test func everyCommitComesBackOnceInOrderFromAnyPosition() throws {
         let db = TemporaryDirectory()
         let store = try store(db)
-        let all: [UInt64] = [1, 2, 3, 5, 8, 9, 12]
-        for after: UInt64 in [0, 1, 2, 3, 4, 5, 8, 9, 11, 12, 20] {
+        let all: [CommitTimestamp] = [1, 2, 3, 5, 8, 9, 12]
+        for after: CommitTimestamp in [0, 1, 2, 3, 4, 5, 8, 9, 11, 12, 20] {
             let expected = all.filter { $0 > after }
             #expect(try store.commits(after: after, limit: 100) == expected.map(commit), "after \(after)")
             #expect(try store.commitCount(after: after) == expected.count, "after \(after)")
@@ -66,8 +66,8 @@ func commit(_ ts: UInt64) -> Commit {
             let old = try Database(path: db.database)
             try old.execute("CREATE TABLE commit_log(ts INTEGER PRIMARY KEY, payload BLOB NOT NULL)")
             let insert = try old.statement("INSERT INTO commit_log(ts, payload) VALUES (?1, ?2)")
-            for ts: UInt64 in [4, 7] {
-                insert.bind(1, Int64(ts))
+            for ts: CommitTimestamp in [4, 7] {
+                insert.bind(1, ts.bitPattern)
                 insert.bind(2, CommitCodec.encode(commit(ts).writes))
                 try insert.run()
             }
@@ -85,8 +85,8 @@ func commit(_ ts: UInt64) -> Commit {
         let db = TemporaryDirectory()
         let store = try Store(database: Database(path: db.database))
         var frames: [UInt8] = []
-        for ts: UInt64 in [6, 5] {
-            appendVarint(ts, to: &frames)
+        for ts: CommitTimestamp in [6, 5] {
+            appendVarint(ts.nanoseconds, to: &frames)
             CommitCodec.encode(commit(ts).writes, into: &frames)
         }
         let s = try store.database.statement("INSERT INTO commit_log(ts, payload, commits) VALUES (6, ?1, 2)")

@@ -1,4 +1,6 @@
 import RippleLog
+import RippleStorage
+import RippleTestSupport
 import Testing
 
 @Suite struct CommitTimestampTests {
@@ -49,5 +51,21 @@ import Testing
         #expect(CommitTimestamp(nanoseconds: 5).subtracting(.seconds(1)) == .zero)
         #expect(sample.subtracting(.seconds(Int64.max)) == .zero)
         #expect(sample.subtracting(.seconds(-1)) == sample)
+    }
+
+    /// The type changes no byte: a commit log row and a snapshot read back as the same numbers.
+    @Test func storesTheSameIntegerAsBefore() throws {
+        let db = TemporaryDirectory()
+        let store = try Store(database: Database(path: db.database))
+        try store.database.transaction {
+            try store.appendLog(ts: sample, payload: CommitCodec.encode([]))
+            try store.setAppliedTimestamp(sample)
+        }
+        #expect(try store.maxLoggedTimestamp() == sample)
+        #expect(try store.appliedTimestamp() == sample)
+        let raw = try store.database.statement("SELECT ts FROM commit_log")
+        defer { raw.reset() }
+        #expect(try raw.step())
+        #expect(raw.int64(0) == 1_700_000_000_123_456_789)
     }
 }

@@ -30,7 +30,7 @@ import Testing
     }
 
     @discardableResult
-    private func write(_ store: Store, old: Value?, new: Value?, ts: UInt64) throws -> [IndexChange] {
+    private func write(_ store: Store, old: Value?, new: Value?, ts: CommitTimestamp) throws -> [IndexChange] {
         try store.database.transaction {
             try store.writeDocument(tableNumber: Self.notes, number: 1, id: "note1", ts: ts, old: old, new: new, encoded: nil)
         }

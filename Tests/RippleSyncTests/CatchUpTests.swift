@@ -18,7 +18,7 @@ import Testing
 
     @Test func timestampAheadOfTheDeploymentIsRefused() async throws {
         let node = try await TestNode.start()
-        let latest = try await node.engine.latestTimestamp()
+        let latest = try await node.engine.latestTimestamp().nanoseconds
         let future = latest + 3_600_000_000_000
         let result = try await node.exchange([Self.connect(observed: future), healthySessionFrames()[1]], until: hasQueryUpdate)
         #expect(result.serverClosed)
@@ -32,8 +32,8 @@ import Testing
 
     /// As on a replica behind the writer: the writer has announced more than this node applied.
     @Test func transitionsWaitUntilTheNodeReachesTheObservedTimestamp() async throws {
-        let node = try await TestNode.start { $0.latestKnownTimestamp = { UInt64(Int64.max) } }
-        let observed = try await node.engine.latestTimestamp() + 1_000
+        let node = try await TestNode.start { $0.latestKnownTimestamp = { .init(nanoseconds: UInt64(Int64.max)) } }
+        let observed = try await node.engine.latestTimestamp().nanoseconds + 1_000
         async let result = node.exchange([Self.connect(observed: observed), healthySessionFrames()[1]], until: hasQueryUpdate)
         try await eventually("the session is catching up") { await node.server.hub.catchingUpSessionCount == 1 }
         _ = try await node.engine.mutation(
@@ -48,10 +48,10 @@ import Testing
 
     @Test func aNodeThatDoesNotCatchUpInTimeClosesTheSocketAndForgetsIt() async throws {
         let node = try await TestNode.start {
-            $0.latestKnownTimestamp = { UInt64(Int64.max) }
+            $0.latestKnownTimestamp = { .init(nanoseconds: UInt64(Int64.max)) }
             $0.limits.catchUpTimeout = .milliseconds(200)
         }
-        let observed = try await node.engine.latestTimestamp() + 1_000
+        let observed = try await node.engine.latestTimestamp().nanoseconds + 1_000
         let result = try await node.exchange([Self.connect(observed: observed), healthySessionFrames()[1]])
         #expect(result.serverClosed)
         #expect(

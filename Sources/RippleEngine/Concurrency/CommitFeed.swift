@@ -1,3 +1,4 @@
+import RippleLog
 import Synchronization
 
 /// The node's durable commits, in commit order, handed to everything that reacts to them: the
@@ -29,7 +30,7 @@ public final class CommitFeed: Sendable {
     /// until it has reached a timestamp. It moves after the listeners ran.
     public let applied: Watermark
 
-    init(appliedTimestamp: UInt64) {
+    init(appliedTimestamp: CommitTimestamp) {
         applied = Watermark(appliedTimestamp)
     }
 

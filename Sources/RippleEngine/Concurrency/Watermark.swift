@@ -1,4 +1,5 @@
 import Dispatch
+import RippleLog
 import Synchronization
 
 /// A timestamp that only grows — "applied up to", "processed up to" — and the tasks waiting for
@@ -10,7 +11,7 @@ import Synchronization
 /// already woken costs a lookup.
 public final class Watermark: Sendable {
     private struct Waiter {
-        let target: UInt64
+        let target: CommitTimestamp
         let continuation: CheckedContinuation<Bool, Never>
     }
 
@@ -23,34 +24,34 @@ public final class Watermark: Sendable {
     }
 
     private struct State {
-        var value: UInt64
+        var value: CommitTimestamp
         var slots: [Int: Slot] = [:]
         var nextWaiter = 0
     }
 
     private let state: Mutex<State>
 
-    public init(_ initial: UInt64) {
+    public init(_ initial: CommitTimestamp) {
         state = Mutex(State(value: initial))
     }
 
     /// The highest value reached so far.
-    public var value: UInt64 { state.withLock { $0.value } }
+    public var value: CommitTimestamp { state.withLock { $0.value } }
 
     /// Raises the watermark to `ts` (a lower `ts` changes nothing) and resumes every waiter it
     /// reaches, after the lock is released.
-    public func advance(to ts: UInt64) {
+    public func advance(to ts: CommitTimestamp) {
         set(ts, mayLower: false)
     }
 
     /// Sets the watermark to `ts` even when that is lower: only for a replica whose whole state
     /// was replaced by a snapshot older than what it had (an old writer's divergent tail
     /// discarded after a failover). Waiters for a value above `ts` keep waiting.
-    public func reset(to ts: UInt64) {
+    public func reset(to ts: CommitTimestamp) {
         set(ts, mayLower: true)
     }
 
-    private func set(_ ts: UInt64, mayLower: Bool) {
+    private func set(_ ts: CommitTimestamp, mayLower: Bool) {
         let reached: [Waiter] = state.withLock { state in
             guard ts > state.value || (mayLower && ts != state.value) else { return [] }
             state.value = ts
@@ -67,13 +68,13 @@ public final class Watermark: Sendable {
     }
 
     /// Suspends until the watermark reaches `ts`.
-    public func wait(until ts: UInt64) async {
+    public func wait(until ts: CommitTimestamp) async {
         _ = await wait(until: ts, timeout: nil)
     }
 
     /// Suspends until the watermark reaches `ts`, `timeout` passes or the task is cancelled;
     /// returns whether it reached it.
-    public func wait(until ts: UInt64, timeout: Duration?) async -> Bool {
+    public func wait(until ts: CommitTimestamp, timeout: Duration?) async -> Bool {
         let id: Int? = state.withLock { state in
             guard state.value < ts else { return nil }
             state.nextWaiter += 1

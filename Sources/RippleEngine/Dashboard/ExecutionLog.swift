@@ -36,7 +36,7 @@ public final class ExecutionLog: Sendable {
     func record(path: String, kind: FunctionKind, started: ContinuousClock.Instant, error: String?) {
         let elapsed = ContinuousClock.now - started
         let durationMs = Double(elapsed.components.seconds) * 1_000 + Double(elapsed.components.attoseconds) / 1e15
-        let finishedAt = Double(CommitClock.wallClock()) / 1_000_000
+        let finishedAt = CommitClock.wallClock().milliseconds
         state.withLock { state in
             state.sequence += 1
             let entry = Entry(sequence: state.sequence, path: path, kind: kind, finishedAt: finishedAt, durationMs: durationMs, error: error)

@@ -1,3 +1,5 @@
+import RippleLog
+
 /// Why the node answering a mutation cannot tell whether it was applied. The client must not
 /// assume either way: it may resend (deduplicated where the case says so) or read back.
 /// Kept as a value, not as words inside a message, so that code deciding on it matches a case;
@@ -8,13 +10,13 @@ public enum UnknownOutcome: Sendable, Equatable {
     case linkLost(reason: String)
     /// The writer committed the mutation at `ts`, but this replica did not apply that commit
     /// within `timeout` — after a failover it may never arrive.
-    case notAppliedHere(ts: UInt64, timeout: Duration)
+    case notAppliedHere(ts: CommitTimestamp, timeout: Duration)
     /// The writer's leadership lapsed while the group's COMMIT ran (`reason` is the commit
     /// gate's refusal): the group is durable here but neither shipped nor acknowledged.
     case leadershipLapsed(reason: String)
     /// The writer committed the mutation at `ts`, but its sync set did not acknowledge it within
     /// `timeout` (`reason` says whom it waits for): a failover may promote a replica without it.
-    case notReplicated(ts: UInt64, reason: String, timeout: Duration)
+    case notReplicated(ts: CommitTimestamp, reason: String, timeout: Duration)
 
     /// What happened, in the words of the node that saw it.
     var cause: String {

@@ -1,4 +1,5 @@
 import Foundation
+import RippleLog
 import RippleStorage
 import Synchronization
 
@@ -19,13 +20,13 @@ final class Reader: @unchecked Sendable {
         worker.finish()
     }
 
-    private func read<T>(_ body: (Store, UInt64) throws -> T) throws -> T {
+    private func read<T>(_ body: (Store, CommitTimestamp) throws -> T) throws -> T {
         try store.readSnapshot { ts in try body(store, ts) }
     }
 
     /// Runs `body` inside one read transaction, so every read sees a single commit's state;
     /// `ts` is the applied timestamp that the snapshot belongs to.
-    func snapshot<T: Sendable>(_ body: @escaping @Sendable (Store, _ ts: UInt64) throws -> T) async throws -> T {
+    func snapshot<T: Sendable>(_ body: @escaping @Sendable (Store, _ ts: CommitTimestamp) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             let queued = worker.submit { [self] in
                 continuation.resume(with: Result { try read(body) })
@@ -58,11 +59,11 @@ final class ReaderPool: Sendable {
 
     /// Runs `body` on the replication link's reader (in one read transaction, as `withReader`);
     /// concurrent calls take turns on it.
-    func withReplicationReader<T: Sendable>(_ body: @escaping @Sendable (Store, UInt64) throws -> T) async throws -> T {
+    func withReplicationReader<T: Sendable>(_ body: @escaping @Sendable (Store, CommitTimestamp) throws -> T) async throws -> T {
         try await replicationReader.snapshot(body)
     }
 
-    func withReader<T: Sendable>(_ body: @escaping @Sendable (Store, UInt64) throws -> T) async throws -> T {
+    func withReader<T: Sendable>(_ body: @escaping @Sendable (Store, CommitTimestamp) throws -> T) async throws -> T {
         let reader = await acquire()
         defer { release(reader) }
         return try await reader.snapshot(body)

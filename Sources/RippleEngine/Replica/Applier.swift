@@ -21,9 +21,9 @@ final class Applier: @unchecked Sendable {
     private enum Work {
         /// Commits to apply. `previous` is the commit they must follow (a link's chain); nil
         /// only asks for the first to be after the applied position.
-        case commits([Commit], previous: UInt64?, done: @Sendable (Result<UInt64, any Error>) -> Void)
+        case commits([Commit], previous: CommitTimestamp?, done: @Sendable (Result<CommitTimestamp, any Error>) -> Void)
         /// A writer's snapshot that replaces the whole state.
-        case snapshot(SnapshotCodec.Decoded, done: @Sendable (Result<UInt64, any Error>) -> Void)
+        case snapshot(SnapshotCodec.Decoded, done: @Sendable (Result<CommitTimestamp, any Error>) -> Void)
     }
 
     /// One transaction holds at most this many commits: catch-up batches (1,000 commits each)
@@ -81,14 +81,14 @@ final class Applier: @unchecked Sendable {
     /// `done` is called on the applier thread once they are durable (with the applied position
     /// then) or failed. Work queued after a failed batch fails too: it no longer follows the
     /// applied position.
-    func enqueue(_ commits: [Commit], following previous: UInt64, done: @escaping @Sendable (Result<UInt64, any Error>) -> Void) {
+    func enqueue(_ commits: [Commit], following previous: CommitTimestamp, done: @escaping @Sendable (Result<CommitTimestamp, any Error>) -> Void) {
         submit(.commits(commits, previous: previous, done: done))
     }
 
     /// Applies `commits` (strictly after the applied position, in order) durably.
     func apply(_ commits: [Commit]) async throws {
         guard !commits.isEmpty else { return }
-        _ = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<UInt64, any Error>) in
+        _ = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<CommitTimestamp, any Error>) in
             submit(.commits(commits, previous: nil, done: { continuation.resume(with: $0) }))
         }
     }
@@ -96,8 +96,8 @@ final class Applier: @unchecked Sendable {
     /// Replaces the whole state with `snapshot` in one transaction (after everything queued
     /// before it), then tells the feed that every document it removed or wrote changed, so
     /// subscriptions re-run.
-    func install(_ snapshot: SnapshotCodec.Decoded) async throws -> UInt64 {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<UInt64, any Error>) in
+    func install(_ snapshot: SnapshotCodec.Decoded) async throws -> CommitTimestamp {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<CommitTimestamp, any Error>) in
             submit(.snapshot(snapshot, done: { continuation.resume(with: $0) }))
         }
     }
@@ -123,7 +123,7 @@ final class Applier: @unchecked Sendable {
                 done(Result { try installNow(snapshot) })
                 continue
             }
-            var batches: [(commits: [Commit], previous: UInt64?, done: @Sendable (Result<UInt64, any Error>) -> Void)] = []
+            var batches: [(commits: [Commit], previous: CommitTimestamp?, done: @Sendable (Result<CommitTimestamp, any Error>) -> Void)] = []
             var count = 0
             while case .commits(let commits, let previous, let done) = next.first,
                 batches.isEmpty || count + commits.count <= Self.maxCommitsPerTransaction
@@ -139,11 +139,11 @@ final class Applier: @unchecked Sendable {
     /// Applies `batches` in one transaction: every batch that follows the one before it (the
     /// first: the applied position). A batch that does not, and every batch after it, fails
     /// without being applied; the ones before it still commit.
-    private func applyNow(_ batches: [(commits: [Commit], previous: UInt64?, done: @Sendable (Result<UInt64, any Error>) -> Void)]) {
+    private func applyNow(_ batches: [(commits: [Commit], previous: CommitTimestamp?, done: @Sendable (Result<CommitTimestamp, any Error>) -> Void)]) {
         var mutations: [CommittedMutation] = []
         var accepted = 0
         var rejection: (any Error)?
-        var position: UInt64 = 0
+        var position = CommitTimestamp.zero
         do {
             position = try store.appliedTimestamp()
             try store.writeTransaction {
@@ -172,7 +172,7 @@ final class Applier: @unchecked Sendable {
     }
 
     /// Why `commits` cannot be applied at `position`, or nil when they can.
-    private static func check(_ commits: [Commit], previous: UInt64?, position: UInt64) -> ValueError? {
+    private static func check(_ commits: [Commit], previous: CommitTimestamp?, position: CommitTimestamp) -> ValueError? {
         guard let first = commits.first else { return nil }
         if let previous, previous != position {
             return ValueError("commits after \(previous) do not follow the applied position \(position)")
@@ -194,7 +194,7 @@ final class Applier: @unchecked Sendable {
         feed.publish(group)
     }
 
-    private func installNow(_ snapshot: SnapshotCodec.Decoded) throws -> UInt64 {
+    private func installNow(_ snapshot: SnapshotCodec.Decoded) throws -> CommitTimestamp {
         let changes = try store.writeTransaction { try store.installSnapshot(snapshot) }
         logger.info("installed snapshot", metadata: ["ts": "\(snapshot.ts)", "documents": "\(snapshot.documents.count)"])
         // A snapshot older than this replica's state (an old writer's divergent tail discarded

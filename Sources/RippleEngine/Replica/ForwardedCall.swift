@@ -1,3 +1,4 @@
+import RippleLog
 import RippleValues
 
 /// A mutation a replica forwards to the writer, with the caller's identity, as bytes for the
@@ -55,7 +56,7 @@ public enum ForwardedOutcome: Sendable, Equatable {
     public var encoded: [UInt8] {
         switch self {
         case .committed(let result):
-            return ValueCodec.encode(["ok": true, "value": result.value, "ts": .int64(Int64(bitPattern: result.ts))])
+            return ValueCodec.encode(["ok": true, "value": result.value, "ts": .int64(result.ts.bitPattern)])
         case .failed(let error):
             var fields: [String: Value] = ["ok": false, "kind": .string(error.kind.wireName), "message": .string(error.message)]
             if let data = error.data { fields["data"] = data }
@@ -66,7 +67,7 @@ public enum ForwardedOutcome: Sendable, Equatable {
     public init(decoding bytes: [UInt8]) throws {
         let value = try ValueCodec.decode(bytes)
         if value["ok"] == true, let ts = value["ts"]?.int64Value {
-            self = .committed(MutationResult(value: value["value"] ?? .null, ts: UInt64(bitPattern: ts)))
+            self = .committed(MutationResult(value: value["value"] ?? .null, ts: CommitTimestamp(bitPattern: ts)))
         } else if let message = value["message"]?.stringValue {
             let kind = FunctionError.Kind(wireName: value["kind"]?.stringValue ?? "") ?? .thrown
             self = .failed(FunctionError(kind, message, data: value["data"]))

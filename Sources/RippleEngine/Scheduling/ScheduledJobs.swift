@@ -51,7 +51,7 @@ struct JobTable {
     let transaction: Transaction
 
     /// The transaction's commit time in milliseconds (the writer's clock).
-    var now: Double { Double(transaction.write?.ts ?? 0) / 1_000_000 }
+    var now: Double { (transaction.write?.ts ?? .zero).milliseconds }
 
     func insert(name: String, args: [String: Value], scheduledTime: Double) throws -> String {
         transaction.jobsScheduled += 1

@@ -112,7 +112,7 @@ struct MutationRequestTable {
         guard let ts = transaction.write?.ts else { return }
         let retention = policy.retention.components
         let retentionMilliseconds = Double(retention.seconds) * 1000 + Double(retention.attoseconds) / 1e15
-        let cutoffMilliseconds = Double(ts) / 1_000_000 - retentionMilliseconds
+        let cutoffMilliseconds = ts.milliseconds - retentionMilliseconds
         let oldest = try QueryInitializer(transaction: transaction, tableName: SystemTables.mutationRequests, system: true)
             .fullTableScan().take(policy.removalsPerRecord)
         for record in oldest where record.creationTime < cutoffMilliseconds {

@@ -6,7 +6,7 @@ import RippleValues
 /// Where a mutation's new documents get their numbers and randomness, and its timestamp.
 /// Owned by the committer; one per mutation.
 struct WriteContext {
-    let ts: UInt64
+    let ts: CommitTimestamp
     let allocate: () -> (number: Int64, random: UInt64)
 }
 
@@ -169,7 +169,7 @@ final class Transaction {
         var document = [String: Value](minimumCapacity: fields.count + 2)
         for (key, value) in fields { document[key] = value }
         document["_id"] = .string(id)
-        document["_creationTime"] = .float64(Double(write.ts) / 1_000_000)
+        document["_creationTime"] = .float64(write.ts.milliseconds)
         try store(table: table, number: number, id: id, old: nil, new: document)
         return id
     }

@@ -1,26 +1,27 @@
 import Foundation
+import RippleLog
 
 /// Hands out commit timestamps: nanoseconds since the epoch, strictly increasing even when the
 /// wall clock steps back or the node restarts (`next = max(now, last + 1)`, with `last` read
 /// back from storage on start).
 struct CommitClock {
-    private(set) var last: UInt64
-    let now: @Sendable () -> UInt64
+    private(set) var last: CommitTimestamp
+    let now: @Sendable () -> CommitTimestamp
 
-    init(last: UInt64, now: @escaping @Sendable () -> UInt64 = CommitClock.wallClock) {
+    init(last: CommitTimestamp, now: @escaping @Sendable () -> CommitTimestamp = CommitClock.wallClock) {
         self.last = last
         self.now = now
     }
 
-    mutating func next() -> UInt64 {
-        last = max(now(), last + 1)
+    mutating func next() -> CommitTimestamp {
+        last = max(now(), last.next)
         return last
     }
 
-    @Sendable static func wallClock() -> UInt64 {
+    @Sendable static func wallClock() -> CommitTimestamp {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+        return CommitTimestamp(nanoseconds: UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec))
     }
 }
 

@@ -7,7 +7,7 @@ import RippleValues
 
 /// A committed mutation: its timestamp and what it wrote.
 public struct CommittedMutation: Sendable {
-    public let ts: UInt64
+    public let ts: CommitTimestamp
     public let writes: WriteSet
     /// The commit's entry in the commit log (what replicas apply). Carried here so the writer's
     /// replication server can hand a caught-up replica the commit without reading it back from
@@ -20,7 +20,7 @@ public struct CommittedMutation: Sendable {
 public struct CommitGroup: Sendable {
     public let mutations: [CommittedMutation]
     /// The node's applied timestamp after this group.
-    public let appliedTimestamp: UInt64
+    public let appliedTimestamp: CommitTimestamp
 }
 
 /// The writer's serial executor. One thread owns the write connection and runs mutations one
@@ -44,7 +44,7 @@ final class Committer: @unchecked Sendable {
     private let maxGroupSize: Int
     private let logger: Logger
     private var clock: CommitClock
-    private var appliedTimestamp: UInt64
+    private var appliedTimestamp: CommitTimestamp
     private var lastDocumentNumber: Int64
     private var random = IDRandom()
     private let feed: CommitFeed
@@ -193,7 +193,7 @@ final class Committer: @unchecked Sendable {
 
     /// Runs one request in its own SAVEPOINT, so that a throwing mutation leaves no trace.
     private func execute(
-        _ request: Request, committed: inout [CommittedMutation], lastTimestamp: inout UInt64
+        _ request: Request, committed: inout [CommittedMutation], lastTimestamp: inout CommitTimestamp
     ) -> Result<MutationResult, FunctionError> {
         let ts = clock.next()
         let write = WriteContext(ts: ts) { [self] in
