@@ -82,6 +82,7 @@ let package = Package(
         .target(
             name: "RippleLeadership",
             dependencies: [
+                "RippleLog",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

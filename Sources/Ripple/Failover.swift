@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import RippleEngine
 import RippleLeadership
+import RippleLog
 import RippleScheduler
 import RippleStorage
 import RippleValues
@@ -228,8 +229,8 @@ struct FailoverNode {
     }
 
     /// The newest commit this node holds durably, read from its database between roles.
-    private func durableTimestamp() throws -> UInt64 {
-        try Store(database: Database(path: command.node.databasePath)).appliedTimestamp().nanoseconds
+    private func durableTimestamp() throws -> CommitTimestamp {
+        try Store(database: Database(path: command.node.databasePath)).appliedTimestamp()
     }
 
     private static func status(role: String, leader: LeaderRecord) -> [(String, JSON)] {

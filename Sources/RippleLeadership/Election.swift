@@ -1,13 +1,15 @@
+import RippleLog
+
 /// A replica's claim to become the writer, published in etcd while the leader key is absent.
 public struct CandidatePosition: Sendable, Equatable, Codable {
     /// The candidate's node id.
     public var nodeID: String
     /// The newest commit the candidate holds durably.
-    public var durableTimestamp: UInt64
+    public var durableTimestamp: CommitTimestamp
     /// The term of the writer it last followed.
     public var term: UInt64
 
-    public init(nodeID: String, durableTimestamp: UInt64, term: UInt64) {
+    public init(nodeID: String, durableTimestamp: CommitTimestamp, term: UInt64) {
         self.nodeID = nodeID
         self.durableTimestamp = durableTimestamp
         self.term = term

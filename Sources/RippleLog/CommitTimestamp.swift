@@ -60,6 +60,19 @@ extension CommitTimestamp: LosslessStringConvertible {
     }
 }
 
+extension CommitTimestamp: Codable {
+    /// The bare nanosecond count, as the `UInt64` it replaced was written (etcd's candidate
+    /// records): nodes of either build read each other's.
+    public init(from decoder: any Decoder) throws {
+        nanoseconds = try decoder.singleValueContainer().decode(UInt64.self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(nanoseconds)
+    }
+}
+
 extension CommitTimestamp: ExpressibleByIntegerLiteral {
     /// A literal is nanoseconds: tests and fixtures write positions such as `Commit(ts: 5, …)`.
     public init(integerLiteral nanoseconds: UInt64) {

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import RippleLeadership
@@ -90,6 +91,17 @@ import Testing
             CandidatePosition(nodeID: "r1", durableTimestamp: 100, term: 1),
         ]
         #expect(Election.winner(among: candidates, eligible: everyone)?.nodeID == "r1")
+    }
+
+    /// A candidate record in etcd keeps its JSON: the durable position is the bare nanosecond
+    /// count, so nodes of an older build read it (a keyed `{"nanoseconds": …}` would not).
+    @Test func aCandidateRecordKeepsItsJSON() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let position = CandidatePosition(nodeID: "r1", durableTimestamp: 1_700_000_000_123_456_789, term: 3)
+        let json = #"{"durableTimestamp":1700000000123456789,"nodeID":"r1","term":3}"#
+        #expect(String(decoding: try encoder.encode(position), as: UTF8.self) == json)
+        #expect(try JSONDecoder().decode(CandidatePosition.self, from: Data(json.utf8)) == position)
     }
 
     @Test func anOutOfSyncReplicaIsNeverPromoted() {
