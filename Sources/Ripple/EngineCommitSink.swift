@@ -7,6 +7,7 @@ struct EngineCommitSink: CommitSink {
     let engine: Engine
 
     func appliedTimestamp() async throws -> UInt64 { try await engine.appliedTimestamp() }
+    func appliedTerm() async throws -> UInt64 { try await engine.appliedTerm() }
     func apply(
         _ commits: [Commit], following previousTimestamp: UInt64, completion: @escaping @Sendable (Result<UInt64, any Error>) -> Void
     ) {

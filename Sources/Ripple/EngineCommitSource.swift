@@ -25,7 +25,7 @@ final class EngineCommitSource: CommitSource {
     /// commit feed on the committer's thread.
     func followCommits(_ deliver: @escaping @Sendable ([Commit]) -> Void) -> (@Sendable () -> Void)? {
         let subscription = engine.commitFeed.subscribe { group in
-            deliver(group.mutations.map { Commit(ts: $0.ts, writes: $0.logWrites) })
+            deliver(group.mutations.map { Commit(ts: $0.ts, term: $0.term, writes: $0.logWrites) })
         }
         return { subscription.cancel() }
     }
@@ -80,12 +80,8 @@ final class EngineCommitSource: CommitSource {
 
     func snapshot() async throws -> (ts: UInt64, bytes: [UInt8]) { try await engine.snapshot() }
 
-    func holdsCommit(at ts: UInt64) async throws -> Bool {
-        do {
-            return try await engine.commits(after: ts - 1, limit: 1).first?.ts == ts
-        } catch is CommitLogPruned {
-            return false
-        }
+    func holdsCommit(at ts: UInt64, term: UInt64) async throws -> Bool {
+        try await engine.holdsCommit(at: ts, term: term)
     }
 
     /// `/health` fields: every replica's applied ts and lag in commits.

@@ -33,9 +33,10 @@ public protocol CommitSource: Sendable {
     /// A consistent snapshot of the whole database and the commit timestamp it is at, for a
     /// replica whose position was pruned from the log.
     func snapshot() async throws -> (ts: UInt64, bytes: [UInt8])
-    /// Whether the log holds a commit at exactly `ts` (false when it was pruned): a replica at a
-    /// position the log lacks has forked from it.
-    func holdsCommit(at ts: UInt64) async throws -> Bool
+    /// Whether the log holds the commit at exactly `ts` sequenced in `term` (false when it holds
+    /// another commit at `ts`, or pruned it): a replica at a position the log lacks has forked
+    /// from it (`Commit`: a commit is its ts and term).
+    func holdsCommit(at ts: UInt64, term: UInt64) async throws -> Bool
 }
 
 /// Thrown by the default `snapshot()` / `install(snapshot:at:)`: this side cannot do snapshots.
@@ -46,13 +47,16 @@ extension CommitSource {
     public func replicaConnected(nodeID: String) {}
     public func replicaDisconnected(nodeID: String) {}
     public func snapshot() async throws -> (ts: UInt64, bytes: [UInt8]) { throw SnapshotsUnsupported() }
-    public func holdsCommit(at ts: UInt64) async throws -> Bool { true }
+    public func holdsCommit(at ts: UInt64, term: UInt64) async throws -> Bool { true }
 }
 
 /// Where the replica's client delivers commits.
 public protocol CommitSink: Sendable {
     /// The newest commit applied durably: where streaming resumes after a (re)connect.
     func appliedTimestamp() async throws -> UInt64
+    /// The term of the commit at `appliedTimestamp()` (`Commit.term`), named in the hello with
+    /// it; asked right after it, while nothing is being applied.
+    func appliedTerm() async throws -> UInt64
     /// Queues `commits` for applying after everything queued before, and returns without
     /// waiting: the client keeps receiving while earlier batches are applied, and a sink may
     /// apply several queued batches in one transaction. They must follow `previousTimestamp`
@@ -73,5 +77,6 @@ public protocol CommitSink: Sendable {
 }
 
 extension CommitSink {
+    public func appliedTerm() async throws -> UInt64 { 0 }
     public func install(snapshot: [UInt8], at ts: UInt64) async throws { throw SnapshotsUnsupported() }
 }

@@ -5,9 +5,11 @@ import RippleReactivity
 import RippleStorage
 import RippleValues
 
-/// A committed mutation: its timestamp and what it wrote.
+/// A committed mutation: its timestamp, its term and what it wrote.
 public struct CommittedMutation: Sendable {
     public let ts: UInt64
+    /// The term of the writer that sequenced it (`Commit.term`).
+    public let term: UInt64
     public let writes: WriteSet
     /// The commit's entry in the commit log (what replicas apply). Carried here so the writer's
     /// replication server can hand a caught-up replica the commit without reading it back from
@@ -51,8 +53,9 @@ final class Committer: @unchecked Sendable {
     private let control: TransactionControl
     /// How many requests the last group answered: about how many callers will soon be back.
     private var expectedGroupSize = 1
-    /// The open group's commits, written to the commit log as one row just before COMMIT.
-    private var log = LogBatch()
+    /// The open group's commits, written to the commit log as one row just before COMMIT; its
+    /// term is this writer's.
+    private var log: LogBatch
     /// A moving average of COMMIT's duration (mostly the fsync), in nanoseconds.
     private var commitDuration: UInt64 = 0
 
@@ -65,10 +68,11 @@ final class Committer: @unchecked Sendable {
     private var stoppedAfterUnpublishedGroup: FunctionError?
 
     init(
-        store: Store, schema: Schema, clock: CommitClock, limits: TransactionLimits, maxGroupSize: Int, feed: CommitFeed, logger: Logger,
-        commitGate: (@Sendable () -> FunctionError?)? = nil
+        store: Store, schema: Schema, clock: CommitClock, term: UInt64, limits: TransactionLimits, maxGroupSize: Int, feed: CommitFeed,
+        logger: Logger, commitGate: (@Sendable () -> FunctionError?)? = nil
     ) throws {
         self.commitGate = commitGate
+        self.log = LogBatch(term: term)
         self.store = store
         self.feed = feed
         self.schema = schema
@@ -153,7 +157,7 @@ final class Committer: @unchecked Sendable {
         do {
             if lastTimestamp != appliedTimestamp {
                 try store.appendLog(log)
-                try store.setAppliedTimestamp(lastTimestamp)
+                try store.setAppliedTimestamp(lastTimestamp, term: log.term)
                 try store.setMeta(MetaKey.maxDocumentNumber, lastDocumentNumber)
             }
             try control.commit.run()
@@ -208,7 +212,7 @@ final class Committer: @unchecked Sendable {
             if !transaction.logWrites.isEmpty {
                 log.append(ts: ts, writes: transaction.logWrites)
                 lastTimestamp = ts
-                committed.append(CommittedMutation(ts: ts, writes: WriteSet(transaction.changes), logWrites: transaction.logWrites))
+                committed.append(CommittedMutation(ts: ts, term: log.term, writes: WriteSet(transaction.changes), logWrites: transaction.logWrites))
             }
             return .success(MutationResult(value: value, ts: lastTimestamp))
         } catch {
