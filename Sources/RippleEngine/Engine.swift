@@ -79,6 +79,9 @@ public struct EngineOptions: Sendable {
     /// hears back; an error becomes the caller's. Synchronous replication waits here for the
     /// replicas of the sync set to acknowledge the commit (`--sync-replicas`).
     public var commitAcknowledgement: (@Sendable (UInt64) async -> FunctionError?)?
+    /// A fault for tests: while it returns true, the writer's COMMITs fail as on an I/O error
+    /// (`Database.failCommits`).
+    var commitFault: (@Sendable () -> Bool)?
 
     public init() {}
 }
@@ -139,6 +142,7 @@ public final class Engine: Sendable {
             var sync = SchemaSync(store: store, logger: options.logger, clock: CommitClock(last: last, now: options.clock), term: options.term)
             try sync.run(app.schema.withSystemTables)
             let feed = CommitFeed(appliedTimestamp: try store.appliedTimestamp())
+            if let commitFault = options.commitFault { store.database.failCommits(while: commitFault) }
             let committer = try Committer(
                 store: store, schema: app.schema, clock: sync.clock, term: options.term, limits: options.limits,
                 maxGroupSize: options.maxGroupSize, feed: feed, logger: options.logger, commitGate: options.commitGate

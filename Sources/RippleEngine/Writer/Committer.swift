@@ -61,10 +61,12 @@ final class Committer: @unchecked Sendable {
 
     /// Asked right before each COMMIT (`EngineOptions.commitGate`).
     private let commitGate: (@Sendable () -> FunctionError?)?
-    /// Set for good once a durable group was left unpublished (the gate refused it after COMMIT):
-    /// that group is in the log but was never shipped, so publishing any later group would hand
-    /// replicas a log with a hole in it. Every later request is refused instead; the node steps
-    /// down, and its unpublished tail is discarded when it rejoins as a replica.
+    /// Set for good once a group that is or may be durable was left unpublished: the gate
+    /// refused it after COMMIT, or COMMIT failed (SQLite may have written it to the WAL before
+    /// the error, and recovery brings it back at the next start). That group may be in the log
+    /// but was never shipped, so publishing any later group would hand replicas a log with a hole
+    /// in it. Every later request is refused instead, until the node restarts (under failover it
+    /// steps down, and its unpublished tail is discarded when it rejoins as a replica).
     private var stoppedAfterUnpublishedGroup: FunctionError?
 
     init(
@@ -160,12 +162,25 @@ final class Committer: @unchecked Sendable {
                 try store.setAppliedTimestamp(lastTimestamp, term: log.term)
                 try store.setMeta(MetaKey.maxDocumentNumber, lastDocumentNumber)
             }
+        } catch {
+            logger.error("group commit failed, \(group.count) mutations not applied")
+            abandon(FunctionError.serverError(error))
+            return
+        }
+        do {
             try control.commit.run()
             appliedTimestamp = lastTimestamp
             log.removeAll()
         } catch {
-            logger.error("group commit failed, \(group.count) mutations not applied")
-            abandon(FunctionError.serverError(error))
+            logger.error(
+                "COMMIT failed; \(group.count) mutations may or may not be durable, and no more are accepted until the node restarts",
+                metadata: ["error": "\(error)"])
+            try? control.rollback.run()
+            stoppedAfterUnpublishedGroup = FunctionError(
+                .unavailable,
+                "This node stopped accepting writes after a failed COMMIT whose group may be recovered when it restarts; retry the mutation once it has restarted")
+            let unknown = FunctionError.unknownOutcome(.commitFailed)
+            for request in group { request.finish(.failure(unknown)) }
             return
         }
         // Asked again once the group is durable: a pause or a stalled disk between the first
