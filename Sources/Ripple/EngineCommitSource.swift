@@ -58,10 +58,11 @@ final class EngineCommitSource: CommitSource {
     /// Open links per replica node id; a connected replica holds back age-based pruning.
     let connected = Mutex<[String: Int]>([:])
 
-    func replicaConnected(nodeID: String) {
+    func replicaConnected(nodeID: String, at position: UInt64) {
+        acknowledged.withLock { $0[nodeID] = position }
         connected.withLock { $0[nodeID, default: 0] += 1 }
-        // The position its hello named, recorded just before: acks count only above it.
-        sync?.connected(nodeID, at: acknowledged.withLock { $0[nodeID] ?? 0 })
+        // Acks count only above the position it connected with (`SyncSet`).
+        sync?.connected(nodeID, at: position)
     }
 
     func replicaDisconnected(nodeID: String) {

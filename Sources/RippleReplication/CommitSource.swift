@@ -24,10 +24,12 @@ public protocol CommitSource: Sendable {
     /// concurrently for concurrent requests.
     func handleForward(_ payload: [UInt8]) async -> [UInt8]
     /// A replica reports it applied everything through `appliedTimestamp` (for lag reporting and
-    /// safe pruning).
+    /// safe pruning), in an `ack` on its link: only after `replicaConnected` for that link.
     func replicaAcknowledged(nodeID: String, appliedTimestamp: UInt64)
-    /// A replica's link was accepted (a connected replica holds back pruning).
-    func replicaConnected(nodeID: String)
+    /// A replica's link was accepted at `position`, the applied timestamp its hello named (a
+    /// connected replica holds back pruning). Not an acknowledgement: that position may be an
+    /// old writer's divergent tail, which this writer replaces with a snapshot.
+    func replicaConnected(nodeID: String, at position: UInt64)
     /// A replica's link closed (it no longer holds back pruning).
     func replicaDisconnected(nodeID: String)
     /// A consistent snapshot of the whole database and the commit timestamp it is at, for a
@@ -44,7 +46,7 @@ public struct SnapshotsUnsupported: Error, Sendable {}
 
 extension CommitSource {
     public func followCommits(_ deliver: @escaping @Sendable ([Commit]) -> Void) -> (@Sendable () -> Void)? { nil }
-    public func replicaConnected(nodeID: String) {}
+    public func replicaConnected(nodeID: String, at position: UInt64) {}
     public func replicaDisconnected(nodeID: String) {}
     public func snapshot() async throws -> (ts: UInt64, bytes: [UInt8]) { throw SnapshotsUnsupported() }
     public func holdsCommit(at ts: UInt64, term: UInt64) async throws -> Bool { true }

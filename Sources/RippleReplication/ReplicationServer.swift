@@ -193,8 +193,8 @@ public actor ReplicationServer {
                 guard let (nodeID, applied, appliedTerm) = try await handshake(&messages, channel: channel, logger: logger) else { return }
                 logger[metadataKey: "node"] = "\(nodeID.logSafe)"
                 logger.info("replica connected", metadata: ["applied": "\(applied)", "appliedTerm": "\(appliedTerm)"])
-                source.replicaAcknowledged(nodeID: nodeID, appliedTimestamp: applied)
-                source.replicaConnected(nodeID: nodeID)
+                // The hello's position is no acknowledgement: acks count only above it.
+                source.replicaConnected(nodeID: nodeID, at: applied)
                 defer { source.replicaDisconnected(nodeID: nodeID) }
                 let streamLogger = logger
                 try await withThrowingDiscardingTaskGroup { group in
