@@ -398,9 +398,12 @@ public final class Store {
 
     /// Whether the log holds the commit at `ts` sequenced in `term` — the same commit, not just
     /// one at the same timestamp (`Commit`: commits are identified by ts and term). False when
-    /// the log lacks `ts`: never there, or pruned. Call inside a read transaction, so a
-    /// concurrent prune cannot pass for a missing commit.
+    /// the log lacks `ts`: never there, or pruned. The applied position counts as held even
+    /// when the log lacks it: a node promoted right after installing a snapshot has that commit
+    /// in its state, not its log. Call inside a read transaction, so a concurrent prune cannot
+    /// pass for a missing commit.
     public func holdsCommit(at ts: UInt64, term: UInt64) throws -> Bool {
+        if ts == (try appliedTimestamp()) { return term == (try appliedTerm()) }
         guard ts > (try logPrunedThrough()), let commit = try commits(after: ts - 1, limit: 1).first else { return false }
         return commit.ts == ts && commit.term == term
     }

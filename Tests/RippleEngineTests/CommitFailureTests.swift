@@ -13,14 +13,7 @@ import Testing
         let dir = TemporaryDirectory()
         // The committer is held inside a mutation while three inserts queue up behind it; they
         // make the next group, whose COMMIT (the second since the engine started) fails.
-        let release = DispatchSemaphore(value: 0)
-        let holding = Mutex(false)
-        var functions = itemsFunctions()
-        functions.mutation("items:holdTheCommitter") { _, _ in
-            holding.withLock { $0 = true }
-            release.wait()
-            return Value.null
-        }
+        let committerHold = CommitterHold()
         let commits = Mutex(0)
         var options = EngineOptions()
         options.commitFault = {
@@ -29,15 +22,14 @@ import Testing
                 return count == 2
             }
         }
-        let engine = try Engine.open(path: dir.database, app: App(schema: itemsSchema, functions: functions), options: options)
+        let engine = try Engine.open(path: dir.database, app: App(schema: itemsSchema, functions: committerHold.functions), options: options)
         defer { engine.close() }
         let committer = try #require(engine.committer)
 
-        let hold = Task { try await engine.mutation("items:holdTheCommitter") }
-        try await eventually("the committer is held") { holding.withLock { $0 } }
+        let hold = try await committerHold.hold(engine)
         let inserts = (1...3).map { n in Task { try await engine.mutation("items:insert", ["group": "g", "n": .float64(Double(n))]) } }
         try await eventually("the three inserts are queued") { committer.queuedCount == 3 }
-        release.signal()
+        committerHold.release()
         let held = try await hold.value
 
         for insert in inserts {

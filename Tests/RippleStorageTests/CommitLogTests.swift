@@ -103,6 +103,10 @@ func commit(_ ts: UInt64) -> Commit {
         _ = try store.pruneLog(through: 6, batch: 10)
         #expect(try !store.holdsCommit(at: 6, term: 1))
         #expect(try store.holdsCommit(at: 7, term: 2))
+        // The applied position, as after installing a snapshot: in the state, not in the log.
+        try store.setAppliedTimestamp(6, term: 1)
+        #expect(try store.holdsCommit(at: 6, term: 1))
+        #expect(try !store.holdsCommit(at: 6, term: 2))
     }
 
     @Test func aRowWithCommitsOutOfOrderIsRejected() throws {
