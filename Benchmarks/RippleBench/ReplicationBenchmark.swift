@@ -348,7 +348,7 @@ final class BenchCommitSource: CommitSource {
     func followCommits(_ deliver: @escaping @Sendable ([Commit]) -> Void) -> (@Sendable () -> Void)? {
         let lag = self.lag
         let subscription = engine.commitFeed.subscribe { group in
-            let commits = group.mutations.map { Commit(ts: $0.ts, writes: $0.logWrites) }
+            let commits = group.mutations.map { Commit(ts: $0.ts, term: $0.term, writes: $0.logWrites) }
             lag.fetched(commits.map(\.ts))
             deliver(commits)
         }

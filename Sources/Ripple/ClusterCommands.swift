@@ -93,6 +93,7 @@ struct WriterCommand: ParsableCommand {
         options.executionLogCapacity = executionLogCapacity(default: options.executionLogCapacity)
         options.enableActionsToReachOut()
         options.commitGate = failover?.commitGate
+        options.term = failover?.term ?? 0
         let syncReplication = try await startSyncReplication(failover: failover, logger: logger)
         if let syncReplication {
             options.commitAcknowledgement = { ts in await syncReplication.acknowledgement(of: ts) }

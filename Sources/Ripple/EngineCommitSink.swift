@@ -7,6 +7,7 @@ struct EngineCommitSink: CommitSink {
     let engine: Engine
 
     func appliedTimestamp() async throws -> CommitTimestamp { try await engine.appliedTimestamp() }
+    func appliedTerm() async throws -> UInt64 { try await engine.appliedTerm() }
     func apply(
         _ commits: [Commit], following previousTimestamp: CommitTimestamp, completion: @escaping @Sendable (Result<CommitTimestamp, any Error>) -> Void
     ) {

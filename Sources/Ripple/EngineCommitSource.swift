@@ -25,7 +25,7 @@ final class EngineCommitSource: CommitSource {
     /// commit feed on the committer's thread.
     func followCommits(_ deliver: @escaping @Sendable ([Commit]) -> Void) -> (@Sendable () -> Void)? {
         let subscription = engine.commitFeed.subscribe { group in
-            deliver(group.mutations.map { Commit(ts: $0.ts, writes: $0.logWrites) })
+            deliver(group.mutations.map { Commit(ts: $0.ts, term: $0.term, writes: $0.logWrites) })
         }
         return { subscription.cancel() }
     }
@@ -58,10 +58,11 @@ final class EngineCommitSource: CommitSource {
     /// Open links per replica node id; a connected replica holds back age-based pruning.
     let connected = Mutex<[String: Int]>([:])
 
-    func replicaConnected(nodeID: String) {
+    func replicaConnected(nodeID: String, at position: CommitTimestamp) {
+        acknowledged.withLock { $0[nodeID] = position }
         connected.withLock { $0[nodeID, default: 0] += 1 }
-        // The position its hello named, recorded just before: acks count only above it.
-        sync?.connected(nodeID, at: acknowledged.withLock { $0[nodeID] ?? .zero })
+        // Acks count only above the position it connected with (`SyncSet`).
+        sync?.connected(nodeID, at: position)
     }
 
     func replicaDisconnected(nodeID: String) {
@@ -80,12 +81,8 @@ final class EngineCommitSource: CommitSource {
 
     func snapshot() async throws -> (ts: CommitTimestamp, bytes: [UInt8]) { try await engine.snapshot() }
 
-    func holdsCommit(at ts: CommitTimestamp) async throws -> Bool {
-        do {
-            return try await engine.commits(after: ts.subtracting(.nanoseconds(1)), limit: 1).first?.ts == ts
-        } catch is CommitLogPruned {
-            return false
-        }
+    func holdsCommit(at ts: CommitTimestamp, term: UInt64) async throws -> Bool {
+        try await engine.holdsCommit(at: ts, term: term)
     }
 
     /// `/health` fields: every replica's applied ts and lag in commits.

@@ -57,6 +57,10 @@ public struct EngineOptions: Sendable {
     public var maxGroupSize = 1024
     /// The wall clock, read as a commit timestamp; tests inject one that steps back.
     public var clock: @Sendable () -> CommitTimestamp = CommitClock.wallClock
+    /// The leadership term this writer was elected in (0 without failover), recorded with every
+    /// commit it sequences, so a log that forked from it is told apart even at equal timestamps
+    /// (`Commit`).
+    public var term: UInt64 = 0
     public var logger = Logger(label: "ripple.engine")
     /// Writer (runs mutations) or replica (applies the writer's log, forwards mutations).
     public var role: EngineRole = .writer
@@ -75,6 +79,9 @@ public struct EngineOptions: Sendable {
     /// hears back; an error becomes the caller's. Synchronous replication waits here for the
     /// replicas of the sync set to acknowledge the commit (`--sync-replicas`).
     public var commitAcknowledgement: (@Sendable (CommitTimestamp) async -> FunctionError?)?
+    /// A fault for tests: while it returns true, the writer's COMMITs fail as on an I/O error
+    /// (`Database.failCommits`).
+    var commitFault: (@Sendable () -> Bool)?
 
     public init() {}
 }
@@ -132,11 +139,12 @@ public final class Engine: Sendable {
         switch options.role {
         case .writer:
             let last = max(try store.appliedTimestamp(), try store.maxLoggedTimestamp())
-            var sync = SchemaSync(store: store, logger: options.logger, clock: CommitClock(last: last, now: options.clock))
+            var sync = SchemaSync(store: store, logger: options.logger, clock: CommitClock(last: last, now: options.clock), term: options.term)
             try sync.run(app.schema.withSystemTables)
             let feed = CommitFeed(appliedTimestamp: try store.appliedTimestamp())
+            if let commitFault = options.commitFault { store.database.failCommits(while: commitFault) }
             let committer = try Committer(
-                store: store, schema: app.schema, clock: sync.clock, limits: options.limits,
+                store: store, schema: app.schema, clock: sync.clock, term: options.term, limits: options.limits,
                 maxGroupSize: options.maxGroupSize, feed: feed, logger: options.logger, commitGate: options.commitGate
             )
             let catalog = store.catalog
@@ -460,6 +468,19 @@ extension Engine {
     public func appliedTimestamp() async throws(FunctionError) -> CommitTimestamp {
         if applier != nil { return commitFeed.applied.value }
         return try await latestTimestamp()
+    }
+
+    /// The term of the commit at `appliedTimestamp()`: with it, the position a replica names in
+    /// its hello is one commit, not just a timestamp (`Commit`).
+    public func appliedTerm() async throws -> UInt64 {
+        try await readers.withReader { store, _ in try store.appliedTerm() }
+    }
+
+    /// Whether this node's log holds the commit at `ts` sequenced in `term` (false when it
+    /// holds another commit at `ts`, none, or pruned it): a replica whose position it does not
+    /// hold has forked from this log and needs a snapshot.
+    public func holdsCommit(at ts: CommitTimestamp, term: UInt64) async throws -> Bool {
+        try await readers.withReplicationReader { store, _ in try store.holdsCommit(at: ts, term: term) }
     }
 
     /// Applies commits from the writer's log (replica only), durably and in order.

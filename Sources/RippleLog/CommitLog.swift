@@ -17,13 +17,23 @@ public enum LogWrite: Sendable, Equatable {
     case dropIndex(number: Int64)
 }
 
-/// A committed transaction: its timestamp and its writes, in order.
+/// A committed transaction: its timestamp, the term it was sequenced in, and its writes, in order.
+///
+/// `(ts, term)` is the commit's identity across writers. A timestamp alone is not: a writer whose
+/// clock is behind its log issues `last + 1`, `last + 2`, … (`CommitClock`), so an old writer's
+/// unacknowledged tail and its successor's commits can carry the same timestamps. Two writers
+/// never share a term, so two logs holding a commit with the same ts and term hold the same
+/// commits up to it (Raft's log matching: each writer extends the log it was elected with).
 public struct Commit: Sendable, Equatable {
     public let ts: CommitTimestamp
+    /// The leadership term of the writer that sequenced the commit; 0 without failover, and for
+    /// commits logged before terms were recorded.
+    public let term: UInt64
     public let writes: [LogWrite]
 
-    public init(ts: CommitTimestamp, writes: [LogWrite]) {
+    public init(ts: CommitTimestamp, term: UInt64 = 0, writes: [LogWrite]) {
         self.ts = ts
+        self.term = term
         self.writes = writes
     }
 }
@@ -141,7 +151,8 @@ public enum CommitCodec {
 }
 
 /// The commits of one group commit on their way into one `commit_log` row, encoded as they are
-/// made: the writer pays for one row per group instead of one per mutation.
+/// made: the writer pays for one row per group instead of one per mutation. A row's commits
+/// share its term: one writer sequenced them all.
 ///
 /// A row holding one commit is that commit's `CommitCodec` bytes, keyed by its timestamp (the
 /// original layout). A row holding several is, per commit, a varint timestamp followed by its
@@ -150,11 +161,13 @@ public enum CommitCodec {
 public struct LogBatch: Sendable {
     public private(set) var count = 0
     public private(set) var lastTimestamp: CommitTimestamp = .zero
+    /// The term of the writer sequencing the batch's commits (see `Commit.term`).
+    public let term: UInt64
     private var frames: [UInt8] = []
     /// Where the first commit's `CommitCodec` bytes start, after its timestamp.
     private var firstWritesStart = 0
 
-    public init() {}
+    public init(term: UInt64 = 0) { self.term = term }
 
     public var isEmpty: Bool { count == 0 }
 
@@ -180,9 +193,9 @@ public struct LogBatch: Sendable {
         return frames.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[start...])) }
     }
 
-    /// The commits of a stored row (`commits` of them, keyed `ts`).
-    package static func decode(ts: CommitTimestamp, commits: Int, payload: UnsafeRawBufferPointer) throws(ValueError) -> [Commit] {
-        if commits == 1 { return [Commit(ts: ts, writes: try CommitCodec.decode(payload))] }
+    /// The commits of a stored row (`commits` of them, keyed `ts`, sequenced in `term`).
+    package static func decode(ts: CommitTimestamp, commits: Int, term: UInt64, payload: UnsafeRawBufferPointer) throws(ValueError) -> [Commit] {
+        if commits == 1 { return [Commit(ts: ts, term: term, writes: try CommitCodec.decode(payload))] }
         var r = ByteReader(payload)
         var out: [Commit] = []
         out.reserveCapacity(commits)
@@ -190,7 +203,7 @@ public struct LogBatch: Sendable {
         for _ in 0..<commits {
             let commitTs = CommitTimestamp(nanoseconds: try r.varint())
             guard commitTs > previous, commitTs <= ts else { throw ValueError("commit log row has timestamps out of order") }
-            out.append(Commit(ts: commitTs, writes: try CommitCodec.decode(&r)))
+            out.append(Commit(ts: commitTs, term: term, writes: try CommitCodec.decode(&r)))
             previous = commitTs
         }
         guard r.isAtEnd, previous == ts else { throw ValueError("commit log row is corrupt") }

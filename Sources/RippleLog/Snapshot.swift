@@ -14,10 +14,13 @@ public struct CommitLogPruned: Error, Sendable, Equatable, CustomStringConvertib
 /// its own commit ts) and the document-number high-water mark. Index entries are not included;
 /// the installing node derives them from documents and catalog, as it does for shipped commits.
 ///
-/// Layout: `"RSN1"`, varint ts, varint max document number, varint catalog length + `CommitCodec`
-/// catalog writes, then documents, each `1, table, number, id, ts, value`, and a final `0`.
+/// Layout: `"RSN2"`, varint ts, varint term (of the commit at ts), varint max document number,
+/// varint catalog length + `CommitCodec` catalog writes, then documents, each
+/// `1, table, number, id, ts, value`, and a final `0`. `"RSN1"` (before terms) has no term: 0.
 public enum SnapshotCodec {
-    package static let magic: [UInt8] = Array("RSN1".utf8)
+    package static let magic: [UInt8] = Array("RSN2".utf8)
+    /// The layout before commits recorded their term.
+    static let magicWithoutTerm: [UInt8] = Array("RSN1".utf8)
 
     public struct Document: Sendable, Equatable {
         public let tableNumber: UInt32
@@ -29,6 +32,8 @@ public enum SnapshotCodec {
 
     public struct Decoded: Sendable {
         public let ts: CommitTimestamp
+        /// The term of the commit at `ts`: the installing node's log position is `(ts, term)`.
+        public let term: UInt64
         public let maxDocumentNumber: Int64
         public let catalog: [LogWrite]
         public let documents: [Document]
@@ -38,8 +43,11 @@ public enum SnapshotCodec {
         let result: Result<Decoded, ValueError> = bytes.withUnsafeBytes { buffer in
             do throws(ValueError) {
                 var r = ByteReader(buffer)
-                guard try r.bytes(count: magic.count) == magic else { throw ValueError("not a Ripple snapshot") }
+                let version = try r.bytes(count: magic.count)
+                guard version == magic || version == magicWithoutTerm else { throw ValueError("not a Ripple snapshot") }
                 let ts = CommitTimestamp(nanoseconds: try r.varint())
+                var term: UInt64 = 0
+                if version == magic { term = try r.varint() }
                 let maxNumber = Int64(bitPattern: try r.varint())
                 let catalog = try CommitCodec.decode(try r.bytes(count: try r.length()))
                 var documents: [Document] = []
@@ -52,7 +60,7 @@ public enum SnapshotCodec {
                     documents.append(Document(tableNumber: table, number: number, id: id, ts: docTs, value: value))
                 }
                 guard r.isAtEnd else { throw ValueError("snapshot has trailing bytes") }
-                return .success(Decoded(ts: ts, maxDocumentNumber: maxNumber, catalog: catalog, documents: documents))
+                return .success(Decoded(ts: ts, term: term, maxDocumentNumber: maxNumber, catalog: catalog, documents: documents))
             } catch {
                 return .failure(error)
             }

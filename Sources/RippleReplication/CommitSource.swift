@@ -24,18 +24,21 @@ public protocol CommitSource: Sendable {
     /// concurrently for concurrent requests.
     func handleForward(_ payload: [UInt8]) async -> [UInt8]
     /// A replica reports it applied everything through `appliedTimestamp` (for lag reporting and
-    /// safe pruning).
+    /// safe pruning), in an `ack` on its link: only after `replicaConnected` for that link.
     func replicaAcknowledged(nodeID: String, appliedTimestamp: CommitTimestamp)
-    /// A replica's link was accepted (a connected replica holds back pruning).
-    func replicaConnected(nodeID: String)
+    /// A replica's link was accepted at `position`, the applied timestamp its hello named (a
+    /// connected replica holds back pruning). Not an acknowledgement: that position may be an
+    /// old writer's divergent tail, which this writer replaces with a snapshot.
+    func replicaConnected(nodeID: String, at position: CommitTimestamp)
     /// A replica's link closed (it no longer holds back pruning).
     func replicaDisconnected(nodeID: String)
     /// A consistent snapshot of the whole database and the commit timestamp it is at, for a
     /// replica whose position was pruned from the log.
     func snapshot() async throws -> (ts: CommitTimestamp, bytes: [UInt8])
-    /// Whether the log holds a commit at exactly `ts` (false when it was pruned): a replica at a
-    /// position the log lacks has forked from it.
-    func holdsCommit(at ts: CommitTimestamp) async throws -> Bool
+    /// Whether the log holds the commit at exactly `ts` sequenced in `term` (false when it holds
+    /// another commit at `ts`, or pruned it): a replica at a position the log lacks has forked
+    /// from it (`Commit`: a commit is its ts and term).
+    func holdsCommit(at ts: CommitTimestamp, term: UInt64) async throws -> Bool
 }
 
 /// Thrown by the default `snapshot()` / `install(snapshot:at:)`: this side cannot do snapshots.
@@ -43,16 +46,19 @@ public struct SnapshotsUnsupported: Error, Sendable {}
 
 extension CommitSource {
     public func followCommits(_ deliver: @escaping @Sendable ([Commit]) -> Void) -> (@Sendable () -> Void)? { nil }
-    public func replicaConnected(nodeID: String) {}
+    public func replicaConnected(nodeID: String, at position: CommitTimestamp) {}
     public func replicaDisconnected(nodeID: String) {}
     public func snapshot() async throws -> (ts: CommitTimestamp, bytes: [UInt8]) { throw SnapshotsUnsupported() }
-    public func holdsCommit(at ts: CommitTimestamp) async throws -> Bool { true }
+    public func holdsCommit(at ts: CommitTimestamp, term: UInt64) async throws -> Bool { true }
 }
 
 /// Where the replica's client delivers commits.
 public protocol CommitSink: Sendable {
     /// The newest commit applied durably: where streaming resumes after a (re)connect.
     func appliedTimestamp() async throws -> CommitTimestamp
+    /// The term of the commit at `appliedTimestamp()` (`Commit.term`), named in the hello with
+    /// it; asked right after it, while nothing is being applied.
+    func appliedTerm() async throws -> UInt64
     /// Queues `commits` for applying after everything queued before, and returns without
     /// waiting: the client keeps receiving while earlier batches are applied, and a sink may
     /// apply several queued batches in one transaction. They must follow `previousTimestamp`
@@ -73,5 +79,6 @@ public protocol CommitSink: Sendable {
 }
 
 extension CommitSink {
+    public func appliedTerm() async throws -> UInt64 { 0 }
     public func install(snapshot: [UInt8], at ts: CommitTimestamp) async throws { throw SnapshotsUnsupported() }
 }

@@ -15,9 +15,16 @@ public struct HandshakeTranscript: Sendable, Equatable {
     /// The leadership term the replica means to follow; in every proof and frame key, so a link
     /// belongs to one term and nothing of an older writer passes on it.
     public var term: UInt64
+    /// The term of the replica's applied commit: proved with its timestamp, so nothing on the
+    /// path can make a forked replica pass for one that holds the writer's commit.
+    public var appliedTerm: UInt64
 
-    public init(clusterID: String, nodeID: String, appliedTimestamp: CommitTimestamp, replicaNonce: [UInt8], writerNonce: [UInt8], term: UInt64 = 0) {
+    public init(
+        clusterID: String, nodeID: String, appliedTimestamp: CommitTimestamp, replicaNonce: [UInt8], writerNonce: [UInt8], term: UInt64 = 0,
+        appliedTerm: UInt64 = 0
+    ) {
         self.term = term
+        self.appliedTerm = appliedTerm
         self.clusterID = clusterID
         self.nodeID = nodeID
         self.appliedTimestamp = appliedTimestamp
@@ -35,6 +42,7 @@ public struct HandshakeTranscript: Sendable, Equatable {
         }
         out.appendBigEndian(appliedTimestamp.nanoseconds)
         out.appendBigEndian(term)
+        out.appendBigEndian(appliedTerm)
         if let latestTimestamp { out.appendBigEndian(latestTimestamp.nanoseconds) }
         return out
     }

@@ -34,16 +34,19 @@ public struct ReplicaHandshake: Sendable {
     private let appliedTimestamp: CommitTimestamp
     private let nonce: [UInt8]
     private let term: UInt64
+    private let appliedTerm: UInt64
     private var state = State.idle
 
     /// - Parameter nonce: fresh random bytes per handshake (`HandshakeProof.randomNonce()`);
     ///   tests inject fixed ones.
     /// - Parameter term: the leadership term of the writer to follow (0 without failover).
+    /// - Parameter appliedTerm: the term of the commit at `appliedTimestamp` (`Commit.term`).
     public init(
         clusterID: String, nodeID: String, secret: [UInt8], appliedTimestamp: CommitTimestamp, nonce: [UInt8] = HandshakeProof.randomNonce(),
-        term: UInt64 = 0
+        term: UInt64 = 0, appliedTerm: UInt64 = 0
     ) {
         self.term = term
+        self.appliedTerm = appliedTerm
         self.clusterID = clusterID
         self.nodeID = nodeID
         self.key = SymmetricKey(data: secret)
@@ -55,7 +58,7 @@ public struct ReplicaHandshake: Sendable {
     public mutating func start() -> ReplicationMessage {
         guard case .idle = state else { preconditionFailure("ReplicaHandshake.start() called twice") }
         state = .awaitingChallenge
-        return .hello(clusterID: clusterID, nodeID: nodeID, appliedTimestamp: appliedTimestamp, nonce: nonce, term: term)
+        return .hello(clusterID: clusterID, nodeID: nodeID, appliedTimestamp: appliedTimestamp, nonce: nonce, term: term, appliedTerm: appliedTerm)
     }
 
     /// Feeds one message from the writer.
@@ -64,7 +67,7 @@ public struct ReplicaHandshake: Sendable {
         case (.awaitingChallenge, .challenge(let writerNonce)) where writerNonce.count == HandshakeProof.nonceLength:
             let transcript = HandshakeTranscript(
                 clusterID: clusterID, nodeID: nodeID, appliedTimestamp: appliedTimestamp, replicaNonce: nonce, writerNonce: writerNonce,
-                term: term)
+                term: term, appliedTerm: appliedTerm)
             state = .awaitingVerdict(transcript)
             return .send(.proof(hmac: HandshakeProof.replica(key: key, transcript)))
         case (.awaitingVerdict(let transcript), .accepted(let latest, let proof)):

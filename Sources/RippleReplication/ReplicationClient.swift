@@ -169,9 +169,10 @@ public actor ReplicationClient {
     /// the next position starts from what the sink really holds.
     private nonisolated func follow(accepted: inout Bool) async throws {
         let applied = try await sink.appliedTimestamp()
+        let appliedTerm = try await sink.appliedTerm()
         let applies = QueuedApplies(
             appliedTimestamp: applied, highWater: configuration.applyQueueHighWater, lowWater: configuration.applyQueueLowWater)
-        let connection = try await connect(applied: applied, applies: applies)
+        let connection = try await connect(applied: applied, appliedTerm: appliedTerm, applies: applies)
         try await connection.executeThenClose { inbound, outbound in
             var messages = inbound.makeAsyncIterator()
             let latest = try await waitForAcceptance(&messages)
@@ -270,7 +271,7 @@ public actor ReplicationClient {
         }
     }
 
-    private nonisolated func connect(applied: CommitTimestamp, applies: QueuedApplies) async throws -> Connection {
+    private nonisolated func connect(applied: CommitTimestamp, appliedTerm: UInt64, applies: QueuedApplies) async throws -> Connection {
         let link = configuration.link
         let term = configuration.term
         let logger = logger
@@ -283,7 +284,7 @@ public actor ReplicationClient {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addReplicationHandlers(configuration: link, logger: logger)
                     let handshake = ReplicaHandshake(
-                        clusterID: clusterID, nodeID: nodeID, secret: secret, appliedTimestamp: applied, term: term)
+                        clusterID: clusterID, nodeID: nodeID, secret: secret, appliedTimestamp: applied, term: term, appliedTerm: appliedTerm)
                     try channel.pipeline.syncOperations.addHandler(
                         ReplicaCommitHandler(handshake: handshake, appliedTimestamp: applied, sink: sink, applies: applies) { [self] in
                             writerAnnounced($0)

@@ -5,12 +5,12 @@ import RippleValues
 // The payload of each message kind. Integers are big-endian; `string` and `bytes` are a u32 byte
 // count followed by the bytes (strings UTF-8).
 //
-//   hello          string clusterID | string nodeID | u64 appliedTimestamp | bytes nonce | u64 term
+//   hello          string clusterID | string nodeID | u64 appliedTimestamp | bytes nonce | u64 term | u64 appliedTerm
 //   challenge      bytes nonce
 //   proof          bytes hmac
 //   accepted       u64 latestTimestamp | bytes proof
 //   refused        string reason
-//   commits        u64 previousTimestamp | u32 count | count × (u64 ts | bytes CommitCodec writes)
+//   commits        u64 previousTimestamp | u32 count | count × (u64 ts | u64 term | bytes CommitCodec writes)
 //   heartbeat      u64 latestTimestamp
 //   ack            u64 appliedTimestamp
 //   snapshotBegin  u64 ts | u64 totalBytes
@@ -19,7 +19,9 @@ import RippleValues
 //   forward        u64 requestID | bytes payload
 //   forwardResult  u64 requestID | bytes payload
 //
-// A payload with bytes left over after its fields is malformed.
+// A payload with bytes left over after its fields is malformed. A hello without `appliedTerm`
+// comes from a replica older than commit terms (it could not read these `commits` either): it is
+// refused as malformed, with a message that says so.
 
 extension ReplicationMessage {
     /// The message as a frame, its payload allocated from `allocator`.
@@ -32,12 +34,13 @@ extension ReplicationMessage {
     /// Appends the payload (not the frame header) to `buffer`.
     public func encodePayload(into buffer: inout ByteBuffer) {
         switch self {
-        case .hello(let clusterID, let nodeID, let applied, let nonce, let term):
+        case .hello(let clusterID, let nodeID, let applied, let nonce, let term, let appliedTerm):
             buffer.writeLengthPrefixedString(clusterID)
             buffer.writeLengthPrefixedString(nodeID)
             buffer.writeTimestamp(applied)
             buffer.writeLengthPrefixedBytes(nonce)
             buffer.writeInteger(term)
+            buffer.writeInteger(appliedTerm)
         case .challenge(let bytes), .proof(let bytes), .snapshotEnd(let bytes):
             buffer.writeLengthPrefixedBytes(bytes)
         case .accepted(let ts, let proof):
@@ -52,6 +55,7 @@ extension ReplicationMessage {
             buffer.writeInteger(UInt32(commits.count))
             for commit in commits {
                 buffer.writeTimestamp(commit.ts)
+                buffer.writeInteger(commit.term)
                 buffer.writeLengthPrefixedBytes(CommitCodec.encode(commit.writes))
             }
         case .snapshotBegin(let ts, let total):
@@ -75,9 +79,15 @@ extension ReplicationMessage {
     private static func decode(kind: LogFrame.Kind, payload p: inout ByteBuffer) throws(ReplicationError) -> ReplicationMessage {
         switch kind {
         case .hello:
-            return .hello(
-                clusterID: try p.readField(kind), nodeID: try p.readField(kind), appliedTimestamp: try p.readField(kind),
-                nonce: try p.readField(kind), term: try p.readField(kind))
+            let clusterID: String = try p.readField(kind)
+            let nodeID: String = try p.readField(kind)
+            let applied: CommitTimestamp = try p.readField(kind)
+            let nonce: [UInt8] = try p.readField(kind)
+            let term: UInt64 = try p.readField(kind)
+            guard p.readableBytes > 0 else {
+                throw .malformedMessage("hello has no term for its applied commit: the replica runs an older Ripple than the writer; upgrade it")
+            }
+            return .hello(clusterID: clusterID, nodeID: nodeID, appliedTimestamp: applied, nonce: nonce, term: term, appliedTerm: try p.readField(kind))
         case .challenge: return .challenge(nonce: try p.readField(kind))
         case .proof: return .proof(hmac: try p.readField(kind))
         case .accepted: return .accepted(latestTimestamp: try p.readField(kind), proof: try p.readField(kind))
@@ -85,18 +95,19 @@ extension ReplicationMessage {
         case .commits:
             let previous: CommitTimestamp = try p.readField(kind)
             let count = Int(try p.readField(kind) as UInt32)
-            guard count <= p.readableBytes / 12 else { throw .malformedMessage("commits claims \(count) commits") }
+            guard count <= p.readableBytes / 20 else { throw .malformedMessage("commits claims \(count) commits") }
             var commits: [Commit] = []
             commits.reserveCapacity(count)
             for _ in 0..<count {
                 let ts: CommitTimestamp = try p.readField(kind)
+                let term: UInt64 = try p.readField(kind)
                 let length = Int(try p.readField(kind) as UInt32)
                 guard let record = p.readSlice(length: length) else { throw .malformedMessage("commit \(ts) is truncated") }
                 let decoded: Result<[LogWrite], ValueError> = record.withUnsafeReadableBytes { bytes in
                     do throws(ValueError) { return .success(try CommitCodec.decode(bytes)) } catch { return .failure(error) }
                 }
                 switch decoded {
-                case .success(let writes): commits.append(Commit(ts: ts, writes: writes))
+                case .success(let writes): commits.append(Commit(ts: ts, term: term, writes: writes))
                 case .failure(let error): throw .malformedMessage("commit \(ts): \(error.message)")
                 }
             }
@@ -117,7 +128,7 @@ extension ReplicationMessage {
         case .commits(_, let commits): 12 + commits.reduce(0) { $0 + $1.estimatedWireSize }
         case .challenge(let bytes), .proof(let bytes), .snapshotEnd(let bytes): 4 + bytes.count
         case .snapshotChunk(_, let bytes), .forward(_, let bytes), .forwardResult(_, let bytes): 12 + bytes.count
-        case .hello(let cluster, let node, _, let nonce, _): 28 + cluster.utf8.count + node.utf8.count + nonce.count
+        case .hello(let cluster, let node, _, let nonce, _, _): 36 + cluster.utf8.count + node.utf8.count + nonce.count
         case .accepted(_, let proof): 12 + proof.count
         case .refused(let reason): 4 + reason.utf8.count
         case .heartbeat, .ack, .snapshotBegin: 16
@@ -129,7 +140,7 @@ extension Commit {
     /// Roughly the bytes this commit takes in a `commits` payload: what batching by size uses,
     /// without encoding the commit twice.
     var estimatedWireSize: Int {
-        writes.reduce(12) { total, write in
+        writes.reduce(20) { total, write in
             switch write {
             case .document(_, _, let id, let value): total + 24 + id.utf8.count + (value?.count ?? 0)
             case .createIndex(let index): total + 32 + index.name.utf8.count + index.fields.reduce(0) { $0 + 2 + $1.utf8.count }

@@ -9,9 +9,11 @@ import RippleLog
 /// link may carry `forward` (replica → writer) / `forwardResult` (writer → replica).
 public enum ReplicationMessage: Sendable, Equatable {
     /// Replica → writer, first: who it is, the last commit it applied durably, a fresh nonce
-    /// the writer must prove the cluster secret over, and the leadership term of the writer it
-    /// means to follow (0 without failover); a writer of another term refuses it (fencing).
-    case hello(clusterID: String, nodeID: String, appliedTimestamp: CommitTimestamp, nonce: [UInt8], term: UInt64 = 0)
+    /// the writer must prove the cluster secret over, the leadership term of the writer it
+    /// means to follow (0 without failover; a writer of another term refuses it: fencing), and
+    /// the term of its last commit (`appliedTerm`: with the timestamp, that commit's identity —
+    /// the writer serves the replica from its log only if it holds that very commit).
+    case hello(clusterID: String, nodeID: String, appliedTimestamp: CommitTimestamp, nonce: [UInt8], term: UInt64 = 0, appliedTerm: UInt64 = 0)
     /// Writer → replica: a fresh random nonce to prove knowledge of the cluster secret over.
     case challenge(nonce: [UInt8])
     /// Replica → writer: its proof of the cluster secret over both nonces (see `HandshakeProof`).
@@ -22,8 +24,8 @@ public enum ReplicationMessage: Sendable, Equatable {
     /// Writer → replica, then close: a `HandshakeRefusal.wireText`. Unauthenticated, so the
     /// replica only logs it and retries.
     case refused(reason: String)
-    /// Writer → replica: consecutive commits in timestamp order. `previousTimestamp` is the commit
-    /// right before the first one (or the replica's applied timestamp for the first batch), so
+    /// Writer → replica: consecutive commits in timestamp order, each with its term.
+    /// `previousTimestamp` is the commit right before the first one (or the replica's applied timestamp for the first batch), so
     /// the replica can tell a gap, which timestamps alone cannot show since they are not dense.
     case commits(previousTimestamp: CommitTimestamp, commits: [Commit])
     /// Writer → replica when idle: the newest commit timestamp, so the replica knows it is current.

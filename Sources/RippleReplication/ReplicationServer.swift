@@ -190,17 +190,17 @@ public actor ReplicationServer {
                 // thread: one path keeps the order. Only forward results, which need no order, go
                 // through `outbound`.
                 let channel = connection.channel
-                guard let (nodeID, applied) = try await handshake(&messages, channel: channel, logger: logger) else { return }
+                guard let (nodeID, applied, appliedTerm) = try await handshake(&messages, channel: channel, logger: logger) else { return }
                 logger[metadataKey: "node"] = "\(nodeID.logSafe)"
-                logger.info("replica connected", metadata: ["applied": "\(applied)"])
-                source.replicaAcknowledged(nodeID: nodeID, appliedTimestamp: applied)
-                source.replicaConnected(nodeID: nodeID)
+                logger.info("replica connected", metadata: ["applied": "\(applied)", "appliedTerm": "\(appliedTerm)"])
+                // The hello's position is no acknowledgement: acks count only above it.
+                source.replicaConnected(nodeID: nodeID, at: applied)
                 defer { source.replicaDisconnected(nodeID: nodeID) }
                 let streamLogger = logger
                 try await withThrowingDiscardingTaskGroup { group in
                     group.addTask {
                         do {
-                            try await self.streamCommits(after: applied, to: channel, logger: streamLogger)
+                            try await self.streamCommits(after: applied, term: appliedTerm, to: channel, logger: streamLogger)
                         } catch {
                             // Wakes the receive loop below, which is waiting on the socket.
                             channel.close(promise: nil)
@@ -230,13 +230,13 @@ public actor ReplicationServer {
         }
     }
 
-    /// Runs the handshake; returns the replica's node id and applied timestamp once accepted, or
+    /// Runs the handshake; returns the replica's node id and applied position once accepted, or
     /// nil when it was refused or left.
     private nonisolated func handshake(
         _ messages: inout NIOAsyncChannelInboundStream<ReplicationMessage>.AsyncIterator,
         channel: any Channel,
         logger: Logger
-    ) async throws -> (nodeID: String, applied: CommitTimestamp)? {
+    ) async throws -> (nodeID: String, applied: CommitTimestamp, appliedTerm: UInt64)? {
         var handshake = WriterHandshake(clusterID: clusterID, secret: secret, nonceSource: configuration.nonceSource, term: configuration.term)
         while let message = try await messages.next() {
             var action = handshake.receive(message)
@@ -248,7 +248,7 @@ public actor ReplicationServer {
                 try await channel.writeAndFlush(reply)
             case .lookUpLatestTimestamp:
                 preconditionFailure("WriterHandshake asked for the latest timestamp twice")
-            case .accept(let nodeID, let applied, let reply, let keys):
+            case .accept(let nodeID, let applied, let appliedTerm, let reply, let keys):
                 // `accepted` is the last untagged frame: the keys take over right after it, in one
                 // turn of the event loop so that nothing else is written in between.
                 try await channel.eventLoop.flatSubmit {
@@ -256,7 +256,7 @@ public actor ReplicationServer {
                     channel.triggerUserOutboundEvent(keys, promise: nil)
                     return written
                 }.get()
-                return (nodeID, applied)
+                return (nodeID, applied, appliedTerm)
             case .refuse(let refusal, let nodeID, let reply):
                 logger.warning("refused replica", metadata: ["reason": "\(refusal.rawValue)", "node": "\((nodeID ?? "?").logSafe)"])
                 try await channel.writeAndFlush(reply)
@@ -267,14 +267,15 @@ public actor ReplicationServer {
     }
 
     /// Catch-up then live tail: sends every commit after `applied`, heartbeats when idle.
-    /// When the commits after the replica's position were pruned, sends a snapshot first and
-    /// continues after the snapshot's timestamp.
+    /// When the commits after the replica's position were pruned, or its commit there (`applied`,
+    /// sequenced in `term`) is not this log's, sends a snapshot first and continues after the
+    /// snapshot's timestamp.
     ///
     /// Catch-up reads the log. Once a read finds nothing new and the source can follow commits,
     /// the connection goes live: the `LiveTail` sends each durable group from the commit
     /// listener, and this task only sends heartbeats — until the tail falls behind, when it
     /// reads the log again from where the tail stopped.
-    private nonisolated func streamCommits(after applied: CommitTimestamp, to channel: any Channel, logger: Logger) async throws {
+    private nonisolated func streamCommits(after applied: CommitTimestamp, term: UInt64, to channel: any Channel, logger: Logger) async throws {
         var stream = WriterStream(
             appliedTimestamp: applied,
             maxBatchCommits: configuration.maxBatchCommits,
@@ -292,10 +293,13 @@ public actor ReplicationServer {
         // Whether the last read found nothing and the loop has waited since: a read that finds
         // nothing again means the wait timed out, and the replica gets a heartbeat.
         var waited = false
-        if configuration.term != 0, applied != 0, !(try await source.holdsCommit(at: applied)) {
+        if configuration.term != 0, applied != 0, !(try await source.holdsCommit(at: applied, term: term)) {
             // The replica's log forked from this one (an old writer's unacknowledged tail, or a
             // replica that followed it further than this writer got): its state is replaced.
-            logger.info("replica position is not in this writer's log; sending a snapshot", metadata: ["position": "\(applied)"])
+            // Equal timestamps prove nothing (a writer behind its log's clock issues last + 1):
+            // the commit must be this log's, of the same term.
+            logger.info(
+                "replica position is not in this writer's log; sending a snapshot", metadata: ["position": "\(applied)", "term": "\(term)"])
             let ts = try await sendSnapshot(to: channel, position: applied, logger: logger)
             stream = WriterStream(appliedTimestamp: ts, maxBatchCommits: configuration.maxBatchCommits, maxBatchBytes: configuration.maxBatchBytes)
         }

@@ -20,8 +20,8 @@ public struct WriterHandshake: Sendable {
         /// The replica proved itself: find the newest commit timestamp and call `latestTimestampFound(_:)`.
         case lookUpLatestTimestamp
         /// Send `reply` (`accepted`), tag every later frame with `keys`, then stream commits after
-        /// `appliedTimestamp` to `nodeID`.
-        case accept(nodeID: String, appliedTimestamp: CommitTimestamp, reply: ReplicationMessage, keys: LinkKeys)
+        /// `appliedTimestamp` to `nodeID` — whose commit there was sequenced in `appliedTerm`.
+        case accept(nodeID: String, appliedTimestamp: CommitTimestamp, appliedTerm: UInt64, reply: ReplicationMessage, keys: LinkKeys)
         /// Send `reply` (`refused`), log `refusal` with `nodeID` (when known), close the link.
         case refuse(HandshakeRefusal, nodeID: String?, reply: ReplicationMessage)
     }
@@ -57,13 +57,13 @@ public struct WriterHandshake: Sendable {
     /// Feeds one message from the replica.
     public mutating func receive(_ message: ReplicationMessage) -> Action {
         switch (state, message) {
-        case (.awaitingHello, .hello(let theirCluster, let nodeID, let applied, let replicaNonce, let theirTerm)):
+        case (.awaitingHello, .hello(let theirCluster, let nodeID, let applied, let replicaNonce, let theirTerm, let appliedTerm)):
             guard replicaNonce.count == HandshakeProof.nonceLength, nodeID.utf8.count <= Self.maxNodeIDBytes,
                 theirCluster.utf8.count <= Self.maxNodeIDBytes
             else { return refuse(.protocolViolation, nodeID: nil) }
             let transcript = HandshakeTranscript(
                 clusterID: clusterID, nodeID: nodeID, appliedTimestamp: applied, replicaNonce: replicaNonce, writerNonce: nonceSource(),
-                term: theirTerm)
+                term: theirTerm, appliedTerm: appliedTerm)
             state = .awaitingProof(transcript, clusterMatches: theirCluster == clusterID)
             return .send(.challenge(nonce: transcript.writerNonce))
         case (.awaitingProof(let transcript, let clusterMatches), .proof(let hmac)):
@@ -92,6 +92,7 @@ public struct WriterHandshake: Sendable {
         return .accept(
             nodeID: transcript.nodeID,
             appliedTimestamp: transcript.appliedTimestamp,
+            appliedTerm: transcript.appliedTerm,
             reply: .accepted(latestTimestamp: latest, proof: HandshakeProof.writer(key: key, transcript, latestTimestamp: latest)),
             keys: LinkKeys(sending: keys.writerToReplica, receiving: keys.replicaToWriter)
         )

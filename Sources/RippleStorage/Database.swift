@@ -19,6 +19,8 @@ public final class Database {
     let handle: OpaquePointer
     public let path: String
     private var statements: [String: Statement] = [:]
+    /// What `failCommits(while:)` installed, kept alive for SQLite's hook.
+    private var commitFault: CommitFault?
 
     /// Opens (creating if needed) the database at `path` in WAL mode.
     public init(path: String, readOnly: Bool = false) throws(DatabaseError) {
@@ -106,6 +108,18 @@ public final class Database {
         try execute("PRAGMA wal_checkpoint(PASSIVE)")
     }
 
+    /// A fault for tests: while `failing()` returns true, every COMMIT of a write transaction on
+    /// this connection fails (SQLite's commit hook turns it into a rollback, and COMMIT returns
+    /// `SQLITE_CONSTRAINT_COMMITHOOK`), as COMMIT would on an I/O error — so tests reach what
+    /// the committer does then.
+    package func failCommits(while failing: @escaping () -> Bool) {
+        let fault = CommitFault(failing: failing)
+        commitFault = fault
+        sqlite3_commit_hook(
+            handle, { context in Unmanaged<CommitFault>.fromOpaque(context!).takeUnretainedValue().failing() ? 1 : 0 },
+            Unmanaged.passUnretained(fault).toOpaque())
+    }
+
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
     public var changes: Int { Int(sqlite3_changes(handle)) }
 
@@ -116,6 +130,13 @@ public final class Database {
 
 @available(*, unavailable)
 extension Database: Sendable {}
+
+/// The condition of `Database.failCommits(while:)`, as SQLite's commit hook reaches it.
+private final class CommitFault {
+    let failing: () -> Bool
+
+    init(failing: @escaping () -> Bool) { self.failing = failing }
+}
 
 /// A prepared statement. Bind with 1-based indexes, then `step()` through rows.
 public final class Statement {

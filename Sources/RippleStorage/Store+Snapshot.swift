@@ -13,6 +13,7 @@ extension Store {
         let ts = try appliedTimestamp()
         var out = SnapshotCodec.magic
         appendVarint(ts.nanoseconds, to: &out)
+        appendVarint(try appliedTerm(), to: &out)
         appendVarint(UInt64(bitPattern: try maxDocumentNumber()), to: &out)
         let catalog = try loadCatalog()
         var writes: [LogWrite] = []
@@ -73,7 +74,7 @@ extension Store {
         try setMeta(MetaKey.logPrunedThrough, snapshot.ts.bitPattern)
         try setMeta(MetaKey.catalogVersion, (try meta(MetaKey.catalogVersion) ?? 0) + 1)
         try refreshCatalogIfChanged()
-        try setAppliedTimestamp(snapshot.ts)
+        try setAppliedTimestamp(snapshot.ts, term: snapshot.term)
         return changes
     }
 

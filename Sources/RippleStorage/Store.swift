@@ -16,11 +16,12 @@ public struct StoredDocument: Sendable {
 ///   `number` is the document number its id encodes.
 /// - `index_entries(index_number, key, document)` — one row per document per index; `key` is an
 ///   `IndexKey`, so a `withIndex` range is one B-tree range scan.
-/// - `commit_log(ts, payload, commits)` — the writes of each group commit (`LogBatch`), shipped
-///   to replicas commit by commit.
+/// - `commit_log(ts, payload, commits, term)` — the writes of each group commit (`LogBatch`),
+///   shipped to replicas commit by commit, and the term of the writer that sequenced them.
 /// - `tables_catalog`, `indexes_catalog` — the catalog; `meta` — the applied timestamp etc.
-/// The applied timestamp is written in the same transaction as the commit it belongs to, so a
-/// read transaction that reads it learns exactly which commit its snapshot is.
+/// The applied timestamp (and that commit's term) is written in the same transaction as the
+/// commit it belongs to, so a read transaction that reads it learns exactly which commit its
+/// snapshot is.
 public final class Store {
     public let database: Database
     public private(set) var catalog = Catalog()
@@ -54,7 +55,7 @@ public final class Store {
             deleteDocument = try database.prepare("DELETE FROM documents WHERE number = ?1")
             insertIndexEntry = try database.prepare("INSERT OR REPLACE INTO index_entries(index_number, key, document) VALUES (?1, ?2, ?3)")
             deleteIndexEntry = try database.prepare("DELETE FROM index_entries WHERE index_number = ?1 AND key = ?2")
-            insertLog = try database.prepare("INSERT INTO commit_log(ts, payload, commits) VALUES (?1, ?2, ?3)")
+            insertLog = try database.prepare("INSERT INTO commit_log(ts, payload, commits, term) VALUES (?1, ?2, ?3, ?4)")
             setMeta = try database.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)")
         }
     }
@@ -73,7 +74,8 @@ public final class Store {
                 key BLOB NOT NULL,
                 document INTEGER NOT NULL,
                 PRIMARY KEY(index_number, key)) WITHOUT ROWID;
-            CREATE TABLE IF NOT EXISTS commit_log(ts INTEGER PRIMARY KEY, payload BLOB NOT NULL, commits INTEGER NOT NULL DEFAULT 1);
+            CREATE TABLE IF NOT EXISTS commit_log(
+                ts INTEGER PRIMARY KEY, payload BLOB NOT NULL, commits INTEGER NOT NULL DEFAULT 1, term INTEGER NOT NULL DEFAULT 0);
             CREATE TABLE IF NOT EXISTS tables_catalog(number INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
             CREATE TABLE IF NOT EXISTS indexes_catalog(
                 number INTEGER PRIMARY KEY,
@@ -85,10 +87,20 @@ public final class Store {
             """
         )
         // Files from before log rows held whole groups: every row is one commit.
-        let columns = try database.statement("SELECT COUNT(*) FROM pragma_table_info('commit_log') WHERE name = 'commits'")
+        try addLogColumn("commits INTEGER NOT NULL DEFAULT 1", to: database)
+        // Files from before commits recorded their term: every commit is of term 0, on every
+        // node that holds it, so old commits still match each other.
+        try addLogColumn("term INTEGER NOT NULL DEFAULT 0", to: database)
+    }
+
+    /// Adds a column (`name type…`) to `commit_log` in a file created before it existed.
+    private static func addLogColumn(_ definition: String, to database: Database) throws(DatabaseError) {
+        let name = String(definition.prefix { $0 != " " })
+        let columns = try database.statement("SELECT COUNT(*) FROM pragma_table_info('commit_log') WHERE name = ?1")
+        columns.bind(1, name)
         defer { columns.reset() }
         if try columns.step(), columns.int64(0) == 0 {
-            try database.execute("ALTER TABLE commit_log ADD COLUMN commits INTEGER NOT NULL DEFAULT 1")
+            try database.execute("ALTER TABLE commit_log ADD COLUMN \(definition)")
         }
     }
 
@@ -307,7 +319,7 @@ public final class Store {
             }
         }
         try appendLog(commit)
-        try setAppliedTimestamp(commit.ts)
+        try setAppliedTimestamp(commit.ts, term: commit.term)
         return changes
     }
 
@@ -345,15 +357,16 @@ public final class Store {
     }
 
     public func appendLog(_ commit: Commit) throws(DatabaseError) {
-        try appendLog(ts: commit.ts, payload: CommitCodec.encode(commit.writes))
+        try appendLog(ts: commit.ts, term: commit.term, payload: CommitCodec.encode(commit.writes))
     }
 
     /// Appends one commit's `CommitCodec` bytes as a row of its own.
-    public func appendLog(ts: CommitTimestamp, payload: [UInt8]) throws(DatabaseError) {
+    public func appendLog(ts: CommitTimestamp, term: UInt64, payload: [UInt8]) throws(DatabaseError) {
         let s = statements.insertLog
         s.bind(1, ts.bitPattern)
         s.bind(2, payload)
         s.bind(3, Int64(1))
+        s.bind(4, Int64(bitPattern: term))
         try s.run()
     }
 
@@ -364,22 +377,35 @@ public final class Store {
         s.bind(1, batch.lastTimestamp.bitPattern)
         batch.withPayload { s.bind(2, $0) }
         s.bind(3, Int64(batch.count))
+        s.bind(4, Int64(bitPattern: batch.term))
         try s.run()
     }
 
     /// Commits after `ts`, oldest first, at most `limit`.
     public func commits(after ts: CommitTimestamp, limit: Int) throws -> [Commit] {
-        let s = try database.statement("SELECT ts, commits, payload FROM commit_log WHERE ts > ?1 ORDER BY ts")
+        let s = try database.statement("SELECT ts, commits, payload, term FROM commit_log WHERE ts > ?1 ORDER BY ts")
         s.bind(1, ts.bitPattern)
         defer { s.reset() }
         var out: [Commit] = []
         while out.count < limit, try s.step() {
             let row = try s.withBytes(2) { buf in
-                try LogBatch.decode(ts: CommitTimestamp(bitPattern: s.int64(0)), commits: Int(s.int64(1)), payload: buf)
+                try LogBatch.decode(ts: CommitTimestamp(bitPattern: s.int64(0)), commits: Int(s.int64(1)), term: UInt64(bitPattern: s.int64(3)), payload: buf)
             }
             for commit in row where commit.ts > ts && out.count < limit { out.append(commit) }
         }
         return out
+    }
+
+    /// Whether the log holds the commit at `ts` sequenced in `term` — the same commit, not just
+    /// one at the same timestamp (`Commit`: commits are identified by ts and term). False when
+    /// the log lacks `ts`: never there, or pruned. The applied position counts as held even
+    /// when the log lacks it: a node promoted right after installing a snapshot has that commit
+    /// in its state, not its log. Call inside a read transaction, so a concurrent prune cannot
+    /// pass for a missing commit.
+    public func holdsCommit(at ts: CommitTimestamp, term: UInt64) throws -> Bool {
+        if ts == (try appliedTimestamp()) { return term == (try appliedTerm()) }
+        guard ts > (try logPrunedThrough()), let commit = try commits(after: ts.subtracting(.nanoseconds(1)), limit: 1).first else { return false }
+        return commit.ts == ts && commit.term == term
     }
 
     /// Calls `body` with every document in document-number order: its number, table, id and
@@ -423,7 +449,7 @@ public final class Store {
         defer { first.reset() }
         guard try first.step(), first.int64(1) > 1 else { return total }
         let row = try first.withBytes(2) { buf in
-            try LogBatch.decode(ts: CommitTimestamp(bitPattern: first.int64(0)), commits: Int(first.int64(1)), payload: buf)
+            try LogBatch.decode(ts: CommitTimestamp(bitPattern: first.int64(0)), commits: Int(first.int64(1)), term: 0, payload: buf)
         }
         return total - row.count(where: { $0.ts <= ts })
     }
@@ -448,8 +474,16 @@ public final class Store {
         CommitTimestamp(bitPattern: try meta(MetaKey.appliedTimestamp) ?? 0)
     }
 
-    public func setAppliedTimestamp(_ ts: CommitTimestamp) throws(DatabaseError) {
+    /// The term of the commit at `appliedTimestamp()` (0 without failover, or for a file from
+    /// before terms were recorded): with it, a replica's hello names its position exactly.
+    public func appliedTerm() throws(DatabaseError) -> UInt64 {
+        UInt64(bitPattern: try meta(MetaKey.appliedTerm) ?? 0)
+    }
+
+    /// Records the newest commit applied: its timestamp and the term it was sequenced in.
+    public func setAppliedTimestamp(_ ts: CommitTimestamp, term: UInt64) throws(DatabaseError) {
         try setMeta(MetaKey.appliedTimestamp, ts.bitPattern)
+        try setMeta(MetaKey.appliedTerm, Int64(bitPattern: term))
     }
 
     /// The highest document number in use, so new documents continue after it.
@@ -467,6 +501,8 @@ extension Store: Sendable {}
 /// Keys of the `meta` table.
 public enum MetaKey {
     public static let appliedTimestamp = "applied_ts"
+    /// The term of the commit at `applied_ts` (`Commit.term`).
+    public static let appliedTerm = "applied_term"
     /// Document numbers are never reused, even after the newest document is deleted.
     public static let maxDocumentNumber = "max_document_number"
     /// Bumped by every catalog change, so readers know to reload theirs.

@@ -14,30 +14,22 @@ import Testing
         let dir = TemporaryDirectory()
         // The committer thread is held inside a mutation while three more queue up behind it;
         // released, it takes all three into its next group.
-        let release = DispatchSemaphore(value: 0)
-        let holding = Mutex(false)
-        var functions = itemsFunctions()
-        functions.mutation("items:holdTheCommitter") { _, _ in
-            holding.withLock { $0 = true }
-            release.wait()
-            return Value.null
-        }
-        let engine = try Engine.open(path: dir.database, app: App(schema: itemsSchema, functions: functions))
+        let committerHold = CommitterHold()
+        let engine = try Engine.open(path: dir.database, app: App(schema: itemsSchema, functions: committerHold.functions))
         defer { engine.close() }
         let committer = try #require(engine.committer)
         let groups = Mutex<[[CommitTimestamp]]>([])
         let subscription = engine.commitFeed.subscribe { group in groups.withLock { $0.append(group.mutations.map(\.ts)) } }
         defer { withExtendedLifetime(subscription) {} }
 
-        let hold = Task { try await engine.mutation("items:holdTheCommitter") }
-        try await eventually("the committer is held") { holding.withLock { $0 } }
+        let hold = try await committerHold.hold(engine)
         let first = Task { try await engine.mutation("items:insert", ["group": "g", "n": 1]) }
         try await eventually("the first insert is queued") { committer.queuedCount == 1 }
         let failing = Task { try await engine.mutation("items:insertThenFail", ["group": "g"]) }
         try await eventually("the failing insert is queued") { committer.queuedCount == 2 }
         let third = Task { try await engine.mutation("items:insert", ["group": "g", "n": 3]) }
         try await eventually("the third insert is queued") { committer.queuedCount == 3 }
-        release.signal()
+        committerHold.release()
 
         _ = try await hold.value
         let firstResult = try await first.value

@@ -82,3 +82,30 @@ func openItemsEngine(_ dir: TemporaryDirectory, options: EngineOptions = EngineO
 extension Value {
     var documents: [[String: Value]] { arrayValue?.compactMap(\.objectValue) ?? [] }
 }
+
+/// Holds the committer thread inside a mutation until `release()`, so the requests submitted
+/// meanwhile queue up behind it and are taken together as the next group.
+final class CommitterHold: Sendable {
+    private let released = DispatchSemaphore(value: 0)
+    private let holding = Mutex(false)
+
+    /// `itemsFunctions()` and `items:holdTheCommitter`, the mutation that holds it.
+    var functions: FunctionRegistry {
+        var functions = itemsFunctions()
+        functions.mutation("items:holdTheCommitter") { [self] _, _ in
+            holding.withLock { $0 = true }
+            released.wait()
+            return Value.null
+        }
+        return functions
+    }
+
+    /// Calls `items:holdTheCommitter` and returns once the committer is inside it.
+    func hold(_ engine: Engine) async throws -> Task<MutationResult, any Error> {
+        let call = Task { try await engine.mutation("items:holdTheCommitter") }
+        try await eventually("the committer is held") { holding.withLock { $0 } }
+        return call
+    }
+
+    func release() { released.signal() }
+}

@@ -41,6 +41,15 @@ import Testing
                 + "session and request id) is deduplicated.")
     }
 
+    @Test func aFailedCommitMayBeRecoveredFromTheWriteAheadLog() {
+        let error = FunctionError.unknownOutcome(.commitFailed)
+        #expect(error.kind == .unavailable)
+        #expect(
+            error.message
+                == "The writer's COMMIT failed, and the group may still be in its write-ahead log, recovered when the node restarts: the "
+                + "mutation may or may not have been applied. Resending the same request (same session and request id) is deduplicated.")
+    }
+
     @Test func anErrorBuiltFromWordsHasNoUnknownOutcome() {
         #expect(FunctionError(.unavailable, "the mutation may or may not have been applied").unknownOutcome == nil)
     }

@@ -34,7 +34,7 @@ import Testing
         var writer = writer(nonce: nonceA)
         var replica = replica()
         #expect(exchange(&writer, &replica) == .lookUpLatestTimestamp)
-        guard case .accept(let nodeID, let applied, let reply, let writerKeys) = writer.latestTimestampFound(500) else {
+        guard case .accept(let nodeID, let applied, _, let reply, let writerKeys) = writer.latestTimestampFound(500) else {
             Issue.record("the writer did not accept")
             return
         }

@@ -75,7 +75,7 @@ final class ReadCounter: ChannelOutboundHandler {
             return nil
         }
         guard case .lookUpLatestTimestamp = writer.receive(proof) else { return nil }
-        guard case .accept(_, _, let reply, _) = writer.latestTimestampFound(latest) else { return nil }
+        guard case .accept(_, _, _, let reply, _) = writer.latestTimestampFound(latest) else { return nil }
         try channel.writeInbound(reply)
         return reply
     }
@@ -103,7 +103,7 @@ final class ReadCounter: ChannelOutboundHandler {
 
     @Test func aWriterWithoutTheSecretFailsTheLink() throws {
         let channel = try makeChannel(applied: 100)
-        guard case .hello(_, _, _, let replicaNonce, _) = try channel.readOutbound(as: ReplicationMessage.self) else {
+        guard case .hello(_, _, _, let replicaNonce, _, _) = try channel.readOutbound(as: ReplicationMessage.self) else {
             Issue.record("no hello")
             return
         }

@@ -7,7 +7,7 @@ import Testing
 
 @Suite struct ReplicationMessageTests {
     static let everyKind: [ReplicationMessage] = [
-        .hello(clusterID: "prod-ü", nodeID: "replica-1", appliedTimestamp: 1_700_000_000_000_000_000, nonce: Array(32..<64)),
+        .hello(clusterID: "prod-ü", nodeID: "replica-1", appliedTimestamp: 1_700_000_000_000_000_000, nonce: Array(32..<64), term: 5, appliedTerm: 4),
         .challenge(nonce: Array(0..<32)),
         .proof(hmac: Array(repeating: 0x5A, count: 32)),
         .accepted(latestTimestamp: CommitTimestamp(nanoseconds: .max), proof: Array(repeating: 0x33, count: 32)),
@@ -18,6 +18,7 @@ import Testing
             commits: [
                 Commit(
                     ts: 101,
+                    term: 3,
                     writes: [
                         .createTable(TableRecord(number: 3, name: "messages")),
                         .createIndex(
@@ -85,6 +86,7 @@ import Testing
         payload.writeInteger(UInt64(0))
         payload.writeInteger(UInt32(1))
         payload.writeInteger(UInt64(5))
+        payload.writeInteger(UInt64(1))  // its term
         payload.writeInteger(UInt32(2))
         payload.writeBytes([1, 99])
         #expect(throws: ReplicationError.self) { try ReplicationMessage(frame: LogFrame(kind: .commits, payload: payload)) }
@@ -107,6 +109,7 @@ import Testing
         payload.writeInteger(UInt64(0))
         payload.writeInteger(UInt32(1))
         payload.writeInteger(UInt64(5))
+        payload.writeInteger(UInt64(1))  // its term
         payload.writeInteger(UInt32(record.count))
         payload.writeBytes(record)
         #expect(throws: ReplicationError.malformedMessage("commit 5: commit record length 18446744073709551615 exceeds the 0 bytes left")) {

@@ -1,10 +1,17 @@
 import Crypto
 import RippleLog
+import Synchronization
 import Testing
 
 @testable import RippleReplication
 @testable import RippleStorage
 import RippleTestSupport
+
+/// What a `PrunableLog` heard about a replica's link, in order.
+enum LinkEvent: Equatable {
+    case connected(String, at: CommitTimestamp)
+    case acknowledged(String, CommitTimestamp)
+}
 
 /// A writer's log, in memory, whose head can be pruned; its snapshot is a byte pattern naming
 /// the newest commit.
@@ -35,9 +42,17 @@ actor PrunableLog: CommitSource {
 
     nonisolated func handleForward(_ payload: [UInt8]) async -> [UInt8] { payload }
 
-    nonisolated func replicaAcknowledged(nodeID: String, appliedTimestamp: CommitTimestamp) {}
+    /// Every link's connection and acknowledgements, recorded as the server reports them.
+    nonisolated let events = Mutex<[LinkEvent]>([])
 
-    nonisolated func replicaConnected(nodeID: String) { Task { await self.link(nodeID, +1) } }
+    nonisolated func replicaAcknowledged(nodeID: String, appliedTimestamp: CommitTimestamp) {
+        events.withLock { $0.append(.acknowledged(nodeID, appliedTimestamp)) }
+    }
+
+    nonisolated func replicaConnected(nodeID: String, at position: CommitTimestamp) {
+        events.withLock { $0.append(.connected(nodeID, at: position)) }
+        Task { await self.link(nodeID, +1) }
+    }
     nonisolated func replicaDisconnected(nodeID: String) { Task { await self.link(nodeID, -1) } }
     private func link(_ nodeID: String, _ delta: Int) { connected[nodeID, default: 0] += delta }
 
@@ -135,6 +150,26 @@ actor SnapshotReplica: CommitSink {
         #expect(await replica.applied.map(\.ts) == makeCommits(count: 50, after: snapshotTs).map(\.ts))
         #expect(await replica.violations == [])
         #expect(await source.snapshotsTaken == 1)
+    }
+
+    /// The position a hello names is where the link starts, never an acknowledgement: it may be
+    /// an old writer's divergent tail, and the sync set counts acks only above it — which it can
+    /// only do if it learns that position before any ack. (The server used to report the hello
+    /// as an ack first, which counted against an already-open link of the same node.) Acks the
+    /// replica itself sends of that position while idle are ignored by the sync set.
+    @Test func theHelloPositionIsReportedAsTheLinkStartBeforeAnyAcknowledgement() async throws {
+        let source = PrunableLog(commits: makeCommits(count: 100, after: 1_000))
+        let position = CommitTimestamp(nanoseconds: 1_000 + 50 * 7)
+        let replica = SnapshotReplica(applied: position)
+        let latest = await source.latestTimestamp()
+        try await follow(source, replica) { _ in
+            try await withTimeout { try await replica.waitUntilApplied(latest) }
+            try await eventually("the replica acknowledged the newest commit") {
+                source.events.withLock { $0.contains(.acknowledged("replica-1", latest)) }
+            }
+        }
+        let events = source.events.withLock { $0 }
+        #expect(events.first == .connected("replica-1", at: position), "\(events)")
     }
 
     @Test func replicaWithinTheLogGetsNoSnapshot() async throws {

@@ -31,6 +31,23 @@ import Testing
         #expect(set.acknowledged("old", through: 501, now: at(2)) == .record(["old"]))
     }
 
+    @Test func aReconnectOverlappingTheOldLinkCountsAcksOnlyAboveItsNewPosition() {
+        // The writer learns a link's position before any of its acks (`replicaConnected(at:)`).
+        // Were the hello's position reported as an ack while the node's previous link was still
+        // open, it would count against that link's floor and move `synced` past commits the
+        // replica may hold from another writer.
+        var set = SyncSet(required: 1, durable: 0)
+        _ = set.connected("a", at: 0, now: at(0))
+        #expect(set.acknowledged("a", through: 10, now: at(1)) == .record(["a"]))
+        _ = set.recorded(["a"], now: at(2))
+        #expect(set.synced == 10)
+        _ = set.connected("a", at: 500, now: at(3))
+        #expect(set.acknowledged("a", through: 500, now: at(4)) == nil)
+        #expect(set.synced == 10)
+        _ = set.acknowledged("a", through: 510, now: at(5))
+        #expect(set.synced == 510)
+    }
+
     @Test func everyMemberMustAcknowledgeACommit() {
         var set = SyncSet(required: 2, durable: 0)
         _ = set.connected("a", at: 0, now: at(0))

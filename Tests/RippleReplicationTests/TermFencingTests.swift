@@ -51,7 +51,7 @@ import Testing
         // An old writer rejoining with an unacknowledged tail past the new writer's newest commit.
         var (writer, verdict) = handshake(writerTerm: 2, replicaTerm: nil, applied: 900)
         #expect(verdict == .lookUpLatestTimestamp)
-        guard case .accept(_, let applied, _, _) = writer.latestTimestampFound(500) else {
+        guard case .accept(_, let applied, _, _, _) = writer.latestTimestampFound(500) else {
             Issue.record("the writer refused a replica ahead of it under failover")
             return
         }
@@ -63,7 +63,34 @@ import Testing
     }
 
     @Test func theHelloCarriesTheTermOnTheWire() throws {
-        let hello = ReplicationMessage.hello(clusterID: "prod", nodeID: "r1", appliedTimestamp: 7, nonce: replicaNonce, term: 42)
+        let hello = ReplicationMessage.hello(clusterID: "prod", nodeID: "r1", appliedTimestamp: 7, nonce: replicaNonce, term: 42, appliedTerm: 41)
         #expect(try ReplicationMessage(frame: hello.frame()) == hello)
+    }
+
+    /// A replica from before commit terms sends its hello without the applied commit's term
+    /// (and could not read the `commits` this writer sends): refused, saying so.
+    @Test func aHelloWithoutTheAppliedTermIsRefusedNamingTheUpgrade() {
+        var frame = ReplicationMessage.hello(clusterID: "prod", nodeID: "r1", appliedTimestamp: 7, nonce: replicaNonce, term: 42).frame()
+        frame.payload = frame.payload.getSlice(at: frame.payload.readerIndex, length: frame.payload.readableBytes - 8)!
+        #expect(throws: ReplicationError.malformedMessage(
+            "hello has no term for its applied commit: the replica runs an older Ripple than the writer; upgrade it")) {
+            try ReplicationMessage(frame: frame)
+        }
+    }
+
+    /// The applied commit's term is proved with its timestamp: nothing on the path can make a
+    /// forked replica pass for one that holds the writer's commit (and so skip its snapshot).
+    @Test func theAppliedTermIsInTheProof() {
+        var writer = WriterHandshake(clusterID: "prod", secret: secret, nonceSource: { [writerNonce] in writerNonce }, term: 4)
+        var replica = ReplicaHandshake(
+            clusterID: "prod", nodeID: "r1", secret: secret, appliedTimestamp: 300, nonce: replicaNonce, term: 4, appliedTerm: 3)
+        guard case .hello(let cluster, let node, let applied, let nonce, let term, _) = replica.start(),
+            case .send(let challenge) = writer.receive(.hello(clusterID: cluster, nodeID: node, appliedTimestamp: applied, nonce: nonce, term: term, appliedTerm: 4)),
+            case .send(let proof) = replica.receive(challenge)
+        else {
+            Issue.record("handshake did not reach the proof")
+            return
+        }
+        #expect(writer.receive(proof) == .refuse(.authenticationFailed, nodeID: "r1", reply: .refused(reason: "refused")))
     }
 }

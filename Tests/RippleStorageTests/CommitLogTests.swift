@@ -79,6 +79,34 @@ func commit(_ ts: CommitTimestamp) -> Commit {
         try store.appendLog(batch)
         #expect(try store.commits(after: 0, limit: 10) == [4, 7, 10, 11].map(commit))
         #expect(try store.commitCount(after: 4) == 3)
+        // Logged before terms were recorded: term 0, as the applied position.
+        #expect(try store.commits(after: 0, limit: 10).map(\.term) == [0, 0, 0, 0])
+        #expect(try store.appliedTerm() == 0)
+    }
+
+    /// Two writers can log commits at the same timestamp (a clock behind the log issues
+    /// last + 1): a log holds a position only if its commit there is of the same term.
+    @Test func aLogHoldsACommitOnlyAtTheSameTimestampAndTerm() throws {
+        let db = TemporaryDirectory()
+        let store = try Store(database: Database(path: db.database))
+        var group = LogBatch(term: 1)
+        group.append(ts: 5, writes: commit(5).writes)
+        group.append(ts: 6, writes: commit(6).writes)
+        try store.appendLog(group)
+        try store.appendLog(Commit(ts: 7, term: 2, writes: commit(7).writes))
+        #expect(try store.commits(after: 0, limit: 10).map(\.term) == [1, 1, 2])
+        #expect(try store.holdsCommit(at: 5, term: 1))
+        #expect(try store.holdsCommit(at: 7, term: 2))
+        #expect(try !store.holdsCommit(at: 7, term: 1))
+        #expect(try !store.holdsCommit(at: 6, term: 2))
+        #expect(try !store.holdsCommit(at: 8, term: 2))
+        _ = try store.pruneLog(through: 6, batch: 10)
+        #expect(try !store.holdsCommit(at: 6, term: 1))
+        #expect(try store.holdsCommit(at: 7, term: 2))
+        // The applied position, as after installing a snapshot: in the state, not in the log.
+        try store.setAppliedTimestamp(6, term: 1)
+        #expect(try store.holdsCommit(at: 6, term: 1))
+        #expect(try !store.holdsCommit(at: 6, term: 2))
     }
 
     @Test func aRowWithCommitsOutOfOrderIsRejected() throws {

@@ -58,8 +58,8 @@ import Testing
         let db = TemporaryDirectory()
         let store = try Store(database: Database(path: db.database))
         try store.database.transaction {
-            try store.appendLog(ts: sample, payload: CommitCodec.encode([]))
-            try store.setAppliedTimestamp(sample)
+            try store.appendLog(ts: sample, term: 0, payload: CommitCodec.encode([]))
+            try store.setAppliedTimestamp(sample, term: 0)
         }
         #expect(try store.maxLoggedTimestamp() == sample)
         #expect(try store.appliedTimestamp() == sample)

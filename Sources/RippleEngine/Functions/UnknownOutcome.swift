@@ -17,6 +17,10 @@ public enum UnknownOutcome: Sendable, Equatable {
     /// The writer committed the mutation at `ts`, but its sync set did not acknowledge it within
     /// `timeout` (`reason` says whom it waits for): a failover may promote a replica without it.
     case notReplicated(ts: CommitTimestamp, reason: String, timeout: Duration)
+    /// The writer's COMMIT of the group failed (an I/O error, a failed fsync): SQLite may have
+    /// written the group to its write-ahead log first, and recovery brings it back when the
+    /// node restarts. The details are in the writer's log, not in the client's message.
+    case commitFailed
 
     /// What happened, in the words of the node that saw it.
     var cause: String {
@@ -29,6 +33,8 @@ public enum UnknownOutcome: Sendable, Equatable {
             "\(reason) while the mutation was being committed"
         case .notReplicated(let ts, let reason, let timeout):
             "no replica in sync: commit \(ts) is durable on the writer, but \(reason) within \(timeout) (--sync-timeout-seconds)"
+        case .commitFailed:
+            "The writer's COMMIT failed, and the group may still be in its write-ahead log, recovered when the node restarts"
         }
     }
 
@@ -37,7 +43,7 @@ public enum UnknownOutcome: Sendable, Equatable {
     var resendAdvice: String? {
         switch self {
         case .linkLost: "Resending the same request (same session and request id) is deduplicated by the writer."
-        case .notAppliedHere, .notReplicated: "Resending the same request (same session and request id) is deduplicated."
+        case .notAppliedHere, .notReplicated, .commitFailed: "Resending the same request (same session and request id) is deduplicated."
         case .leadershipLapsed: nil
         }
     }

@@ -154,7 +154,7 @@ final class Applier: @unchecked Sendable {
                     }
                     for commit in batch.commits {
                         let changes = try store.apply(commit)
-                        mutations.append(CommittedMutation(ts: commit.ts, writes: WriteSet(changes), logWrites: commit.writes))
+                        mutations.append(CommittedMutation(ts: commit.ts, term: commit.term, writes: WriteSet(changes), logWrites: commit.writes))
                     }
                     position = batch.commits.last?.ts ?? position
                     accepted += 1
@@ -200,7 +200,8 @@ final class Applier: @unchecked Sendable {
         // A snapshot older than this replica's state (an old writer's divergent tail discarded
         // after a failover) moves "applied" back to what the store now holds.
         if snapshot.ts < feed.applied.value { feed.applied.reset(to: snapshot.ts) }
-        published(CommitGroup(mutations: [CommittedMutation(ts: snapshot.ts, writes: WriteSet(changes), logWrites: [])], appliedTimestamp: snapshot.ts))
+        let mutation = CommittedMutation(ts: snapshot.ts, term: snapshot.term, writes: WriteSet(changes), logWrites: [])
+        published(CommitGroup(mutations: [mutation], appliedTimestamp: snapshot.ts))
         return snapshot.ts
     }
 }

@@ -5,9 +5,11 @@ import RippleReactivity
 import RippleStorage
 import RippleValues
 
-/// A committed mutation: its timestamp and what it wrote.
+/// A committed mutation: its timestamp, its term and what it wrote.
 public struct CommittedMutation: Sendable {
     public let ts: CommitTimestamp
+    /// The term of the writer that sequenced it (`Commit.term`).
+    public let term: UInt64
     public let writes: WriteSet
     /// The commit's entry in the commit log (what replicas apply). Carried here so the writer's
     /// replication server can hand a caught-up replica the commit without reading it back from
@@ -51,24 +53,28 @@ final class Committer: @unchecked Sendable {
     private let control: TransactionControl
     /// How many requests the last group answered: about how many callers will soon be back.
     private var expectedGroupSize = 1
-    /// The open group's commits, written to the commit log as one row just before COMMIT.
-    private var log = LogBatch()
+    /// The open group's commits, written to the commit log as one row just before COMMIT; its
+    /// term is this writer's.
+    private var log: LogBatch
     /// A moving average of COMMIT's duration (mostly the fsync), in nanoseconds.
     private var commitDuration: UInt64 = 0
 
     /// Asked right before each COMMIT (`EngineOptions.commitGate`).
     private let commitGate: (@Sendable () -> FunctionError?)?
-    /// Set for good once a durable group was left unpublished (the gate refused it after COMMIT):
-    /// that group is in the log but was never shipped, so publishing any later group would hand
-    /// replicas a log with a hole in it. Every later request is refused instead; the node steps
-    /// down, and its unpublished tail is discarded when it rejoins as a replica.
+    /// Set for good once a group that is or may be durable was left unpublished: the gate
+    /// refused it after COMMIT, or COMMIT failed (SQLite may have written it to the WAL before
+    /// the error, and recovery brings it back at the next start). That group may be in the log
+    /// but was never shipped, so publishing any later group would hand replicas a log with a hole
+    /// in it. Every later request is refused instead, until the node restarts (under failover it
+    /// steps down, and its unpublished tail is discarded when it rejoins as a replica).
     private var stoppedAfterUnpublishedGroup: FunctionError?
 
     init(
-        store: Store, schema: Schema, clock: CommitClock, limits: TransactionLimits, maxGroupSize: Int, feed: CommitFeed, logger: Logger,
-        commitGate: (@Sendable () -> FunctionError?)? = nil
+        store: Store, schema: Schema, clock: CommitClock, term: UInt64, limits: TransactionLimits, maxGroupSize: Int, feed: CommitFeed,
+        logger: Logger, commitGate: (@Sendable () -> FunctionError?)? = nil
     ) throws {
         self.commitGate = commitGate
+        self.log = LogBatch(term: term)
         self.store = store
         self.feed = feed
         self.schema = schema
@@ -153,15 +159,28 @@ final class Committer: @unchecked Sendable {
         do {
             if lastTimestamp != appliedTimestamp {
                 try store.appendLog(log)
-                try store.setAppliedTimestamp(lastTimestamp)
+                try store.setAppliedTimestamp(lastTimestamp, term: log.term)
                 try store.setMeta(MetaKey.maxDocumentNumber, lastDocumentNumber)
             }
+        } catch {
+            logger.error("group commit failed, \(group.count) mutations not applied")
+            abandon(FunctionError.serverError(error))
+            return
+        }
+        do {
             try control.commit.run()
             appliedTimestamp = lastTimestamp
             log.removeAll()
         } catch {
-            logger.error("group commit failed, \(group.count) mutations not applied")
-            abandon(FunctionError.serverError(error))
+            logger.error(
+                "COMMIT failed; \(group.count) mutations may or may not be durable, and no more are accepted until the node restarts",
+                metadata: ["error": "\(error)"])
+            try? control.rollback.run()
+            stoppedAfterUnpublishedGroup = FunctionError(
+                .unavailable,
+                "This node stopped accepting writes after a failed COMMIT whose group may be recovered when it restarts; retry the mutation once it has restarted")
+            let unknown = FunctionError.unknownOutcome(.commitFailed)
+            for request in group { request.finish(.failure(unknown)) }
             return
         }
         // Asked again once the group is durable: a pause or a stalled disk between the first
@@ -208,7 +227,7 @@ final class Committer: @unchecked Sendable {
             if !transaction.logWrites.isEmpty {
                 log.append(ts: ts, writes: transaction.logWrites)
                 lastTimestamp = ts
-                committed.append(CommittedMutation(ts: ts, writes: WriteSet(transaction.changes), logWrites: transaction.logWrites))
+                committed.append(CommittedMutation(ts: ts, term: log.term, writes: WriteSet(transaction.changes), logWrites: transaction.logWrites))
             }
             return .success(MutationResult(value: value, ts: lastTimestamp))
         } catch {

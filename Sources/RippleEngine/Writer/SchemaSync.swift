@@ -11,6 +11,8 @@ struct SchemaSync {
     let store: Store
     let logger: Logger
     var clock: CommitClock
+    /// The writer's term, recorded with each commit.
+    let term: UInt64
 
     mutating func run(_ schema: Schema) throws {
         var catalog = store.catalog
@@ -58,8 +60,8 @@ struct SchemaSync {
         let ts = clock.next()
         try store.writeTransaction {
             for write in writes { try store.applyCatalog(write) }
-            try store.appendLog(Commit(ts: ts, writes: writes))
-            try store.setAppliedTimestamp(ts)
+            try store.appendLog(Commit(ts: ts, term: term, writes: writes))
+            try store.setAppliedTimestamp(ts, term: term)
         }
     }
 

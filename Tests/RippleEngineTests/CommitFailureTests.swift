@@ -1,0 +1,58 @@
+import Foundation
+@testable import RippleEngine
+import RippleTestSupport
+import RippleValues
+import Synchronization
+import Testing
+
+/// A COMMIT that fails (an I/O error, a failed fsync) may have written the group to the WAL
+/// first, and recovery brings it back at the next start: its callers cannot be told it failed,
+/// and the committer commits nothing more until the node restarts.
+@Suite struct CommitFailureTests {
+    @Test func aFailedCommitLeavesEveryCallerOfTheGroupAnUnknownOutcomeAndStopsTheCommitter() async throws {
+        let dir = TemporaryDirectory()
+        // The committer is held inside a mutation while three inserts queue up behind it; they
+        // make the next group, whose COMMIT (the second since the engine started) fails.
+        let committerHold = CommitterHold()
+        let commits = Mutex(0)
+        var options = EngineOptions()
+        options.commitFault = {
+            commits.withLock { count in
+                count += 1
+                return count == 2
+            }
+        }
+        let engine = try Engine.open(path: dir.database, app: App(schema: itemsSchema, functions: committerHold.functions), options: options)
+        defer { engine.close() }
+        let committer = try #require(engine.committer)
+
+        let hold = try await committerHold.hold(engine)
+        let inserts = (1...3).map { n in Task { try await engine.mutation("items:insert", ["group": "g", "n": .float64(Double(n))]) } }
+        try await eventually("the three inserts are queued") { committer.queuedCount == 3 }
+        committerHold.release()
+        let held = try await hold.value
+
+        for insert in inserts {
+            await #expect {
+                try await insert.value
+            } throws: { error in
+                let error = error as! FunctionError
+                return error.kind == .unavailable && error.unknownOutcome == .commitFailed
+                    && error.message
+                        == "The writer's COMMIT failed, and the group may still be in its write-ahead log, recovered when the node "
+                        + "restarts: the mutation may or may not have been applied. Resending the same request (same session and "
+                        + "request id) is deduplicated."
+            }
+        }
+        await #expect {
+            try await engine.mutation("items:insert", ["group": "g", "n": 4])
+        } throws: { error in
+            let error = error as! FunctionError
+            return error.kind == .unavailable
+                && error.message == "This node stopped accepting writes after a failed COMMIT whose group may be recovered when it restarts; retry the mutation once it has restarted"
+        }
+        // The refused group never reached a COMMIT, and nothing after the held one was published.
+        #expect(commits.withLock { $0 } == 2)
+        #expect(try await engine.appliedTimestamp() == held.ts)
+    }
+}
