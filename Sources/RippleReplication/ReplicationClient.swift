@@ -239,7 +239,16 @@ public actor ReplicationClient {
                             }
                             continue
                         default:
-                            if snapshot.isReceiving { throw ReplicationError.unexpectedMessage("\(message.kind) during a snapshot") }
+                            if snapshot.isReceiving {
+                                // The writer answers a forwarded call as soon as it commits, beside the
+                                // ordered stream (ReplicationServer.serve), so an answer may arrive in the
+                                // middle of a snapshot; nothing of the ordered stream may.
+                                guard case .forwardResult(let requestID, let payload) = message else {
+                                    throw ReplicationError.unexpectedMessage("\(message.kind) during a snapshot")
+                                }
+                                await finishForward(requestID, with: .success(payload))
+                                continue
+                            }
                         }
                         let previous = stream.lastReceivedTimestamp
                         // A heartbeat is answered with what the sink has made durable by now.

@@ -20,8 +20,16 @@ actor PrunableLog: CommitSource {
     private(set) var prunedThrough: CommitTimestamp = 0
     private(set) var snapshotsTaken = 0
     private(set) var connected: [String: Int] = [:]
+    private(set) var forwardsHandled = 0
+    /// When set, `snapshot()` waits for the first forward, so that forwards a test keeps sending
+    /// are answered while the snapshot is on its way.
+    private let snapshotAwaitsAForward: Bool
+    private var firstForward: CheckedContinuation<Void, Never>?
 
-    init(commits: [Commit]) { log = commits }
+    init(commits: [Commit], snapshotAwaitsAForward: Bool = false) {
+        log = commits
+        self.snapshotAwaitsAForward = snapshotAwaitsAForward
+    }
 
     func append(_ commits: [Commit]) { log += commits }
 
@@ -40,7 +48,16 @@ actor PrunableLog: CommitSource {
 
     func waitForCommit(after: CommitTimestamp) async { try? await Task.sleep(for: .milliseconds(20)) }
 
-    nonisolated func handleForward(_ payload: [UInt8]) async -> [UInt8] { payload }
+    nonisolated func handleForward(_ payload: [UInt8]) async -> [UInt8] {
+        await forwardHandled()
+        return payload
+    }
+
+    private func forwardHandled() {
+        forwardsHandled += 1
+        firstForward?.resume()
+        firstForward = nil
+    }
 
     /// Every link's connection and acknowledgements, recorded as the server reports them.
     nonisolated let events = Mutex<[LinkEvent]>([])
@@ -56,7 +73,8 @@ actor PrunableLog: CommitSource {
     nonisolated func replicaDisconnected(nodeID: String) { Task { await self.link(nodeID, -1) } }
     private func link(_ nodeID: String, _ delta: Int) { connected[nodeID, default: 0] += delta }
 
-    func snapshot() -> (ts: CommitTimestamp, bytes: [UInt8]) {
+    func snapshot() async -> (ts: CommitTimestamp, bytes: [UInt8]) {
+        if snapshotAwaitsAForward, forwardsHandled == 0 { await withCheckedContinuation { firstForward = $0 } }
         snapshotsTaken += 1
         let ts = latestTimestamp()
         return (ts, PrunableLog.snapshotBytes(ts))
@@ -110,11 +128,11 @@ actor SnapshotReplica: CommitSink {
     let secret = Array("cluster secret".utf8)
 
     func follow(
-        _ source: PrunableLog, _ replica: SnapshotReplica, nodeID: String = "replica-1",
+        _ source: PrunableLog, _ replica: SnapshotReplica, nodeID: String = "replica-1", snapshotChunkBytes: Int = 256 << 10,
         _ body: @Sendable (ReplicationClient) async throws -> Void
     ) async throws {
         var configuration = ReplicationServer.Configuration()
-        configuration.snapshotChunkBytes = 256 << 10
+        configuration.snapshotChunkBytes = snapshotChunkBytes
         let server = ReplicationServer(
             host: "127.0.0.1", port: 0, clusterID: "test", secret: secret, source: source, logger: testLogger, configuration: configuration)
         let serverTask = Task { try await server.run() }
@@ -170,6 +188,30 @@ actor SnapshotReplica: CommitSink {
         }
         let events = source.events.withLock { $0 }
         #expect(events.first == .connected("replica-1", at: position), "\(events)")
+    }
+
+    /// The writer answers a forwarded call as it commits, beside the ordered stream, so answers
+    /// arrive in the middle of a snapshot. The replica took one for a broken stream and dropped
+    /// the link, failing the call and fetching the snapshot again: in the failover chaos run
+    /// (seed 20261207) replicas with a forked tail, which all need a snapshot from a new writer,
+    /// did so 37 times while clients wrote through them, staying out of the sync set.
+    @Test func forwardAnswersArrivingDuringASnapshotAreDelivered() async throws {
+        let source = PrunableLog(commits: makeCommits(count: 300, after: 1_000), snapshotAwaitsAForward: true)
+        await source.prune(through: CommitTimestamp(nanoseconds: 1_000 + 200 * 7))
+        let replica = SnapshotReplica()
+        try await follow(source, replica, snapshotChunkBytes: 4 << 10) { client in
+            try await withTimeout {
+                try await eventually("the link is open") { await client.isConnected }
+                var sent: UInt8 = 0
+                while await replica.installed.isEmpty {
+                    sent &+= 1
+                    #expect(try await client.forward([sent]) == [sent])
+                }
+            }
+        }
+        #expect(await replica.installed.count == 1)
+        #expect(await source.snapshotsTaken == 1)
+        #expect(await source.forwardsHandled > 1)
     }
 
     @Test func replicaWithinTheLogGetsNoSnapshot() async throws {

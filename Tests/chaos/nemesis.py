@@ -51,6 +51,11 @@ KILLS = ("kill-writer", "kill-replica", "kill-scheduler", "wal-damage", "kill-wr
 ELECTION_TIMEOUT_S = 30.0
 #: Longest a restarted or resumed old writer may take to serve as a replica of the new term.
 REJOIN_TIMEOUT_S = 60.0
+#: Longest a running node may take to answer /health again once the faults are healed. A node
+#: that follows a new leader restarts its servers only after its applier stops, which waits for
+#: a snapshot being installed: node1 answered nothing for 8 s that way (seed 20261207, round 19,
+#: load ~20) and was taken for down and killed.
+HEAL_TIMEOUT_S = REJOIN_TIMEOUT_S
 
 
 def leader_of(cluster: Cluster) -> Optional[Tuple[str, int]]:
@@ -241,6 +246,15 @@ class Nemesis:
         self.history.violation("failover-rejoin", f"{record.kind}: the old writer {node} does not serve as a replica of "
                                                   f"term {record.term} within {REJOIN_TIMEOUT_S} s (last: {last})")
 
+    def _wait_serving(self, node: str, timeout: float) -> Optional[float]:
+        """Seconds until `node` answered /health, or None when it did not within `timeout`."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            if self.cluster.health(node, timeout=5) is not None:
+                return time.monotonic() - started
+            time.sleep(0.2)
+        return None
+
     def _wal_damage(self) -> FaultRecord:
         node = self.rng.choice(self._replicas())
 
@@ -327,7 +341,9 @@ class Nemesis:
                         os.kill(int(pid_file.read_text()), signal.SIGCONT)
                     except (OSError, ValueError):
                         pass
-                    if self.cluster.health(node, timeout=5) is not None:
+                    waited = self._wait_serving(node, HEAL_TIMEOUT_S)
+                    if waited is not None:
+                        self.log(f"  heal: {node} answered /health after {waited:.1f} s")
                         continue
                 self.history.violation("node-down", f"{node} was not answering /health after its fault was healed; "
                                                     f"log tail:\n{self.cluster.watch_log(node).tail(30)}")
