@@ -14,8 +14,8 @@ enum ShutdownStep: Int, CaseIterable, Sendable, CustomStringConvertible {
     /// A `node`'s election loop stops standing and looking for roles, and shuts down the role it
     /// runs: that role's steps, below, run inside this one.
     case election
-    /// Stop accepting clients and finish the requests in flight (a replica's forwarded
-    /// mutations among them).
+    /// Stop accepting clients, close sync sockets going-away and finish the requests in flight
+    /// (a replica's forwarded mutations among them; on a change of leader those fail at once).
     case clients
     /// Stop starting jobs and hand the scheduler lease back, while the writer is still reachable.
     case scheduler
@@ -52,18 +52,17 @@ struct NodeLifecycle {
     /// How long the whole graceful shutdown may take before what is left is cancelled (a
     /// socket that never closes must not keep the process alive): `RIPPLE_SHUTDOWN_SECONDS`,
     /// 30 s by default.
-    static var gracefulShutdownLimit: Duration {
-        let text = ProcessInfo.processInfo.environment["RIPPLE_SHUTDOWN_SECONDS"] ?? ""
-        guard let seconds = Double(text), seconds > 0 else { return .seconds(30) }
-        return .milliseconds(Int64(seconds * 1000))
-    }
+    static var gracefulShutdownLimit: Duration { limit("RIPPLE_SHUTDOWN_SECONDS", default: .seconds(30)) }
 
     /// How long the rest of a role may take to shut down once one of its parts failed:
     /// `RIPPLE_ROLE_CHANGE_SECONDS`, 2 s by default. A promotion waits for it, so it is short;
     /// requests still in flight then are cancelled (their clients see the connection close).
-    static var roleChangeLimit: Duration {
-        let text = ProcessInfo.processInfo.environment["RIPPLE_ROLE_CHANGE_SECONDS"] ?? ""
-        guard let seconds = Double(text), seconds > 0 else { return .seconds(2) }
+    static var roleChangeLimit: Duration { limit("RIPPLE_ROLE_CHANGE_SECONDS", default: .seconds(2)) }
+
+    /// Seconds from the environment `variable` (fractions allowed), `fallback` when unset or
+    /// not above zero.
+    private static func limit(_ variable: String, default fallback: Duration) -> Duration {
+        guard let seconds = Double(ProcessInfo.processInfo.environment[variable] ?? ""), seconds > 0 else { return fallback }
         return .milliseconds(Int64(seconds * 1000))
     }
 
