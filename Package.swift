@@ -60,10 +60,13 @@ let package = Package(
             ]
         ),
         .target(name: "RippleProtocol", dependencies: ["RippleValues"]),
+        // What both of a node's listeners (replication and clients) need to stop without losing
+        // a connection NIO accepted as they stopped.
+        .target(name: "RippleListener", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
         .target(
             name: "RippleReplication",
             dependencies: [
-                "RippleLog", "RippleValues", "CLZ4",
+                "RippleLog", "RippleValues", "RippleListener", "CLZ4",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -100,13 +103,15 @@ let package = Package(
         .target(
             name: "RippleSync",
             dependencies: [
-                "RippleEngine", "RippleLog", "RippleReactivity", "RippleValues", "RippleProtocol", "RippleAuth",
+                "RippleEngine", "RippleLog", "RippleReactivity", "RippleValues", "RippleProtocol", "RippleAuth", "RippleListener",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .target(
@@ -164,6 +169,8 @@ let package = Package(
         .testTarget(name: "RippleValuesTests", dependencies: ["RippleValues", "RippleTestSupport"]),
         .testTarget(name: "RippleProtocolTests", dependencies: ["RippleProtocol"]),
         .testTarget(name: "RippleAuthTests", dependencies: ["RippleAuth"]),
+        .testTarget(
+            name: "RippleListenerTests", dependencies: ["RippleListener", .product(name: "NIOEmbedded", package: "swift-nio")]),
         .testTarget(name: "RippleLeadershipTests", dependencies: ["RippleLeadership", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "RippleReplicationTests",

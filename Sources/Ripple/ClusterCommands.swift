@@ -118,11 +118,12 @@ struct WriterCommand: ParsableCommand {
         configuration.replicationStatus = { await source.status() + (syncReplication?.status ?? []) + (failover?.status ?? []) }
         let server = try await SyncServer.make(
             engine: engine, authenticator: try makeAuthenticator(auth, logger: logger), configuration: configuration, logger: logger)
-        let application = server.application { port in
+        let listener = server.listener { port in
             FileHandle.standardOutput.write(Data("Ripple writer listening on http://\(host):\(port), replication on \(replicationHost):\(replicationPort)\n".utf8))
         }
-        var lifecycle = NodeLifecycle(logger: logger)
-        lifecycle.add(.clients, "HTTP and sync server", service: application)
+        // Under failover the election loop's lifecycle owns the signals and passes shutdown down.
+        var lifecycle = NodeLifecycle(logger: logger, handlesSignals: failover == nil)
+        lifecycle.add(.clients, "HTTP and sync server", service: listener)
         lifecycle.add(.mutations, "committer", stop: { engine.close() })
         if let failover { lifecycle.add(.leadership, "writer leadership", run: failover.watch) }
         lifecycle.add(.replication, "replication server", run: { try await replicationServer.run() })
@@ -260,17 +261,23 @@ struct ReplicaNode {
         let server = try await SyncServer.make(
             engine: engine, authenticator: try makeAuthenticator(auth, logger: logger), configuration: configuration, logger: logger)
         let role = self.role
-        let application = server.application { port in
+        let listener = server.listener { port in
             FileHandle.standardOutput.write(
                 Data("Ripple \(role) listening on http://\(host):\(port), following \(writerHost):\(writerPort)\n".utf8))
         }
-        var lifecycle = NodeLifecycle(logger: logger)
-        lifecycle.add(.clients, "HTTP and sync server", service: application)
+        // Under failover the election loop's lifecycle owns the signals and passes shutdown down.
+        var lifecycle = NodeLifecycle(logger: logger, handlesSignals: failover == nil)
+        lifecycle.add(.clients, "HTTP and sync server", service: listener)
         if let jobRunner {
             // Its lease is handed back while the link to the writer is still up.
             lifecycle.add(.scheduler, "scheduler", run: { await jobRunner.run() }, stop: { await jobRunner.shutdown() })
         }
-        if let failover { lifecycle.add(.leadership, "leader watch", run: failover.watch) }
+        if let failover {
+            // A leader that changed answers no forwarded mutation any more (a paused one never
+            // will): its callers hear at once that the outcome is unknown, instead of holding the
+            // role's drain until the deadline.
+            lifecycle.add(.leadership, "leader watch", run: failover.watch, stop: { await client.abandonForwards() })
+        }
         lifecycle.add(.replication, "replication client", run: { try await client.run() })
         lifecycle.add(.pruner, "log pruner", run: { try await pruner.run() })
         lifecycle.add(.engine, "applier", stop: { engine.close() })

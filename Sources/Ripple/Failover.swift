@@ -7,6 +7,7 @@ import RippleLog
 import RippleScheduler
 import RippleStorage
 import RippleValues
+import ServiceLifecycle
 
 /// What a role (writer or replica) run under failover needs from the election: the term, the
 /// fence on commits (writer), and a watch whose end — by returning or throwing — ends the role.
@@ -71,16 +72,24 @@ struct FailoverCommand: ParsableCommand {
     func run() throws { throw ValidationError("node needs an app; run it through RippleMain.run(app)") }
 
     func run(app: App, auth: AuthSettings) async throws {
-        try await FailoverNode(command: self).run(app: app, auth: auth)
+        var lifecycle = NodeLifecycle(logger: node.logger("node"))
+        lifecycle.add(.election, "election loop", service: FailoverElection(command: self, app: app, auth: auth))
+        try await lifecycle.run()
     }
 }
 
-/// The election loop of one `node` process: each pass reads the leader from etcd and runs the
-/// matching role until the leadership changes.
-struct FailoverNode {
+/// The election loop of one `node` process, as the Service its lifecycle runs: each pass reads
+/// the leader from etcd and runs the matching role until the leadership changes. On graceful
+/// shutdown it stops looking and standing (a pause in progress ends at once), and the role it
+/// runs, whose lifecycle inherits the shutdown, goes through its own steps.
+struct FailoverElection: Service {
     let command: FailoverCommand
+    let app: App
+    let auth: AuthSettings
 
-    func run(app: App, auth: AuthSettings) async throws {
+    func run() async throws {
+        let app = self.app
+        let auth = self.auth
         let node = command.node
         let logger = node.logger("node")
         try FileManager.default.createDirectory(atPath: node.data, withIntermediateDirectories: true)
@@ -96,7 +105,7 @@ struct FailoverNode {
         // others stand first for two TTLs; it may still win after that if nobody else can.
         var standNotBefore = ContinuousClock.now
         var registered = false
-        while !Task.isCancelled {
+        while !Task.isCancelled, !Task.isShuttingDownGracefully {
             let leader: LeaderRecord?
             do {
                 if !registered {
@@ -108,13 +117,13 @@ struct FailoverNode {
                 leader = try await leadership.leader()
             } catch {
                 logger.warning("etcd is unreachable; no election until it answers", metadata: ["error": "\(error)"])
-                try await Task.sleep(for: lookInterval)
+                try await pause(lookInterval)
                 continue
             }
             if let leader, leader.nodeID != node.nodeID {
                 guard fence.admit(leader.term) else {
                     logger.error("etcd names a leader of an older term than one already followed", metadata: ["term": "\(leader.term)"])
-                    try await Task.sleep(for: lookInterval)
+                    try await pause(lookInterval)
                     continue
                 }
                 if try await runRole(logger: logger, { try await follow(leader, leadership: leadership, every: lookInterval, app: app, auth: auth) }) {
@@ -124,14 +133,14 @@ struct FailoverNode {
             }
             // A leader key naming this node belongs to an earlier run of it: wait for it to expire.
             guard leader == nil, mayStand, ContinuousClock.now >= standNotBefore else {
-                try await Task.sleep(for: lookInterval)
+                try await pause(lookInterval)
                 continue
             }
             let position = CandidatePosition(nodeID: node.nodeID, durableTimestamp: try durableTimestamp(), term: fence.newestTerm)
             do {
                 try await leadership.announce(position)
                 // Give the other candidates one look interval to announce theirs.
-                try await Task.sleep(for: lookInterval)
+                try await pause(lookInterval)
                 let candidates = try await leadership.candidates()
                 // Only the last writer and its sync replicas hold every acknowledged commit.
                 let sync: SyncReading
@@ -139,12 +148,12 @@ struct FailoverNode {
                     sync = try await leadership.syncRecord()
                 } catch let unreadable as UnreadableSyncRecord {
                     logger.error("not standing: the last writer's sync set cannot be read", metadata: ["error": "\(unreadable)"])
-                    try await Task.sleep(for: lookInterval)
+                    try await pause(lookInterval)
                     continue
                 }
                 guard sync.allowsPromotion(of: node.nodeID) else {
                     logger.info("not standing: not in the last writer's sync set", metadata: ["sync": "\(sync.record.map { String(decoding: $0.encoded, as: UTF8.self) } ?? "")"])
-                    try await Task.sleep(for: lookInterval)
+                    try await pause(lookInterval)
                     continue
                 }
                 guard Election.winner(among: candidates, eligible: sync.allowsPromotion(of:))?.nodeID == node.nodeID else { continue }
@@ -173,6 +182,12 @@ struct FailoverNode {
         }
     }
 
+    /// Waits `duration`; throws `CancellationError` at once when the node shuts down (the
+    /// election loop's lifecycle takes it for the end of the shutdown, not a failure).
+    private func pause(_ duration: Duration) async throws {
+        try await cancelWhenGracefulShutdown { try await Task.sleep(for: duration) }
+    }
+
     /// Runs one role; returns true when the node should stop (the role ended by itself, e.g. on
     /// SIGTERM), false when leadership changed and the loop should look again.
     private func runRole(logger: Logger, _ role: @escaping @Sendable () async throws -> Void) async throws -> Bool {
@@ -188,7 +203,7 @@ struct FailoverNode {
         } catch {
             // A role that failed to start (a port still held, say) is retried after a pause.
             logger.error("role failed", metadata: ["error": "\(error)"])
-            try await Task.sleep(for: .milliseconds(500))
+            try await pause(.milliseconds(500))
         }
         return false
     }

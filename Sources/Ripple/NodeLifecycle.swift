@@ -5,11 +5,17 @@ import UnixSignals
 
 /// The steps of a node's shutdown, in the order they run: the one place that order is stated.
 /// SIGTERM or SIGINT starts it, and so does a part that returns by itself; each step finishes
-/// before the next begins. A part that fails (a lost leadership, a replication link given up)
-/// cancels the others at once instead: a writer that is no longer the writer stops serving now.
+/// before the next begins. A part that fails (a lost leadership, a changed leader, a port that
+/// cannot be bound) ends its role by the same steps, but the rest of them must be done within
+/// `NodeLifecycle.roleChangeLimit` (then what is left is cancelled): clients are not cut off
+/// mid-request, and a node changing role is soon ready for the next one. A writer that lost its
+/// leadership commits nothing meanwhile: its commit gate refuses from the step-down deadline on.
 enum ShutdownStep: Int, CaseIterable, Sendable, CustomStringConvertible {
-    /// Stop accepting clients and finish the requests in flight (a replica's forwarded
-    /// mutations among them).
+    /// A `node`'s election loop stops standing and looking for roles, and shuts down the role it
+    /// runs: that role's steps, below, run inside this one.
+    case election
+    /// Stop accepting clients, close sync sockets going-away and finish the requests in flight
+    /// (a replica's forwarded mutations among them; on a change of leader those fail at once).
     case clients
     /// Stop starting jobs and hand the scheduler lease back, while the writer is still reachable.
     case scheduler
@@ -29,6 +35,7 @@ enum ShutdownStep: Int, CaseIterable, Sendable, CustomStringConvertible {
 
     var description: String {
         switch self {
+        case .election: "stop the election loop and the role it runs"
         case .clients: "stop accepting clients, finish requests in flight"
         case .scheduler: "stop the scheduler, hand its lease back"
         case .mutations: "drain the mutations in flight"
@@ -45,16 +52,36 @@ struct NodeLifecycle {
     /// How long the whole graceful shutdown may take before what is left is cancelled (a
     /// socket that never closes must not keep the process alive): `RIPPLE_SHUTDOWN_SECONDS`,
     /// 30 s by default.
-    static var gracefulShutdownLimit: Duration {
-        let text = ProcessInfo.processInfo.environment["RIPPLE_SHUTDOWN_SECONDS"] ?? ""
-        guard let seconds = Double(text), seconds > 0 else { return .seconds(30) }
+    static var gracefulShutdownLimit: Duration { limit("RIPPLE_SHUTDOWN_SECONDS", default: .seconds(30)) }
+
+    /// How long the rest of a role may take to shut down once one of its parts failed:
+    /// `RIPPLE_ROLE_CHANGE_SECONDS`, 2 s by default. A promotion waits for it, so it is short;
+    /// requests still in flight then are cancelled (their clients see the connection close).
+    static var roleChangeLimit: Duration { limit("RIPPLE_ROLE_CHANGE_SECONDS", default: .seconds(2)) }
+
+    /// Seconds from the environment `variable` (fractions allowed), `fallback` when unset or
+    /// not above zero.
+    private static func limit(_ variable: String, default fallback: Duration) -> Duration {
+        guard let seconds = Double(ProcessInfo.processInfo.environment[variable] ?? ""), seconds > 0 else { return fallback }
         return .milliseconds(Int64(seconds * 1000))
     }
 
     private var parts: [NodePart] = []
     let logger: Logger
+    /// Whether SIGTERM and SIGINT start this lifecycle's shutdown; not for a role run inside
+    /// a `node`'s election loop, whose own lifecycle passes its shutdown down.
+    private let handlesSignals: Bool
+    /// Yields when a part fails, which starts the role change's deadline.
+    private let failures: AsyncStream<Void>
+    private let partFailed: AsyncStream<Void>.Continuation
 
-    init(logger: Logger) { self.logger = logger }
+    init(logger: Logger, handlesSignals: Bool = true) {
+        self.logger = logger
+        self.handlesSignals = handlesSignals
+        let (failures, partFailed) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        self.failures = failures
+        self.partFailed = partFailed
+    }
 
     /// Adds a part that runs `body` until its step comes (then `body` is cancelled), and then
     /// runs `stop`.
@@ -62,18 +89,23 @@ struct NodeLifecycle {
         _ step: ShutdownStep, _ name: String, run body: @escaping @Sendable () async throws -> Void = { try await untilCancelled() },
         stop: @escaping @Sendable () async -> Void = {}
     ) {
-        parts.append(NodePart(step: step, name: name, body: body, stop: stop, handlesGracefulShutdown: false, logger: logger))
+        parts.append(
+            NodePart(step: step, name: name, body: body, stop: stop, handlesGracefulShutdown: false, failed: partFailed, logger: logger))
     }
 
     /// Adds a Service that shuts down gracefully by itself (the HTTP server finishing its
     /// requests) when its step comes.
     mutating func add(_ step: ShutdownStep, _ name: String, service: some Service) {
-        parts.append(NodePart(step: step, name: name, body: { try await service.run() }, stop: {}, handlesGracefulShutdown: true, logger: logger))
+        parts.append(
+            NodePart(
+                step: step, name: name, body: { try await service.run() }, stop: {}, handlesGracefulShutdown: true, failed: partFailed,
+                logger: logger))
     }
 
-    /// Runs every part until SIGTERM or SIGINT, or until one of them returns; then shuts them
-    /// down step by step. A part that throws cancels the rest, and its error is rethrown (a lost
-    /// leadership ends the role this way).
+    /// Runs every part until SIGTERM or SIGINT (when it handles them), a graceful shutdown
+    /// passed down to it, or until one of them returns; then shuts them down step by step. A part
+    /// that throws shuts the rest down the same way, within `roleChangeLimit`, and its error is
+    /// rethrown (a lost leadership ends the role this way).
     func run() async throws {
         // A ServiceGroup starts its services in order and shuts them down in reverse: the last
         // step first in the list.
@@ -81,18 +113,46 @@ struct NodeLifecycle {
         var configuration = ServiceGroupConfiguration(
             services: ordered.map {
                 ServiceGroupConfiguration.ServiceConfiguration(
-                    service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .cancelGroup,
+                    service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup,
                     serviceName: $0.name)
             },
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            gracefulShutdownSignals: handlesSignals ? [.sigterm, .sigint] : [], logger: logger)
         configuration.maximumGracefulShutdownDuration = Self.gracefulShutdownLimit
-        try await ServiceGroup(configuration: configuration).run()
+        let group = ServiceGroup(configuration: configuration)
+        let failures = self.failures
+        let logger = self.logger
+        let outcome: Result<Void, any Error> = await withTaskGroup(of: Result<Void, any Error>?.self) { tasks in
+            tasks.addTask {
+                do {
+                    try await group.run()
+                    return .success(())
+                } catch {
+                    return .failure(error)
+                }
+            }
+            tasks.addTask {
+                var failed = failures.makeAsyncIterator()
+                guard await failed.next() != nil else { return nil }
+                try? await Task.sleep(for: Self.roleChangeLimit)
+                if !Task.isCancelled {
+                    logger.warning("the role's shutdown outlasted \(Self.roleChangeLimit) (RIPPLE_ROLE_CHANGE_SECONDS); cancelling the rest")
+                }
+                return nil
+            }
+            // The group's outcome, once it ended by itself or was cancelled at the deadline.
+            while let finished = await tasks.next() {
+                tasks.cancelAll()
+                if let outcome = finished { return outcome }
+            }
+            return .success(())
+        }
+        try outcome.get()
         logger.info("shutdown complete")
     }
 }
 
 /// One long-lived part of a node as a Service. Its shutdown is logged as
-/// `shutdown step N/7: <step> (<name>)` when it begins and `… done` once `stop` returned, so
+/// `shutdown step N/8: <step> (<name>)` when it begins and `… done` once `stop` returned, so
 /// that the order can be read, and tested, from the log.
 struct NodePart: Service {
     let step: ShutdownStep
@@ -100,6 +160,8 @@ struct NodePart: Service {
     let body: @Sendable () async throws -> Void
     let stop: @Sendable () async -> Void
     let handlesGracefulShutdown: Bool
+    /// Told when this part fails by itself.
+    let failed: AsyncStream<Void>.Continuation
     let logger: Logger
 
     private var label: String { "shutdown step \(step.rawValue + 1)/\(ShutdownStep.allCases.count): \(step) (\(name))" }
@@ -126,6 +188,7 @@ struct NodePart: Service {
         await stop()
         if let failure {
             logger.info("\(name) ended: \(failure)")
+            failed.yield()
             throw failure
         }
         logger.info(Task.isShuttingDownGracefully ? "\(label) done" : "\(name) ended")

@@ -104,11 +104,11 @@ struct DevCommand: ParsableCommand {
         configuration.replicationStatus = { [("scheduler", await scheduler.status())] }
         let server = try await SyncServer.make(engine: engine, authenticator: authenticator, configuration: configuration, logger: logger)
         logger.info("engine open on \(path) with \(app.functions.functions.count) functions")
-        let application = server.application { port in
+        let listener = server.listener { port in
             FileHandle.standardOutput.write(Data("Ripple dev node listening on http://\(host):\(port) (database \(path))\n".utf8))
         }
         var lifecycle = NodeLifecycle(logger: logger)
-        lifecycle.add(.clients, "HTTP and sync server", service: application)
+        lifecycle.add(.clients, "HTTP and sync server", service: listener)
         lifecycle.add(.scheduler, "scheduler", run: { await scheduler.run() }, stop: { await scheduler.shutdown() })
         lifecycle.add(.mutations, "committer", stop: { engine.close() })
         try await lifecycle.run()

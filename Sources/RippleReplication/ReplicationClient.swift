@@ -71,6 +71,8 @@ public actor ReplicationClient {
     private var nextLinkID = 0
     private var nextRequestID: UInt64 = 1
     private var pendingForwards: [UInt64: PendingForward] = [:]
+    /// Set by `abandonForwards`: no forward is sent any more.
+    private var forwardsAbandoned = false
 
     /// The newest commit timestamp the writer has announced (in `accepted`, heartbeats and
     /// commits); 0 before the first link.
@@ -141,7 +143,7 @@ public actor ReplicationClient {
     /// Throws `ReplicationError.writerUnavailable` (retryable) when there is no link or it drops
     /// before the answer arrives — the request may or may not have run on the writer.
     public func forward(_ payload: [UInt8]) async throws -> [UInt8] {
-        guard let link else { throw ReplicationError.writerUnavailable }
+        guard let link, !forwardsAbandoned else { throw ReplicationError.writerUnavailable }
         let requestID = nextRequestID
         nextRequestID += 1
         return try await withTaskCancellationHandler {
@@ -322,6 +324,17 @@ public actor ReplicationClient {
         link = Link(id: nextLinkID, outbox: outbox)
         writerAnnounced(writerLatest)
         return nextLinkID
+    }
+
+    /// Fails every forward waiting for the writer's answer, and every later one, with
+    /// `writerUnavailable` (the caller cannot know whether it ran): the writer followed is no
+    /// longer the leader, and a paused one would hold its callers until its link timed out.
+    public func abandonForwards() {
+        forwardsAbandoned = true
+        for (requestID, pending) in pendingForwards {
+            pendingForwards[requestID] = nil
+            pending.continuation.resume(throwing: ReplicationError.writerUnavailable)
+        }
     }
 
     private func linkClosed(_ linkID: Int) {

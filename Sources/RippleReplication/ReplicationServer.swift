@@ -3,6 +3,7 @@ import Synchronization
 import Logging
 import NIOCore
 import NIOPosix
+import RippleListener
 import RippleLog
 
 /// The writer's end of replication: accepts replicas on the cluster port, checks their proof of
@@ -107,7 +108,8 @@ public actor ReplicationServer {
     /// Binds and serves replicas until the calling task is cancelled, then closes every link and
     /// returns. Throws if the port cannot be bound.
     public nonisolated func run() async throws {
-        let accepted = AcceptedConnections<ReplicationMessage, ReplicationMessage>()
+        // An unclaimed link is finished by an empty `executeThenClose`.
+        let accepted = AcceptedConnections<Connection> { _ = try? await $0.executeThenClose { _, _ in } }
         let listener: NIOAsyncChannel<Connection, Never>
         do {
             listener = try await bind(accepted)
@@ -123,7 +125,7 @@ public actor ReplicationServer {
             try await listener.executeThenClose { inbound in
                 try await withThrowingDiscardingTaskGroup { group in
                     for try await connection in inbound {
-                        accepted.claim(connection)
+                        accepted.claim(connection.channel)
                         group.addTask { await self.serve(connection) }
                     }
                 }
@@ -141,7 +143,7 @@ public actor ReplicationServer {
 
     // MARK: - Listening
 
-    private nonisolated func bind(_ accepted: AcceptedConnections<ReplicationMessage, ReplicationMessage>) async throws
+    private nonisolated func bind(_ accepted: AcceptedConnections<Connection>) async throws
         -> NIOAsyncChannel<Connection, Never>
     {
         let link = configuration.link

@@ -4,38 +4,78 @@ import NIOCore
 
 /// Counts open sync sockets, in total and per remote address, and refuses one beyond
 /// `SyncLimits.maxSockets` / `maxSocketsPerAddress`: a socket costs the node a session, a
-/// pinger and subscriptions, so one address must not be able to open them without end.
+/// pinger and subscriptions, so one address must not be able to open them without end. Knows
+/// how to ask each open socket to go away, for the server's drain.
 actor SocketAdmission {
+    /// What `admit` decided for a socket.
+    enum Decision {
+        /// Admitted; give the slot back with `release(ticket)`.
+        case admitted(Ticket)
+        /// Refused by a limit: send this FatalError and close.
+        case refused(String)
+        /// The server is draining (shutdown or role change): close going-away, the client
+        /// reconnects.
+        case draining
+    }
+
+    /// An admitted socket's slot.
+    struct Ticket: Sendable {
+        fileprivate let id: Int
+        fileprivate let address: String?
+    }
+
     private let maxSockets: Int
     private let maxPerAddress: Int
     private var open = 0
     private var openByAddress: [String: Int] = [:]
+    /// How to ask each open socket to go away.
+    private var goAways: [Int: @Sendable () -> Void] = [:]
+    private var lastTicket = 0
+    private var draining = false
+    private var drainWaiters: [CheckedContinuation<Void, Never>] = []
 
     init(limits: SyncLimits) {
         maxSockets = limits.maxSockets
         maxPerAddress = limits.maxSocketsPerAddress
     }
 
-    /// Takes a slot for a socket from `address` (`nil`: unknown, counted in the total only), or
-    /// returns the refusal to send. A taken slot must be given back with `release`.
-    func admit(_ address: String?) -> String? {
-        guard maxSockets == 0 || open < maxSockets else { return LimitExceeded.sockets(maxSockets) }
+    /// Takes a slot for a socket from `address` (`nil`: unknown, counted in the total only)
+    /// that `goAway` closes going-away when the server drains, or says why not.
+    func admit(_ address: String?, goAway: @escaping @Sendable () -> Void) -> Decision {
+        guard !draining else { return .draining }
+        guard maxSockets == 0 || open < maxSockets else { return .refused(LimitExceeded.sockets(maxSockets)) }
         if let address, maxPerAddress > 0 {
             let count = openByAddress[address, default: 0]
-            guard count < maxPerAddress else { return LimitExceeded.socketsPerAddress(maxPerAddress) }
+            guard count < maxPerAddress else { return .refused(LimitExceeded.socketsPerAddress(maxPerAddress)) }
             openByAddress[address] = count + 1
         }
         open += 1
-        return nil
+        lastTicket += 1
+        goAways[lastTicket] = goAway
+        return .admitted(Ticket(id: lastTicket, address: address))
     }
 
     /// Sockets holding a slot now.
     var openCount: Int { open }
 
-    func release(_ address: String?) {
+    func release(_ ticket: Ticket) {
         open -= 1
-        guard let address, maxPerAddress > 0, let count = openByAddress[address] else { return }
+        goAways[ticket.id] = nil
+        if open == 0 {
+            for waiter in drainWaiters { waiter.resume() }
+            drainWaiters = []
+        }
+        guard let address = ticket.address, maxPerAddress > 0, let count = openByAddress[address] else { return }
         openByAddress[address] = count > 1 ? count - 1 : nil
+    }
+
+    /// Refuses every socket from now on, asks each open one to go away, and returns once all
+    /// have closed.
+    func drain() async {
+        draining = true
+        for goAway in goAways.values { goAway() }
+        guard open > 0 else { return }
+        await withCheckedContinuation { drainWaiters.append($0) }
     }
 }
 

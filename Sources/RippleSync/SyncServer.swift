@@ -1,9 +1,13 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
 import RippleAuth
+import NIOCore
+import NIOPosix
 import RippleEngine
+import RippleListener
 import RippleLog
 import RippleProtocol
 import RippleValues
@@ -30,6 +34,8 @@ public struct SyncServer: Sendable {
         /// The newest commit timestamp the deployment is known to have: on a replica, the
         /// writer's announced one. `nil` uses the engine's latest (right on the writer).
         public var latestKnownTimestamp: (@Sendable () async throws -> CommitTimestamp)?
+        /// The event loops the server accepts and serves on; tests give it a group of their own.
+        public var eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
 
         public init(host: String, port: Int) {
             self.host = host
@@ -61,8 +67,23 @@ public struct SyncServer: Sendable {
             admission: SocketAdmission(limits: configuration.limits))
     }
 
-    /// The Hummingbird application; `runService()` serves until SIGINT/SIGTERM.
+    /// The client port as a Service: serves until cancelled or shut down gracefully (then it
+    /// drains, `ClientListener`).
+    public func listener(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> ClientListener {
+        let accepted = AcceptedConnections<ClaimedChildChannel.Value> { await $0.finishUnclaimed() }
+        let served = application(onServerRunning: onServerRunning, accepted: accepted)
+        return ClientListener(application: served, admission: admission, accepted: accepted, logger: logger)
+    }
+
+    /// The Hummingbird application alone, for tests of its routes (`.test(.router)`); a node
+    /// serves through `listener`.
     public func application(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+        application(onServerRunning: onServerRunning, accepted: AcceptedConnections { await $0.finishUnclaimed() })
+    }
+
+    private func application(
+        onServerRunning: @escaping @Sendable (Int) async -> Void, accepted: AcceptedConnections<ClaimedChildChannel.Value>
+    ) -> some ApplicationProtocol {
         let router = Router()
         router.add(middleware: CORSMiddleware(allowOrigin: .originBased, allowHeaders: [.contentType, .authorization, .init("Convex-Client")!],
                                               allowMethods: [.get, .post, .options], allowCredentials: false))
@@ -139,43 +160,68 @@ public struct SyncServer: Sendable {
         }
         var server = ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: configuration.version)
         server.serverName = configuration.version
+        let webSocketResponder = sockets.buildResponder()
+        let webSocketConfiguration = HTTP1WebSocketUpgradeChannel.Configuration(
+            ws: .init(maxFrameSize: configuration.limits.maxMessageBytes, autoPing: .enabled(timePeriod: .seconds(5))))
         return Application(
             router: router,
-            server: .http1WebSocketUpgrade(
-                webSocketRouter: sockets,
-                configuration: .init(ws: .init(maxFrameSize: configuration.limits.maxMessageBytes, autoPing: .enabled(timePeriod: .seconds(5))))
-            ),
+            server: HTTPServerBuilder { responder in
+                ClaimedChildChannel(
+                    base: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: webSocketConfiguration),
+                    accepted: accepted)
+            },
             configuration: server,
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
+            eventLoopGroupProvider: .shared(configuration.eventLoopGroup),
             logger: logger
         )
     }
 
     /// One sync socket from `address`: a reader feeding the session in order, a writer draining
     /// its outbox, and a JSON ping whenever the socket has been quiet for `pingInterval`. A
-    /// socket beyond the node's socket limits gets a FatalError naming the limit, and closes.
+    /// socket beyond the node's socket limits gets a FatalError naming the limit, and closes; one
+    /// opened while the server drains, or open when it begins to, is closed going-away.
     func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, from address: String?) async {
-        if let refusal = await admission.admit(address) {
+        let (outbox, post) = AsyncStream<Outgoing>.makeStream()
+        switch await admission.admit(address, goAway: { post.yield(.goAway) }) {
+        case .refused(let refusal):
             logger.info("refusing sync socket: \(refusal)")
             try? await outbound.write(.text(ServerMessage.fatalError(error: refusal).serialized()))
             try? await outbound.close(.policyViolation, reason: nil)
-            return
+        case .draining:
+            try? await outbound.close(.goingAway, reason: Self.goingAwayReason)
+        case .admitted(let ticket):
+            await serve(inbound: inbound, outbound: outbound, outbox: outbox, post: post)
+            await admission.release(ticket)
         }
-        await serve(inbound: inbound, outbound: outbound)
-        await admission.release(address)
     }
 
-    private func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
-        let (outbox, post) = AsyncStream<ServerMessage>.makeStream()
-        let id = await hub.openSession { post.yield($0) }
+    /// The close reason of a socket the server drains.
+    static let goingAwayReason = "the node is stopping or changing role; reconnect"
+
+    /// What a socket's writer sends: the session's messages, then possibly a going-away close.
+    enum Outgoing: Sendable {
+        case message(ServerMessage)
+        case goAway
+    }
+
+    private func serve(
+        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, outbox: AsyncStream<Outgoing>, post: AsyncStream<Outgoing>.Continuation
+    ) async {
+        let id = await hub.openSession { post.yield(.message($0)) }
         let session = SyncSession(
             id: id, hub: hub, engine: engine, authenticator: authenticator, logger: logger, limits: configuration.limits,
             latestKnownTimestamp: configuration.latestKnownTimestamp
-        ) { post.yield($0) }
+        ) { post.yield(.message($0)) }
         let pingInterval = configuration.pingInterval
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                for await message in outbox {
+                for await outgoing in outbox {
+                    guard case .message(let message) = outgoing else {
+                        // The client's answering close ends the reader too.
+                        try? await outbound.close(.goingAway, reason: Self.goingAwayReason)
+                        break
+                    }
                     do { try await outbound.write(.text(message.serialized())) } catch { break }
                     if case .transition = message { await hub.transitionWritten(id) }
                     // A FatalError is a socket's last message, whoever sent it (the reader or a
@@ -190,7 +236,7 @@ public struct SyncServer: Sendable {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: pingInterval)
                     if Task.isCancelled { break }
-                    post.yield(.ping)
+                    post.yield(.message(.ping))
                 }
             }
             do {
@@ -208,7 +254,7 @@ public struct SyncServer: Sendable {
                 }
             } catch let end as SessionEnd {
                 logger.info("closing sync socket: \(end.reason)")
-                if let message = end.message { post.yield(message) }
+                if let message = end.message { post.yield(.message(message)) }
             } catch {
                 logger.info("sync socket ended: \(error)")
             }

@@ -31,8 +31,8 @@ public final class TestNode: Sendable {
         configure(&configuration)
         let server = try await SyncServer.make(engine: engine, authenticator: authenticator, configuration: configuration, logger: logger)
         let (ports, portSink) = AsyncStream<Int>.makeStream()
-        let application = server.application { portSink.yield($0) }
-        let task = Task { try await application.runService(gracefulShutdownSignals: []) }
+        let listener = server.listener { portSink.yield($0) }
+        let task = Task { try await listener.run() }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else {
             engine.close()

@@ -33,6 +33,17 @@ import Testing
         #expect(verdict == .refuse(.termMismatch, nodeID: "r1", reply: .refused(reason: "the writer leads another term")))
     }
 
+    /// A standalone `replica` or `scheduler` process knows no etcd and follows with term 0: a
+    /// failover writer (term 1 and up) refuses it before it counts as connected, so it never
+    /// joins a sync set — that, not an observer key, keeps the writer from waiting on a node
+    /// that never stands for election (docs/operations.md, "Writer failover").
+    @Test func aStandaloneReplicaIsRefusedByEveryFailoverWriter() {
+        for writerTerm: UInt64 in [1, 2, 1_000] {
+            let (_, verdict) = handshake(writerTerm: writerTerm, replicaTerm: 0)
+            #expect(verdict == .refuse(.termMismatch, nodeID: "r1", reply: .refused(reason: "the writer leads another term")))
+        }
+    }
+
     @Test func theTermIsInTheProofSoAWriterCannotClaimAnother() {
         var writer = WriterHandshake(clusterID: "prod", secret: secret, nonceSource: { [writerNonce] in writerNonce }, term: 4)
         var replica = ReplicaHandshake(clusterID: "prod", nodeID: "r1", secret: secret, appliedTimestamp: 300, nonce: replicaNonce, term: 4)

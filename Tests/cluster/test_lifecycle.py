@@ -110,10 +110,10 @@ def test_sigterm_under_load_exits_zero_in_order_and_keeps_every_acknowledged_mut
     print(f"SIGTERM under {WRITERS} writers: exited 0 in {took:.2f} s; {len(acknowledged)} mutations acknowledged")
 
     steps = [(int(number), bool(done)) for number, done in
-             re.findall(r"shutdown step (\d)/7: [^(\n]+ \([^)\n]*\)( done)?$", text, re.MULTILINE)]
+             re.findall(r"shutdown step (\d)/8: [^(\n]+ \([^)\n]*\)( done)?$", text, re.MULTILINE)]
     # Each step begins after the one before it is done: clients, then the scheduler, then the
-    # mutations in flight (a dev node has no replication, leadership or pruner steps).
-    assert steps == [(1, False), (1, True), (2, False), (2, True), (3, False), (3, True)], \
+    # mutations in flight (a dev node has no election, replication, leadership or pruner steps).
+    assert steps == [(2, False), (2, True), (3, False), (3, True), (4, False), (4, True)], \
         "shutdown steps (number, done) in log order: " + repr(steps) + "\n" + text[-4000:]
     assert "shutdown complete" in text
 

@@ -4,13 +4,18 @@ writer rejoins as a replica of the new term; all nodes end hash-equal."""
 
 from __future__ import annotations
 
+import collections
 import os
 import signal
+import socket
+import threading
 import time
 
 import pytest
-from cluster import HttpCallError
-from failover import CANDIDATES, SYNC_TIMEOUT_SECONDS, Load
+from cluster import CLUSTER_DIR, HttpCallError
+from failover import CANDIDATES, SYNC_TIMEOUT_SECONDS, Load, failover_port
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.sync.client import connect as websocket_connect
 
 #: Issue 14's target with a 1 s lease on loopback: lease expiry plus election.
 FAILOVER_TARGET_SECONDS = 3.0
@@ -237,3 +242,99 @@ def test_writes_wait_for_a_replica_in_sync_and_fail_after_the_timeout(failover_c
         cluster.wait_caught_up(node, ts, timeout=60)
         assert cluster.write_count(node, "fo-synced-again") == 1
     cluster.assert_hashes_equal(expected_nodes=CANDIDATES + ["scheduler"])
+
+
+def _http_version(port: int) -> str:
+    """One connection asking /version: its outcome, or "hung" when the node neither answered
+    nor closed within 10 s."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(b"GET /version HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            head = conn.recv(64)
+            return "answered" if head.startswith(b"HTTP/1.1 200") else "closed"
+    except ConnectionRefusedError:
+        return "refused"
+    except socket.timeout:
+        return "hung"
+    except OSError:
+        return "reset"
+
+
+def _sync_socket(port: int) -> str:
+    """One sync socket held for up to 300 ms: how it ended."""
+    try:
+        with websocket_connect(f"ws://127.0.0.1:{port}/api/sync", open_timeout=10, close_timeout=10) as ws:
+            ws.send('{"type":"Connect","sessionId":"0b7e4a5e-6f1c-2a57-9f3e-2b8c1d4e5f60","connectionCount":0,'
+                    '"lastCloseReason":"InitialConnect"}')
+            try:
+                while True:
+                    ws.recv(timeout=0.3)
+            except TimeoutError:
+                return "held"
+    except ConnectionClosed as closed:
+        return f"closed {closed.rcvd.code if closed.rcvd else 'without a close frame'}"
+    except ConnectionRefusedError:
+        return "refused"
+    except TimeoutError:
+        return "hung"
+    except (InvalidHandshake, OSError):
+        return "closed during the handshake"
+
+
+def test_role_changes_under_connection_churn_leave_every_node_running(failover_cluster):
+    """Clients open HTTP connections and sync sockets in a loop on every candidate while the
+    writer is moved twice (`scripts/cluster failover`): the writer steps down, a replica is
+    promoted, the others follow a new leader — each with connections arriving. Each node drains
+    its client port (sync sockets closed going-away, 1001) instead of cancelling it, which
+    could drop a connection accepted in that instant and crash the process: every node still
+    runs, and every client got an answer, a close or a refused connection, never a hang."""
+    cluster = failover_cluster
+    writer, term = cluster.wait_leader()
+    for node in CANDIDATES:
+        if node != writer:
+            cluster.wait_following(node, term)
+    logs = {node: cluster.watch_log(node) for node in CANDIDATES}
+    offsets = {node: source.size() for node, source in logs.items()}
+    outcomes: collections.Counter = collections.Counter()
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def churn(node: str, attempt) -> None:
+        while not stop.is_set():
+            outcome = attempt(failover_port(node))
+            with lock:
+                outcomes[(node, outcome)] += 1
+
+    threads = [threading.Thread(target=churn, args=(node, attempt), daemon=True)
+               for node in CANDIDATES for attempt in (_http_version, _http_version, _sync_socket)]
+    for thread in threads:
+        thread.start()
+    try:
+        for _ in range(2):
+            out = cluster.script("failover").stdout
+            assert f"revoked the lease of {writer} (term {term})" in out
+            new_writer, new_term = cluster.wait_leader(newer_than=term)
+            for node in CANDIDATES:
+                if node != new_writer:
+                    cluster.wait_following(node, new_term)
+            writer, term = new_writer, new_term
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    print(f"\nROLE CHANGES under churn: {dict(outcomes)}")
+    for node in CANDIDATES + ["scheduler"]:
+        pid = int((CLUSTER_DIR / f"{node}.pid").read_text().strip())
+        os.kill(pid, 0)  # raises ProcessLookupError if the node died
+    hung = {key: count for key, count in outcomes.items() if key[1] == "hung"}
+    assert not hung, f"clients hung: {hung}"
+    assert all(outcomes[(node, "answered")] > 0 for node in CANDIDATES), dict(outcomes)
+    going_away = sum(count for (_, outcome), count in outcomes.items() if outcome == "closed 1001")
+    assert going_away > 0, f"no sync socket was closed going-away by a role change: {dict(outcomes)}"
+    for node, source in logs.items():
+        text = source.text_since(offsets[node], max_lines=100000)
+        assert "Deinited" not in text and "Fatal error" not in text, f"{node} trapped:\n{text[-4000:]}"
+        # Every candidate changed role at least once, by the steps of its lifecycle.
+        assert "shutdown step 2/8: stop accepting clients, finish requests in flight (HTTP and sync server)" in text, \
+            f"{node} changed role without draining its client port:\n{text[-4000:]}"
