@@ -184,7 +184,7 @@ let package = Package(
         .testTarget(name: "RippleStorageTests", dependencies: ["RippleStorage", "RippleLog", "RippleValues", "RippleTestSupport"]),
         .testTarget(
             name: "RippleEngineTests", dependencies: [
-                "RippleEngine", "RippleStorage", "RippleLog", "RippleReactivity", "RippleCron", "ChatExample", "RippleBench",
+                "RippleEngine", "RippleStorage", "RippleLog", "RippleReactivity", "RippleCron", "ChatExample",
                 "RippleTestSupport",
             ]),
         .testTarget(name: "RippleFetchTests", dependencies: ["RippleFetch", "RippleEngine", .product(name: "Hummingbird", package: "hummingbird")]),
