@@ -161,6 +161,10 @@ let package = Package(
             path: "Tests/RippleNodeTestSupport"
         ),
         .testTarget(name: "RippleValuesTests", dependencies: ["RippleValues", "RippleTestSupport"]),
+        // The pure modules' tests link no SQLite and no engine: they run in microseconds.
+        .testTarget(name: "RippleLogTests", dependencies: ["RippleLog", "RippleValues"]),
+        .testTarget(name: "RippleCronTests", dependencies: ["RippleCron", "RippleValues", "RippleTestSupport"]),
+        .testTarget(name: "RippleReactivityTests", dependencies: ["RippleReactivity", "RippleLog", "RippleValues", "RippleTestSupport"]),
         .testTarget(name: "RippleProtocolTests", dependencies: ["RippleProtocol"]),
         .testTarget(name: "RippleAuthTests", dependencies: ["RippleAuth"]),
         .testTarget(name: "RippleLeadershipTests", dependencies: ["RippleLeadership", .product(name: "Logging", package: "swift-log")]),
