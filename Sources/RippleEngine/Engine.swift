@@ -75,6 +75,8 @@ public struct EngineOptions: Sendable {
     /// hears back; an error becomes the caller's. Synchronous replication waits here for the
     /// replicas of the sync set to acknowledge the commit (`--sync-replicas`).
     public var commitAcknowledgement: (@Sendable (UInt64) async -> FunctionError?)?
+    /// How the committer measures COMMIT and times its group linger; tests inject their own.
+    var lingerClock: any LingerClock = SystemLingerClock()
 
     public init() {}
 }
@@ -137,7 +139,8 @@ public final class Engine: Sendable {
             let feed = CommitFeed(appliedTimestamp: try store.appliedTimestamp())
             let committer = try Committer(
                 store: store, schema: app.schema, clock: sync.clock, limits: options.limits,
-                maxGroupSize: options.maxGroupSize, feed: feed, logger: options.logger, commitGate: options.commitGate
+                maxGroupSize: options.maxGroupSize, feed: feed, logger: options.logger, commitGate: options.commitGate,
+                lingerClock: options.lingerClock
             )
             let catalog = store.catalog
             let engine = Engine(
