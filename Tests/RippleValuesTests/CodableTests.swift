@@ -225,6 +225,18 @@ import Testing
         }
     }
 
+    /// A raw-value enum's own error gets the path once, even through a `decode` nested in an
+    /// `init(from:)`.
+    @Test func foreignDataCorruptedErrorsGetThePathOnce() {
+        struct DecodesARoleInside: Decodable {
+            init(from decoder: any Decoder) throws {
+                _ = try ValueDecoder().decode(Role.self, from: "owner")
+            }
+        }
+        #expect(Self.decodingMessage(Role.self, "owner") == "Cannot initialize Role from invalid String value owner at .")
+        #expect(Self.decodingMessage(DecodesARoleInside.self, [:]) == "Cannot initialize Role from invalid String value owner at .")
+    }
+
     @Test func dictionariesAndEnumsWithPayloads() throws {
         enum Shape: Codable, Equatable {
             case circle(radius: Double)
