@@ -80,8 +80,12 @@ import Testing
             $0.host = privateLoopbackHost()
         }
         let held = try await HeldSocket.open(node)
+        #expect(held.answered)
         let refused = try await RawWebSocket.listen(host: node.host, port: node.port)
-        #expect(fatalErrors(refused.texts) == ["TooManyConnections: this node already serves 1 sockets (RIPPLE_MAX_SOCKETS); try another node or later"])
+        let openAfterRefusal = await node.server.admission.openCount
+        #expect(
+            fatalErrors(refused.texts) == ["TooManyConnections: this node already serves 1 sockets (RIPPLE_MAX_SOCKETS); try another node or later"],
+            "\(refused), sockets open: \(openAfterRefusal)")
         #expect(refused.serverClosed)
         try await held.close()
         // The server gives the slot back once it has seen the close, after `close` returned
