@@ -13,14 +13,8 @@ import Testing
         let dir = TemporaryDirectory()
         // The committer thread is held inside a mutation while three more queue up behind it;
         // released, it takes all three into its next group.
-        let release = DispatchSemaphore(value: 0)
-        let holding = Mutex(false)
         var functions = itemsFunctions()
-        functions.mutation("items:holdTheCommitter") { _, _ in
-            holding.withLock { $0 = true }
-            release.wait()
-            return Value.null
-        }
+        let hold = CommitterHold(registeringIn: &functions)
         let engine = try Engine.open(path: dir.database, app: App(schema: itemsSchema, functions: functions))
         defer { engine.close() }
         let committer = try #require(engine.committer)
@@ -28,17 +22,17 @@ import Testing
         let subscription = engine.commitFeed.subscribe { group in groups.withLock { $0.append(group.mutations.map(\.ts)) } }
         defer { withExtendedLifetime(subscription) {} }
 
-        let hold = Task { try await engine.mutation("items:holdTheCommitter") }
-        try await eventually("the committer is held") { holding.withLock { $0 } }
+        let held = Task { try await engine.mutation("items:holdTheCommitter") }
+        try await eventually("the committer is held") { hold.isHolding }
         let first = Task { try await engine.mutation("items:insert", ["group": "g", "n": 1]) }
         try await eventually("the first insert is queued") { committer.queuedCount == 1 }
         let failing = Task { try await engine.mutation("items:insertThenFail", ["group": "g"]) }
         try await eventually("the failing insert is queued") { committer.queuedCount == 2 }
         let third = Task { try await engine.mutation("items:insert", ["group": "g", "n": 3]) }
         try await eventually("the third insert is queued") { committer.queuedCount == 3 }
-        release.signal()
+        hold.release()
 
-        _ = try await hold.value
+        _ = try await held.value
         let firstResult = try await first.value
         let thirdResult = try await third.value
         await #expect {

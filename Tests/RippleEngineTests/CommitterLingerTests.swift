@@ -51,14 +51,8 @@ final class ManualLingerClock: LingerClock {
         let notes: Notes
 
         init(_ dir: TemporaryDirectory, clock: ManualLingerClock) async throws {
-            let release = DispatchSemaphore(value: 0)
-            let holding = Mutex(false)
             var functions = itemsFunctions()
-            functions.mutation("items:holdTheCommitter") { _, _ in
-                holding.withLock { $0 = true }
-                release.wait()
-                return Value.null
-            }
+            let hold = CommitterHold(registeringIn: &functions)
             var options = EngineOptions()
             options.lingerClock = clock
             let noted = Notes()
@@ -75,12 +69,12 @@ final class ManualLingerClock: LingerClock {
             // the next group.
             let engine = self.engine
             let committer = self.committer
-            let hold = Task { try await engine.mutation("items:holdTheCommitter") }
-            try await eventually("the committer is held") { holding.withLock { $0 } }
+            let held = Task { try await engine.mutation("items:holdTheCommitter") }
+            try await eventually("the committer is held") { hold.isHolding }
             let inserts = (0..<3).map { n in Task { try await engine.mutation("items:insert", ["group": "warm", "n": .float64(Double(n))]) } }
             try await eventually("three inserts are queued") { committer.queuedCount == 3 }
-            release.signal()
-            _ = try await hold.value
+            hold.release()
+            _ = try await held.value
             for insert in inserts { _ = try await insert.value }
         }
 

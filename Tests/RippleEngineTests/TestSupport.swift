@@ -82,3 +82,23 @@ func openItemsEngine(_ dir: TemporaryDirectory, options: EngineOptions = EngineO
 extension Value {
     var documents: [[String: Value]] { arrayValue?.compactMap(\.objectValue) ?? [] }
 }
+
+/// The mutation `items:holdTheCommitter`, which keeps the committer's thread until released:
+/// tests queue mutations behind it to shape the committer's next group.
+final class CommitterHold: Sendable {
+    private let released = DispatchSemaphore(value: 0)
+    private let holding = Mutex(false)
+
+    init(registeringIn functions: inout FunctionRegistry) {
+        functions.mutation("items:holdTheCommitter") { [self] _, _ in
+            holding.withLock { $0 = true }
+            released.wait()
+            return Value.null
+        }
+    }
+
+    /// The committer is inside `items:holdTheCommitter`.
+    var isHolding: Bool { holding.withLock { $0 } }
+
+    func release() { released.signal() }
+}
