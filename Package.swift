@@ -167,6 +167,10 @@ let package = Package(
             path: "Tests/RippleNodeTestSupport"
         ),
         .testTarget(name: "RippleValuesTests", dependencies: ["RippleValues", "RippleTestSupport"]),
+        // The pure modules' tests link no SQLite and no engine: they run in microseconds.
+        .testTarget(name: "RippleLogTests", dependencies: ["RippleLog", "RippleValues"]),
+        .testTarget(name: "RippleCronTests", dependencies: ["RippleCron", "RippleValues", "RippleTestSupport"]),
+        .testTarget(name: "RippleReactivityTests", dependencies: ["RippleReactivity", "RippleLog", "RippleValues", "RippleTestSupport"]),
         .testTarget(name: "RippleProtocolTests", dependencies: ["RippleProtocol"]),
         .testTarget(name: "RippleAuthTests", dependencies: ["RippleAuth"]),
         .testTarget(
@@ -192,7 +196,7 @@ let package = Package(
         .testTarget(name: "RippleStorageTests", dependencies: ["RippleStorage", "RippleLog", "RippleValues", "RippleTestSupport"]),
         .testTarget(
             name: "RippleEngineTests", dependencies: [
-                "RippleEngine", "RippleStorage", "RippleLog", "RippleReactivity", "RippleCron", "ChatExample", "RippleBench",
+                "RippleEngine", "RippleStorage", "RippleLog", "RippleReactivity", "RippleCron", "ChatExample",
                 "RippleTestSupport",
             ]),
         .testTarget(name: "RippleFetchTests", dependencies: ["RippleFetch", "RippleEngine", .product(name: "Hummingbird", package: "hummingbird")]),

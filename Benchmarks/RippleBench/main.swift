@@ -2,12 +2,11 @@ import Foundation
 import RippleEngine
 import RippleValues
 
-// Ripple's benchmarks and test drivers. `scripts/bench` runs these in release mode:
+// Ripple's benchmarks. `scripts/bench` runs these in release mode:
 //   RippleBench mutations [seconds] [callers...] group-commit throughput vs raw SQLite, per caller count
 //   RippleBench replication [--rate R] [--seconds S] [--callers C] [--catchup N]
 //                                               replica apply lag and catch-up vs raw SQLite
 //   RippleBench scheduler [samples] [jobs]      scheduled-job start latency and throughput vs direct calls
-//   RippleBench crash-writer DIR [START]               acknowledged-writes stream for the crash test
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
@@ -39,13 +38,7 @@ case "scheduler":
     if arguments.count > 1, let samples = Int(arguments[1]) { benchmark.samples = samples }
     if arguments.count > 2, let count = Int(arguments[2]) { benchmark.count = count }
     try await benchmark.run()
-case "crash-writer":
-    guard arguments.count > 1 else {
-        FileHandle.standardError.write("usage: RippleBench crash-writer DIR\n".data(using: .utf8)!)
-        exit(2)
-    }
-    try await CrashWriter(directory: arguments[1], start: arguments.count > 2 ? Int(arguments[2]) ?? 0 : 0).run()
 default:
-    FileHandle.standardError.write("usage: RippleBench mutations [seconds] [callers...] | replication [options] | scheduler [samples] [jobs] | crash-writer DIR\n".data(using: .utf8)!)
+    FileHandle.standardError.write("usage: RippleBench mutations [seconds] [callers...] | replication [options] | scheduler [samples] [jobs]\n".data(using: .utf8)!)
     exit(2)
 }

@@ -82,6 +82,8 @@ public struct EngineOptions: Sendable {
     /// A fault for tests: while it returns true, the writer's COMMITs fail as on an I/O error
     /// (`Database.failCommits`).
     var commitFault: (@Sendable () -> Bool)?
+    /// How the committer measures COMMIT and times its group linger; tests inject their own.
+    var lingerClock: any LingerClock = SystemLingerClock()
 
     public init() {}
 }
@@ -145,7 +147,8 @@ public final class Engine: Sendable {
             if let commitFault = options.commitFault { store.database.failCommits(while: commitFault) }
             let committer = try Committer(
                 store: store, schema: app.schema, clock: sync.clock, term: options.term, limits: options.limits,
-                maxGroupSize: options.maxGroupSize, feed: feed, logger: options.logger, commitGate: options.commitGate
+                maxGroupSize: options.maxGroupSize, feed: feed, logger: options.logger, commitGate: options.commitGate,
+                lingerClock: options.lingerClock
             )
             let catalog = store.catalog
             let engine = Engine(

@@ -19,18 +19,28 @@ public struct ValueDecoder: Sendable {
             return try DecodingState(value: value, codingPath: [], userInfo: userInfo).decodeValue(type)
         } catch DecodingError.dataCorrupted(let context) {
             // Thrown by `init(from:)` code we do not control (a raw-value enum meeting an unknown
-            // case), whose message knows no path; add it.
+            // case), whose message knows no path; add it, unless a `decode` nested in that code
+            // already has.
             let path = convexPath(context.codingPath)
-            guard !context.debugDescription.contains(" at \(path)") else { throw DecodingError.dataCorrupted(context) }
+            guard (context.underlyingError as? PathNamed)?.path != path else { throw DecodingError.dataCorrupted(context) }
             throw DecodingError.dataCorrupted(
                 DecodingError.Context(
                     codingPath: context.codingPath,
                     debugDescription: "\(context.debugDescription) at \(path)",
-                    underlyingError: context.underlyingError
+                    underlyingError: PathNamed(path: path, underlying: context.underlyingError)
                 )
             )
         }
     }
+}
+
+/// The underlying error of a `dataCorrupted` whose message `ValueDecoder` has given its path:
+/// marks it so that an enclosing `decode` does not add the path again.
+struct PathNamed: Error {
+    /// The Convex path the message ends with.
+    let path: String
+    /// The error's own underlying error, if it had one.
+    let underlying: (any Error)?
 }
 
 // MARK: - Decoder

@@ -21,8 +21,14 @@ import Testing
         for allowed in ["https://auth.example.com", "https://127.0.0.1", "http://127.0.0.1:8080/x", "http://localhost:3000", "http://[::1]:9000"] {
             #expect(TransportRule.refusal(for: try #require(URL(string: allowed))) == nil, "\(allowed)")
         }
-        for refused in ["http://auth.example.com", "http://10.0.0.7:8080", "ftp://auth.example.com", "file:///etc/jwks.json"] {
-            #expect(TransportRule.refusal(for: try #require(URL(string: refused))) != nil, "\(refused)")
+        let refusals = [
+            "http://auth.example.com": #""http://auth.example.com" uses plain http, which is allowed only for loopback hosts; use https"#,
+            "http://10.0.0.7:8080": #""http://10.0.0.7:8080" uses plain http, which is allowed only for loopback hosts; use https"#,
+            "ftp://auth.example.com": #""ftp://auth.example.com" is not an http(s) URL"#,
+            "file:///etc/jwks.json": #""file:///etc/jwks.json" is not an absolute http(s) URL"#,
+        ]
+        for (refused, refusal) in refusals {
+            #expect(TransportRule.refusal(for: try #require(URL(string: refused))) == refusal, "\(refused)")
         }
     }
 }
@@ -51,10 +57,11 @@ import Testing
     }
 
     @Test func badProvidersAreRefused() {
-        #expect(configError([AuthProvider(domain: "not a url", applicationID: "convex")]) != nil)
-        #expect(configError([AuthProvider(domain: "https://auth.example.com", applicationID: "")]) != nil)
-        #expect(configError([AuthProvider(domain: "https://a.example", applicationID: "c", keys: .jwks("{}"))]) != nil)
-        #expect(configError([AuthProvider(domain: "https://a.example", applicationID: "c", keys: .jwks(#"{"keys":[]}"#))]) != nil)
+        #expect(configError([AuthProvider(domain: "not a url", applicationID: "convex")]) == AuthConfigError(#"the auth provider domain "not a url" is not an absolute URL"#))
+        #expect(configError([AuthProvider(domain: "https://auth.example.com", applicationID: "")]) == AuthConfigError(#"the auth provider "https://auth.example.com" has an empty applicationID"#))
+        #expect(configError([AuthProvider(domain: "https://a.example", applicationID: "c", keys: .jwks("{}"))]) == AuthConfigError(#"the JWKS for "https://a.example" is unusable: the key set has no "keys" array"#))
+        #expect(configError([AuthProvider(domain: "https://a.example", applicationID: "c", keys: .jwks(#"{"keys":[]}"#))]) == AuthConfigError(
+                #"the JWKS for "https://a.example" is unusable: the key set has no usable signing key (RSA, EC or OKP, for RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA)"#))
     }
 
     @Test func mixingKeySourcesForOneIssuerIsRefused() async throws {
@@ -67,8 +74,8 @@ import Testing
     }
 
     @Test func leewayIsBounded() {
-        #expect(configError([], leeway: .seconds(61)) != nil)
-        #expect(configError([], leeway: .seconds(-1)) != nil)
+        #expect(configError([], leeway: .seconds(61)) == AuthConfigError("the clock leeway must be between 0 and 60 seconds, not 61.0 seconds"))
+        #expect(configError([], leeway: .seconds(-1)) == AuthConfigError("the clock leeway must be between 0 and 60 seconds, not -1.0 seconds"))
         #expect(configError([], leeway: .seconds(60)) == nil)
     }
 
@@ -80,9 +87,9 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: path) }
 
         #expect(try KeySource.jwksFile(path) == .jwks(text))
-        #expect(throws: AuthConfigError.self) { try KeySource.jwksFile(path + ".missing") }
+        #expect(throws: AuthConfigError("cannot read the JWKS file \(path).missing")) { try KeySource.jwksFile(path + ".missing") }
         #expect(try KeySource.jwksEnvironment("AUTH_JWKS", in: ["AUTH_JWKS": text]) == .jwks(text))
-        #expect(throws: AuthConfigError.self) { try KeySource.jwksEnvironment("AUTH_JWKS", in: [:]) }
+        #expect(throws: AuthConfigError("the environment variable AUTH_JWKS that should hold a JWKS is not set")) { try KeySource.jwksEnvironment("AUTH_JWKS", in: [:]) }
 
         let auth = try makeAuthenticator(keys: try KeySource.jwksFile(path))
         #expect(try await auth.verify(userToken: signer.token(claims())).subject == "user_123")
@@ -138,8 +145,12 @@ import Testing
     }
 
     @Test func realSecretsAndPlaceholdersOfAnyCase() throws {
-        #expect(PlaceholderSecret.refusal("CHANGE-ME", setting: "S") != nil)
-        #expect(PlaceholderSecret.refusal("change-me", setting: "S") != nil)
+        for placeholder in ["CHANGE-ME", "change-me"] {
+            #expect(
+                PlaceholderSecret.refusal(placeholder, setting: "S")
+                    == "S is still the placeholder \"\(placeholder)\" from ripple.env.example; "
+                    + "set a random secret, e.g. the output of `head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n'`")
+        }
         #expect(PlaceholderSecret.refusal("3f9c0a6d1e", setting: "S") == nil)
         _ = try Authenticator(config: AuthConfig(adminKey: "3f9c0a6d1e"))
     }

@@ -8,11 +8,6 @@ import Testing
 /// mutations, reopens its database, and checks that every acknowledged mutation is there and
 /// no mutation is there in part.
 @Suite struct CrashSafetyTests {
-    /// The `RippleBench` executable next to the test bundle (SwiftPM builds it for this target).
-    static var crashWriter: URL {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("RippleBench")
-    }
-
     static let readerApp: App = {
         var functions = FunctionRegistry()
         functions.query("pairs:all") { ctx, _ in try ctx.db.query("pairs").collect() }
@@ -22,12 +17,7 @@ import Testing
     @Test(.timeLimit(.minutes(2))) func acknowledgedMutationsSurviveSIGKILL() async throws {
         let dir = TemporaryDirectory()
         for round in 0..<3 {
-            let process = Process()
-            process.executableURL = Self.crashWriter
-            process.arguments = ["crash-writer", dir.path, String(round * 1_000_000)]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            try process.run()
+            let (process, pipe) = try CrashWriter.launch(directory: dir.path, start: round * 1_000_000)
             // Read acknowledgements until a random-ish amount has arrived, then kill mid-stream.
             let target = 1_500 + round * 700
             var acknowledged = Set<Int>()

@@ -13,6 +13,8 @@ public final class TestNode: Sendable {
     public let directory: TemporaryDirectory
     public let engine: Engine
     public let server: SyncServer
+    /// The address the node listens on (`SyncServer.Configuration.host`, 127.0.0.1 unless configured).
+    public let host: String
     public let port: Int
     private let authenticator: Authenticator
     private let task: Task<Void, any Error>
@@ -38,13 +40,18 @@ public final class TestNode: Sendable {
             engine.close()
             throw NodeDidNotStart()
         }
-        return TestNode(directory: directory, engine: engine, server: server, port: port, authenticator: authenticator, task: task)
+        return TestNode(
+            directory: directory, engine: engine, server: server, host: configuration.host, port: port, authenticator: authenticator, task: task)
     }
 
-    private init(directory: TemporaryDirectory, engine: Engine, server: SyncServer, port: Int, authenticator: Authenticator, task: Task<Void, any Error>) {
+    private init(
+        directory: TemporaryDirectory, engine: Engine, server: SyncServer, host: String, port: Int, authenticator: Authenticator,
+        task: Task<Void, any Error>
+    ) {
         self.directory = directory
         self.engine = engine
         self.server = server
+        self.host = host
         self.port = port
         self.authenticator = authenticator
         self.task = task

@@ -55,10 +55,13 @@ import Testing
 
     // The refused socket is read with `RawWebSocket`: see there why not Hummingbird's client.
     @Test func socketsPerAddressAreCappedAndReleasedOnClose() async throws {
-        let node = try await TestNode.start { $0.limits.maxSocketsPerAddress = 2 }
+        let node = try await TestNode.start {
+            $0.limits.maxSocketsPerAddress = 2
+            $0.host = privateLoopbackHost()
+        }
         let first = try await HeldSocket.open(node)
         let second = try await HeldSocket.open(node)
-        let refused = try await RawWebSocket.listen(port: node.port)
+        let refused = try await RawWebSocket.listen(host: node.host, port: node.port)
         #expect(refused.statusLine == "HTTP/1.1 101 Switching Protocols")
         #expect(fatalErrors(refused.texts) == ["TooManyConnections: more than 2 sockets from one address (RIPPLE_MAX_SOCKETS_PER_ADDRESS)"])
         #expect(refused.closeCode == 1008)
@@ -72,10 +75,17 @@ import Testing
     }
 
     @Test func socketsInTotalAreCapped() async throws {
-        let node = try await TestNode.start { $0.limits.maxSockets = 1 }
+        let node = try await TestNode.start {
+            $0.limits.maxSockets = 1
+            $0.host = privateLoopbackHost()
+        }
         let held = try await HeldSocket.open(node)
-        let refused = try await RawWebSocket.listen(port: node.port)
-        #expect(fatalErrors(refused.texts) == ["TooManyConnections: this node already serves 1 sockets (RIPPLE_MAX_SOCKETS); try another node or later"])
+        #expect(held.answered)
+        let refused = try await RawWebSocket.listen(host: node.host, port: node.port)
+        let openAfterRefusal = await node.server.admission.openCount
+        #expect(
+            fatalErrors(refused.texts) == ["TooManyConnections: this node already serves 1 sockets (RIPPLE_MAX_SOCKETS); try another node or later"],
+            "\(refused), sockets open: \(openAfterRefusal)")
         #expect(refused.serverClosed)
         try await held.close()
         // The server gives the slot back once it has seen the close, after `close` returned
@@ -176,11 +186,11 @@ final class HeldSocket: Sendable {
     static func open(_ node: TestNode) async throws -> HeldSocket {
         let (released, release) = AsyncStream<Void>.makeStream()
         let (answers, answer) = AsyncStream<Bool>.makeStream()
-        let port = node.port
+        let url = "ws://\(node.host):\(node.port)/api/sync"
         let task = Task {
             // A socket that fails to open answers `false` rather than leaving `open` waiting.
             defer { answer.finish() }
-            _ = try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/api/sync", logger: Logger(label: "held")) { inbound, outbound, _ in
+            _ = try await WebSocketClient.connect(url: url, logger: Logger(label: "held")) { inbound, outbound, _ in
                 for frame in healthySessionFrames() { try await outbound.write(frame) }
                 // Keep reading while held, so the server's pings are answered and its close is seen.
                 async let closer: Void = {

@@ -1,7 +1,7 @@
 import Foundation
 
-/// A WebSocket opened on a plain blocking socket that only listens: for sockets the server
-/// refuses as soon as they are upgraded (socket limits).
+/// A WebSocket opened on a plain blocking socket: for sockets the server may refuse as soon as
+/// they are upgraded (socket limits), where what the server sent must be seen exactly.
 ///
 /// Hummingbird's client cannot be used for those: when the server's FatalError, close frame and
 /// FIN arrive together with the 101 response, before the client has handed the channel to its
@@ -20,20 +20,33 @@ struct RawWebSocket {
         var serverClosed = false
     }
 
-    /// Upgrades `path` on 127.0.0.1:`port`, sends nothing more (so the server closes with an
+    /// Upgrades `path` on `host`:`port`, sends nothing more (so the server closes with an
     /// empty receive buffer: FIN, not RST), and reads until the server closes or `timeout`.
-    static func listen(port: Int, path: String = "/api/sync", timeout: Int = 10) async throws -> Reply {
-        try await Task.detached { try readAll(port: port, path: path, timeout: timeout) }.value
+    static func listen(host: String = "127.0.0.1", port: Int, path: String = "/api/sync", timeout: Int = 10) async throws -> Reply {
+        try await exchange(host: host, port: port, path: path, texts: [], timeout: timeout)
     }
 
-    private static func readAll(port: Int, path: String, timeout: Int) throws -> Reply {
+    /// Upgrades, sends `texts` as text frames, and reads until the server closes, `done` holds
+    /// for the texts received so far (then the client goes away without a close frame), or `timeout`.
+    static func exchange(
+        host: String = "127.0.0.1", port: Int, path: String = "/api/sync", texts: [String], timeout: Int = 10,
+        until done: @escaping @Sendable ([String]) -> Bool = { _ in false }
+    ) async throws -> Reply {
+        // On a thread of its own: blocked in `recv` on the concurrency pool (two threads on a
+        // two-core machine), it could starve the very node it waits for.
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try readAll(host: host, port: port, path: path, texts: texts, timeout: timeout, until: done) }) }.start()
+        }
+    }
+
+    private static func readAll(host: String, port: Int, path: String, texts: [String], timeout: Int, until done: ([String]) -> Bool) throws -> Reply {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
         defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_addr.s_addr = inet_addr(host)
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
@@ -42,10 +55,10 @@ struct RawWebSocket {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &deadline, socklen_t(MemoryLayout<timeval>.size))
 
         let request =
-            "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "GET \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        let bytes = Array(request.utf8)
-        guard send(fd, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else { throw POSIXError(.EPIPE) }
+        try sendAll(fd, Array(request.utf8))
+        var framesSent = texts.isEmpty
 
         var received: [UInt8] = []
         var reply = Reply()
@@ -54,13 +67,31 @@ struct RawWebSocket {
             let count = recv(fd, &chunk, chunk.count, 0)
             if count > 0 {
                 received += chunk[0..<count]
+                parse(received, into: &reply)
+                // The frames go out once the upgrade is answered, and only if it was accepted.
+                if !framesSent, !reply.statusLine.isEmpty {
+                    framesSent = true
+                    if reply.statusLine.hasPrefix("HTTP/1.1 101 ") { try sendAll(fd, texts.flatMap(maskedTextFrame)) }
+                }
+                if done(reply.texts) { return reply }
             } else {
                 reply.serverClosed = count == 0
                 break
             }
         }
-        guard let headerEnd = find([13, 10, 13, 10], in: received) else { return reply }
+        parse(received, into: &reply)
+        return reply
+    }
+
+    private static func sendAll(_ fd: Int32, _ bytes: [UInt8]) throws {
+        guard send(fd, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else { throw POSIXError(.EPIPE) }
+    }
+
+    /// Reads the status line and every whole frame of `received` into `reply`, from the start.
+    private static func parse(_ received: [UInt8], into reply: inout Reply) {
+        guard let headerEnd = find([13, 10, 13, 10], in: received) else { return }
         reply.statusLine = String(decoding: received[..<(find([13, 10], in: received) ?? headerEnd)], as: UTF8.self)
+        reply.texts = []
         var frames = received[(headerEnd + 4)...]
         while let (opcode, payload, rest) = nextFrame(frames) {
             switch opcode {
@@ -70,7 +101,22 @@ struct RawWebSocket {
             }
             frames = rest
         }
-        return reply
+    }
+
+    /// One client text frame: final, masked (as RFC 6455 requires of clients), its length in 7 or 16 bits.
+    private static func maskedTextFrame(_ text: String) -> [UInt8] {
+        let payload = Array(text.utf8)
+        precondition(payload.count <= 0xFFFF, "no test message here is that long")
+        var frame: [UInt8] = [0x81]
+        if payload.count < 126 {
+            frame.append(0x80 | UInt8(payload.count))
+        } else {
+            frame += [0x80 | 126, UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)]
+        }
+        let mask: [UInt8] = [0x5A, 0x17, 0xC3, 0x9E]
+        frame += mask
+        frame += payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
+        return frame
     }
 
     /// One unmasked, unfragmented server frame: (opcode, payload, the bytes after it).

@@ -163,8 +163,8 @@ import Testing
         #expect(Self.decodingMessage(Int.self, 3.5) == "Expected an integer that fits in Int at ., found number 3.5")
         #expect(Self.decodingMessage(UInt8.self, 256)?.contains("fits in UInt8") == true)
         #expect(Self.decodingMessage(Int8.self, .int64(200))?.contains("found bigint 200n") == true)
-        #expect(Self.decodingMessage(Int.self, .float64(.nan)) != nil)
-        #expect(Self.decodingMessage(Int.self, .float64(.infinity)) != nil)
+        #expect(Self.decodingMessage(Int.self, .float64(.nan)) == "Expected an integer that fits in Int at ., found number NaN")
+        #expect(Self.decodingMessage(Int.self, .float64(.infinity)) == "Expected an integer that fits in Int at ., found number Infinity")
         #expect(Self.decodingMessage(Int.self, "3") == "Expected an integer that fits in Int at ., found string \"3\"")
         #expect(Self.decodingMessage(Double.self, .int64(.max))?.contains("does not fit a double exactly") == true)
         #expect(Self.decodingMessage(Float.self, 1e300)?.contains("fits in Float") == true)
@@ -223,6 +223,18 @@ import Testing
         } else {
             Issue.record("expected dataCorrupted, got \(String(describing: error))")
         }
+    }
+
+    /// A raw-value enum's own error gets the path once, even through a `decode` nested in an
+    /// `init(from:)`.
+    @Test func foreignDataCorruptedErrorsGetThePathOnce() {
+        struct DecodesARoleInside: Decodable {
+            init(from decoder: any Decoder) throws {
+                _ = try ValueDecoder().decode(Role.self, from: "owner")
+            }
+        }
+        #expect(Self.decodingMessage(Role.self, "owner") == "Cannot initialize Role from invalid String value owner at .")
+        #expect(Self.decodingMessage(DecodesARoleInside.self, [:]) == "Cannot initialize Role from invalid String value owner at .")
     }
 
     @Test func dictionariesAndEnumsWithPayloads() throws {

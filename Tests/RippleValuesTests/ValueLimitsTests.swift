@@ -20,7 +20,7 @@ import Testing
         var limits = DocumentLimits()
         limits.maxNesting = 2
         try limits.check(["a": [1]], table: "t")
-        #expect(throws: ValueError.self) { try limits.check(["a": [[1]]], table: "t") }
+        #expect(throws: ValueError(#"Document in table "t" is nested too deeply (limit 2 levels)"#)) { try limits.check(["a": [[1]]], table: "t") }
     }
 
     @Test func arrayElementLimit() throws {

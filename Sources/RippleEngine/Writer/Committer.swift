@@ -46,6 +46,7 @@ final class Committer: @unchecked Sendable {
     private let maxGroupSize: Int
     private let logger: Logger
     private var clock: CommitClock
+    private let lingerClock: any LingerClock
     private var appliedTimestamp: CommitTimestamp
     private var lastDocumentNumber: Int64
     private var random = IDRandom()
@@ -71,9 +72,10 @@ final class Committer: @unchecked Sendable {
 
     init(
         store: Store, schema: Schema, clock: CommitClock, term: UInt64, limits: TransactionLimits, maxGroupSize: Int, feed: CommitFeed,
-        logger: Logger, commitGate: (@Sendable () -> FunctionError?)? = nil
+        logger: Logger, commitGate: (@Sendable () -> FunctionError?)? = nil, lingerClock: any LingerClock = SystemLingerClock()
     ) throws {
         self.commitGate = commitGate
+        self.lingerClock = lingerClock
         self.log = LogBatch(term: term)
         self.store = store
         self.feed = feed
@@ -133,7 +135,7 @@ final class Committer: @unchecked Sendable {
             for request in first { request.finish(.failure(failure)) }
             return
         }
-        let lingerUntil = Date(timeIntervalSinceNow: Double(commitDuration) / 2e9)
+        let lingerUntil = lingerClock.lingerDeadline(after: commitDuration / 2)
         var next = first
         while true {
             for request in next {
@@ -145,7 +147,7 @@ final class Committer: @unchecked Sendable {
             guard let more = worker.next(upTo: maxGroupSize - group.count, until: lingerUntil), !more.isEmpty else { break }
             next = more
         }
-        let commitStarted = DispatchTime.now().uptimeNanoseconds
+        let commitStarted = lingerClock.uptimeNanoseconds()
         func abandon(_ failure: FunctionError) {
             try? control.rollback.run()
             log.removeAll()
@@ -195,7 +197,7 @@ final class Committer: @unchecked Sendable {
             for request in group { request.finish(.failure(unknown)) }
             return
         }
-        let took = DispatchTime.now().uptimeNanoseconds - commitStarted
+        let took = lingerClock.uptimeNanoseconds() - commitStarted
         commitDuration = (commitDuration * 7 + took) / 8
         expectedGroupSize = group.count
         if !committed.isEmpty {

@@ -1,7 +1,5 @@
-@testable import RippleEngine
 import RippleLog
 import RippleReactivity
-@testable import RippleStorage
 import RippleTestSupport
 import RippleValues
 import Testing

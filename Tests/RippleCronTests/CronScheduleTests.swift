@@ -1,5 +1,4 @@
 import RippleCron
-import RippleEngine
 import RippleTestSupport
 import RippleValues
 import Testing

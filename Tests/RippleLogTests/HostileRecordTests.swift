@@ -1,5 +1,4 @@
 import RippleLog
-import RippleStorage
 import RippleValues
 import Testing
 
