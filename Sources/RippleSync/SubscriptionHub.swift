@@ -107,6 +107,8 @@ actor SubscriptionHub {
     private var catchingUpSessions = Set<SessionID>()
     /// Every commit up to here has been through invalidation.
     private let processed: Watermark
+    /// Bumped by each snapshot install, so a round whose reads may predate it drops its results.
+    private var generation = 0
     private var updating = false
     private var updateRequested = false
     /// Re-runs done, for tests and metrics.
@@ -131,17 +133,43 @@ actor SubscriptionHub {
 
     /// Takes a durable commit group through invalidation. Called in commit order.
     func ingest(_ group: CommitGroup) {
-        for mutation in group.mutations {
-            for key in index.invalidated(by: mutation.writes) {
-                guard let live = queries[key] else { continue }
-                live.lastHit = max(live.lastHit, mutation.ts)
-                if live.isStale { staleKeys.insert(key) }
+        if group.replacesState {
+            stateReplaced(at: group.appliedTimestamp)
+        } else {
+            for mutation in group.mutations {
+                for key in index.invalidated(by: mutation.writes) {
+                    guard let live = queries[key] else { continue }
+                    live.lastHit = max(live.lastHit, mutation.ts)
+                    if live.isStale { staleKeys.insert(key) }
+                }
             }
+            processed.advance(to: group.appliedTimestamp)
         }
-        processed.advance(to: group.appliedTimestamp)
         pendingSessions.formUnion(catchingUpSessions)
         catchingUpSessions.removeAll()
         requestUpdate()
+    }
+
+    /// A snapshot replaced the node's state at `ts`, which may equal a timestamp results were
+    /// computed at (an old writer's tail at the new writer's ts) or lie below it: no timestamp
+    /// comparison can find what changed, so every result is dropped and re-run, and `processed`
+    /// goes back to `ts` so that "applied here" waits for the new writer's commits above it.
+    /// A client already shown a later ts is shown nothing older (protocol: a Transition never
+    /// goes back in time); its next Transition waits until the node passes that ts again, and
+    /// carries the re-run results. Closing its socket instead would end in the same wait, after
+    /// a reconnect and a resubscription, since its Connect carries that ts.
+    private func stateReplaced(at ts: CommitTimestamp) {
+        generation += 1
+        for (key, live) in queries {
+            live.result = nil
+            staleKeys.insert(key)
+        }
+        processed.reset(to: ts)
+        for (id, session) in sessions {
+            pendingSessions.insert(id)
+            let shown = CommitTimestamp(nanoseconds: session.sent.ts)
+            if shown > ts { sessions[id]!.owedTimestamp = max(session.owedTimestamp, shown) }
+        }
     }
 
     /// Whether every commit up to `ts` has been through invalidation here.
@@ -290,6 +318,7 @@ actor SubscriptionHub {
         guard !stale.isEmpty || !pendingSessions.isEmpty else { return }
         let requests = stale.map { Engine.QueryRequest(path: $0.key.path, args: $0.key.args, identity: $0.key.identity, journal: $0.journal) }
         let snapshot: (ts: CommitTimestamp, results: [Result<QueryResult, FunctionError>])
+        let startedIn = generation
         do {
             snapshot = try await engine.querySnapshot(requests)
         } catch {
@@ -299,6 +328,10 @@ actor SubscriptionHub {
             return
         }
         await waitUntilProcessed(snapshot.ts)
+        guard generation == startedIn else {
+            updateRequested = true
+            return
+        }
         rerunCount += stale.count
         largestRound = max(largestRound, stale.count)
         reruns.increment(by: stale.count)

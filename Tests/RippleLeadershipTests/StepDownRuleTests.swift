@@ -125,23 +125,6 @@ import Testing
     }
 }
 
-@Suite struct ForkPointTests {
-    @Test func aLogThatIsAPrefixOfTheWritersHasNoFork() {
-        #expect(ForkPoint.find(local: [10, 20, 30], writerHas: { [10, 20, 30, 40].contains($0) }) == .noFork)
-        #expect(ForkPoint.find(local: [], writerHas: { _ in false }) == .noFork)
-    }
-
-    @Test func theDivergentTailAboveTheNewestSharedCommitIsDiscarded() {
-        // The old writer committed 40 and 50 that no one acknowledged; the new writer went on at 45.
-        let writer: Set<UInt64> = [10, 20, 30, 45]
-        #expect(ForkPoint.find(local: [10, 20, 30, 40, 50], writerHas: writer.contains) == .forkAt(ts: 30, discarding: 2))
-    }
-
-    @Test func noSharedCommitNeedsASnapshot() {
-        #expect(ForkPoint.find(local: [40, 50], writerHas: { _ in false }) == .needsSnapshot)
-    }
-}
-
 @Suite struct LeaderRecordTests {
     @Test func roundTripsThroughTheKeysJSON() {
         let record = LeaderRecord(nodeID: "n1", clientAddress: "127.0.0.1:3210", replicationAddress: "127.0.0.1:7100", term: 7)

@@ -41,6 +41,8 @@ actor PrunableLog: CommitSource {
 
     func latestTimestamp() -> CommitTimestamp { log.last?.ts ?? prunedThrough }
 
+    func holdsCommit(at ts: CommitTimestamp, term: UInt64) -> Bool { log.contains { $0.ts == ts && $0.term == term } }
+
     func commits(after: CommitTimestamp, limit: Int) throws -> [Commit] {
         guard after >= prunedThrough else { throw CommitLogPruned(through: prunedThrough) }
         return Array(log.filter { $0.ts > after }.prefix(limit))
@@ -91,14 +93,21 @@ actor SnapshotReplica: CommitSink {
     private(set) var installed: [(ts: CommitTimestamp, bytes: [UInt8])] = []
     private var log: AppliedCommits
     private let jobs = SerialJobs()
+    /// The term of the commit at the position it starts from, named in its hello.
+    private let startTerm: UInt64
 
-    init(applied: CommitTimestamp = 0) { log = AppliedCommits(at: applied) }
+    init(applied: CommitTimestamp = 0, term: UInt64 = 0) {
+        log = AppliedCommits(at: applied)
+        startTerm = term
+    }
 
     var current: CommitTimestamp { log.current }
     var applied: [Commit] { log.applied }
     var violations: [String] { log.violations }
 
     func appliedTimestamp() -> CommitTimestamp { current }
+
+    func appliedTerm() -> UInt64 { startTerm }
 
     nonisolated func apply(
         _ commits: [Commit], following previous: CommitTimestamp, completion: @escaping @Sendable (Result<CommitTimestamp, any Error>) -> Void
@@ -129,17 +138,20 @@ actor SnapshotReplica: CommitSink {
 
     func follow(
         _ source: PrunableLog, _ replica: SnapshotReplica, nodeID: String = "replica-1", snapshotChunkBytes: Int = 256 << 10,
-        _ body: @Sendable (ReplicationClient) async throws -> Void
+        term: UInt64 = 0, _ body: @Sendable (ReplicationClient) async throws -> Void
     ) async throws {
         var configuration = ReplicationServer.Configuration()
         configuration.snapshotChunkBytes = snapshotChunkBytes
+        configuration.term = term
         let server = ReplicationServer(
             host: "127.0.0.1", port: 0, clusterID: "test", secret: secret, source: source, logger: testLogger, configuration: configuration)
         let serverTask = Task { try await server.run() }
         let port = try await server.waitUntilBound()
+        var clientConfiguration = ReplicationClient.Configuration(initialBackoff: .milliseconds(20), maxBackoff: .milliseconds(200))
+        clientConfiguration.term = term
         let client = ReplicationClient(
             writerHost: "127.0.0.1", writerPort: port, clusterID: "test", nodeID: nodeID, secret: secret, sink: replica, logger: testLogger,
-            configuration: .init(initialBackoff: .milliseconds(20), maxBackoff: .milliseconds(200)))
+            configuration: clientConfiguration)
         let clientTask = Task { try await client.run() }
         try await body(client)
         clientTask.cancel()
@@ -223,6 +235,37 @@ actor SnapshotReplica: CommitSink {
         #expect(await replica.installed.isEmpty)
         #expect(await replica.applied.count == 50)
         #expect(await source.snapshotsTaken == 0)
+    }
+
+    /// A log written in term 1, served by the writer of term 2: what a new writer elected with
+    /// its predecessor's commits holds.
+    static func termOneLog() -> [Commit] {
+        makeCommits(count: 100, after: 1_000).map { Commit(ts: $0.ts, term: 1, writes: $0.writes) }
+    }
+
+    /// The replica's position is this log's commit (same ts, same term): it is followed from
+    /// there. Taking the link's term (2) for the position's would send a needless snapshot.
+    @Test func aReplicaAtACommitOfThisLogOfAnEarlierTermGetsNoSnapshot() async throws {
+        let source = PrunableLog(commits: Self.termOneLog())
+        let replica = SnapshotReplica(applied: CommitTimestamp(nanoseconds: 1_000 + 50 * 7), term: 1)
+        let latest = await source.latestTimestamp()
+        try await follow(source, replica, term: 2) { _ in try await withTimeout { try await replica.waitUntilApplied(latest) } }
+        #expect(await replica.installed.isEmpty)
+        #expect(await replica.applied.count == 50)
+        #expect(await source.snapshotsTaken == 0)
+    }
+
+    /// The log holds a commit at the replica's position, but of another term: the replica
+    /// followed another writer there (an old writer's tail at the same ts) and is re-seeded.
+    @Test func aReplicaAtThisLogsTimestampOfAnotherTermGetsASnapshot() async throws {
+        let source = PrunableLog(commits: Self.termOneLog())
+        let replica = SnapshotReplica(applied: CommitTimestamp(nanoseconds: 1_000 + 50 * 7), term: 2)
+        let latest = await source.latestTimestamp()
+        try await follow(source, replica, term: 2) { _ in try await withTimeout { try await replica.waitUntilApplied(latest) } }
+        #expect(await replica.installed.map(\.ts) == [latest])
+        #expect(await replica.applied.isEmpty)
+        #expect(await source.snapshotsTaken == 1)
+        #expect(await replica.violations == [])
     }
 
     @Test func logPrunedUnderAFollowingReplicaSendsASnapshot() async throws {

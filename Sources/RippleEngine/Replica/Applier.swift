@@ -201,7 +201,7 @@ final class Applier: @unchecked Sendable {
         // after a failover) moves "applied" back to what the store now holds.
         if snapshot.ts < feed.applied.value { feed.applied.reset(to: snapshot.ts) }
         let mutation = CommittedMutation(ts: snapshot.ts, term: snapshot.term, writes: WriteSet(changes), logWrites: [])
-        published(CommitGroup(mutations: [mutation], appliedTimestamp: snapshot.ts))
+        published(CommitGroup(mutations: [mutation], appliedTimestamp: snapshot.ts, replacesState: true))
         return snapshot.ts
     }
 }

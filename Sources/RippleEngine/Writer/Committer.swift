@@ -23,6 +23,10 @@ public struct CommitGroup: Sendable {
     public let mutations: [CommittedMutation]
     /// The node's applied timestamp after this group.
     public let appliedTimestamp: CommitTimestamp
+    /// A replica's snapshot install: the whole state was replaced, possibly at a timestamp the
+    /// node had already shown (an old writer's tail at the new writer's ts) or below it, so
+    /// nothing computed before this group holds and `appliedTimestamp` may be lower than before.
+    public var replacesState = false
 }
 
 /// The writer's serial executor. One thread owns the write connection and runs mutations one
