@@ -167,6 +167,7 @@ let package = Package(
             path: "Tests/RippleNodeTestSupport"
         ),
         .testTarget(name: "RippleValuesTests", dependencies: ["RippleValues", "RippleTestSupport"]),
+        .testTarget(name: "RippleTests", dependencies: ["Ripple"]),
         .testTarget(name: "RippleProtocolTests", dependencies: ["RippleProtocol"]),
         .testTarget(name: "RippleAuthTests", dependencies: ["RippleAuth"]),
         .testTarget(

@@ -31,6 +31,13 @@ struct LeaderChanged: Error, CustomStringConvertible {
     var description: String { "the leader of term \(followed.term) is gone; etcd now names \(now.map { "\($0.nodeID) (term \($0.term))" } ?? "nobody")" }
 }
 
+/// This writer's committer stopped accepting writes (a failed COMMIT): it steps down.
+struct WriterStopped: Error, CustomStringConvertible {
+    let term: UInt64
+    let reason: FunctionError
+    var description: String { "the writer of term \(term) stopped accepting writes: \(reason.message)" }
+}
+
 /// `node`: a cluster node whose role etcd decides. While another node leads it is a replica of
 /// that leader; when the leader key expires it stands for election, and if it wins it becomes
 /// the writer of the next term; when it cannot renew its lease it steps down and follows again.
@@ -196,6 +203,8 @@ struct FailoverElection: Service {
             return true
         } catch let lost as Leadership.LeadershipLost {
             logger.warning("stepping down", metadata: ["reason": "\(lost)"])
+        } catch let stopped as WriterStopped {
+            logger.error("stepping down", metadata: ["reason": "\(stopped)"])
         } catch let changed as LeaderChanged {
             logger.info("leader changed", metadata: ["change": "\(changed)"])
         } catch is CancellationError {

@@ -223,6 +223,21 @@ public final class Engine: Sendable {
     /// Whether this node runs mutations itself.
     public var isWriter: Bool { committer != nil }
 
+    /// Why this writer stopped accepting writes until it restarts (a failed COMMIT, a lapsed
+    /// leadership); nil while it accepts them, and on a replica.
+    public var writesStoppedReason: FunctionError? { committer?.writesStopped.reason }
+
+    /// Returns why the writer stopped accepting writes, once it has (a failover writer then steps
+    /// down); throws `CancellationError` when the task is cancelled first, and waits until then on
+    /// a replica.
+    public func untilWritesStop() async throws -> FunctionError {
+        guard let committer else {
+            while true { try await Task.sleep(for: .seconds(3600)) }
+        }
+        guard let reason = await committer.writesStopped.wait() else { throw CancellationError() }
+        return reason
+    }
+
     // MARK: - Calling functions
 
     private func resolve(_ path: String, kind: FunctionKind, identity: Identity, caller: Caller) throws(FunctionError) -> FunctionDefinition {

@@ -26,6 +26,9 @@ import Testing
         defer { engine.close() }
         let committer = try #require(engine.committer)
 
+        #expect(engine.writesStoppedReason == nil)
+        let stopped = Task { try await engine.untilWritesStop() }
+
         let hold = try await committerHold.hold(engine)
         let inserts = (1...3).map { n in Task { try await engine.mutation("items:insert", ["group": "g", "n": .float64(Double(n))]) } }
         try await eventually("the three inserts are queued") { committer.queuedCount == 3 }
@@ -51,8 +54,22 @@ import Testing
             return error.kind == .unavailable
                 && error.message == "This node stopped accepting writes after a failed COMMIT whose group may be recovered when it restarts; retry the mutation once it has restarted"
         }
+        // A failover writer waits for this to step down; `/health` reports it.
+        let stoppedMessage = "This node stopped accepting writes after a failed COMMIT whose group may be recovered when it restarts; retry the mutation once it has restarted"
+        #expect(try await stopped.value.message == stoppedMessage)
+        #expect(engine.writesStoppedReason?.message == stoppedMessage)
         // The refused group never reached a COMMIT, and nothing after the held one was published.
         #expect(commits.withLock { $0 } == 2)
         #expect(try await engine.appliedTimestamp() == held.ts)
+    }
+
+    @Test func waitingForTheWritesToStopEndsWhenTheWaiterIsCancelled() async throws {
+        let dir = TemporaryDirectory()
+        let engine = try Engine.open(path: dir.database, app: App(schema: itemsSchema, functions: CommitterHold().functions))
+        defer { engine.close() }
+        let waiter = Task { try await engine.untilWritesStop() }
+        waiter.cancel()
+        await #expect(throws: CancellationError.self) { try await waiter.value }
+        #expect(engine.writesStoppedReason == nil)
     }
 }

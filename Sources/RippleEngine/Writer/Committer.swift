@@ -66,8 +66,9 @@ final class Committer: @unchecked Sendable {
     /// the error, and recovery brings it back at the next start). That group may be in the log
     /// but was never shipped, so publishing any later group would hand replicas a log with a hole
     /// in it. Every later request is refused instead, until the node restarts (under failover it
-    /// steps down, and its unpublished tail is discarded when it rejoins as a replica).
-    private var stoppedAfterUnpublishedGroup: FunctionError?
+    /// steps down on this signal, and its unpublished tail is discarded when it rejoins as a
+    /// replica).
+    let writesStopped = WritesStopped()
 
     init(
         store: Store, schema: Schema, clock: CommitClock, term: UInt64, limits: TransactionLimits, maxGroupSize: Int, feed: CommitFeed,
@@ -122,7 +123,7 @@ final class Committer: @unchecked Sendable {
         var committed: [CommittedMutation] = []
         var lastTimestamp = appliedTimestamp
         let firstDocumentNumber = lastDocumentNumber
-        if let stopped = stoppedAfterUnpublishedGroup {
+        if let stopped = writesStopped.reason {
             for request in first { request.finish(.failure(stopped)) }
             return
         }
@@ -176,9 +177,10 @@ final class Committer: @unchecked Sendable {
                 "COMMIT failed; \(group.count) mutations may or may not be durable, and no more are accepted until the node restarts",
                 metadata: ["error": "\(error)"])
             try? control.rollback.run()
-            stoppedAfterUnpublishedGroup = FunctionError(
-                .unavailable,
-                "This node stopped accepting writes after a failed COMMIT whose group may be recovered when it restarts; retry the mutation once it has restarted")
+            writesStopped.stop(
+                FunctionError(
+                    .unavailable,
+                    "This node stopped accepting writes after a failed COMMIT whose group may be recovered when it restarts; retry the mutation once it has restarted"))
             let unknown = FunctionError.unknownOutcome(.commitFailed)
             for request in group { request.finish(.failure(unknown)) }
             return
@@ -190,8 +192,9 @@ final class Committer: @unchecked Sendable {
         if let refusal = commitGate?() {
             logger.error("leadership lapsed during a group commit; \(group.count) mutations left unacknowledged")
             let unknown = FunctionError.unknownOutcome(.leadershipLapsed(reason: refusal.message))
-            stoppedAfterUnpublishedGroup = FunctionError(
-                .unavailable, "This node stopped accepting writes: it left a commit unpublished when its leadership lapsed; retry the mutation on the new writer")
+            writesStopped.stop(
+                FunctionError(
+                    .unavailable, "This node stopped accepting writes: it left a commit unpublished when its leadership lapsed; retry the mutation on the new writer"))
             for request in group { request.finish(.failure(unknown)) }
             return
         }
