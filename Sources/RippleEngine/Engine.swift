@@ -82,6 +82,9 @@ public struct EngineOptions: Sendable {
     /// A fault for tests: while it returns true, the writer's COMMITs fail as on an I/O error
     /// (`Database.failCommits`).
     var commitFault: (@Sendable () -> Bool)?
+    /// A fault for tests: a writer's statement whose SQL it returns true for fails with the
+    /// transaction rolled back (`Database.failStatements`).
+    var statementFault: (@Sendable (String) -> Bool)?
 
     public init() {}
 }
@@ -143,6 +146,7 @@ public final class Engine: Sendable {
             try sync.run(app.schema.withSystemTables)
             let feed = CommitFeed(appliedTimestamp: try store.appliedTimestamp())
             if let commitFault = options.commitFault { store.database.failCommits(while: commitFault) }
+            if let statementFault = options.statementFault { store.database.failStatements(rollingBack: statementFault) }
             let committer = try Committer(
                 store: store, schema: app.schema, clock: sync.clock, term: options.term, limits: options.limits,
                 maxGroupSize: options.maxGroupSize, feed: feed, logger: options.logger, commitGate: options.commitGate

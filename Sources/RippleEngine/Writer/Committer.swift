@@ -136,11 +136,18 @@ final class Committer: @unchecked Sendable {
         }
         let lingerUntil = Date(timeIntervalSinceNow: Double(commitDuration) / 2e9)
         var next = first
-        while true {
-            for request in next {
+        // Requests taken into the group but not run, once SQLite rolled its transaction back.
+        var notRun: [Request] = []
+        running: while true {
+            for (index, request) in next.enumerated() {
                 let outcome = execute(request, committed: &committed, lastTimestamp: &lastTimestamp)
                 group.append(request)
                 outcomes.append(outcome)
+                // A SAVEPOINT now would open a transaction of its own, committed by its RELEASE.
+                if !store.database.isInTransaction {
+                    notRun = Array(next[(index + 1)...])
+                    break running
+                }
             }
             if group.count >= min(maxGroupSize, expectedGroupSize) { break }
             guard let more = worker.next(upTo: maxGroupSize - group.count, until: lingerUntil), !more.isEmpty else { break }
@@ -153,6 +160,22 @@ final class Committer: @unchecked Sendable {
             lastDocumentNumber = firstDocumentNumber
             for request in group { request.finish(.failure(failure)) }
         }
+        // SQLite rolled the whole transaction back on an error (a full disk, an I/O error): the
+        // log row must not be written outside it, and after such an error the node refuses
+        // writes until it restarts (under failover it steps down).
+        func stopAfterLostTransaction() {
+            logger.error("SQLite rolled back the group's transaction; \(group.count) mutations left with an unknown outcome, no more are accepted until the node restarts")
+            log.removeAll()
+            lastDocumentNumber = firstDocumentNumber
+            let stopped = FunctionError(
+                .unavailable,
+                "This node stopped accepting writes after SQLite rolled back a group's transaction on an error; retry the mutation once it has restarted")
+            writesStopped.stop(stopped)
+            let unknown = FunctionError.unknownOutcome(.commitFailed)
+            for request in group { request.finish(.failure(unknown)) }
+            for request in notRun { request.finish(.failure(stopped)) }
+        }
+        guard store.database.isInTransaction else { return stopAfterLostTransaction() }
         if let refusal = commitGate?() {
             abandon(refusal)
             return
@@ -164,6 +187,7 @@ final class Committer: @unchecked Sendable {
                 try store.setMeta(MetaKey.maxDocumentNumber, lastDocumentNumber)
             }
         } catch {
+            guard store.database.isInTransaction else { return stopAfterLostTransaction() }
             logger.error("group commit failed, \(group.count) mutations not applied")
             abandon(FunctionError.serverError(error))
             return
