@@ -171,6 +171,7 @@ let package = Package(
         .testTarget(name: "RippleLogTests", dependencies: ["RippleLog", "RippleValues"]),
         .testTarget(name: "RippleCronTests", dependencies: ["RippleCron", "RippleValues", "RippleTestSupport"]),
         .testTarget(name: "RippleReactivityTests", dependencies: ["RippleReactivity", "RippleLog", "RippleValues", "RippleTestSupport"]),
+        .testTarget(name: "RippleTests", dependencies: ["Ripple"]),
         .testTarget(name: "RippleProtocolTests", dependencies: ["RippleProtocol"]),
         .testTarget(name: "RippleAuthTests", dependencies: ["RippleAuth"]),
         .testTarget(

@@ -125,7 +125,12 @@ struct WriterCommand: ParsableCommand {
         var lifecycle = NodeLifecycle(logger: logger, handlesSignals: failover == nil)
         lifecycle.add(.clients, "HTTP and sync server", service: listener)
         lifecycle.add(.mutations, "committer", stop: { engine.close() })
-        if let failover { lifecycle.add(.leadership, "writer leadership", run: failover.watch) }
+        if let failover {
+            lifecycle.add(.leadership, "writer leadership", run: failover.watch)
+            // A writer that stopped accepting writes keeps refusing them until it restarts: it
+            // steps down so that another node leads.
+            lifecycle.add(.leadership, "committer watch", run: { throw WriterStopped(term: failover.term, reason: try await engine.untilWritesStop()) })
+        }
         lifecycle.add(.replication, "replication server", run: { try await replicationServer.run() })
         lifecycle.add(.pruner, "log pruner", run: { try await pruner.run() })
         try await lifecycle.run()

@@ -31,6 +31,13 @@ struct LeaderChanged: Error, CustomStringConvertible {
     var description: String { "the leader of term \(followed.term) is gone; etcd now names \(now.map { "\($0.nodeID) (term \($0.term))" } ?? "nobody")" }
 }
 
+/// This writer's committer stopped accepting writes (a failed COMMIT): it steps down.
+struct WriterStopped: Error, CustomStringConvertible {
+    let term: UInt64
+    let reason: FunctionError
+    var description: String { "the writer of term \(term) stopped accepting writes: \(reason.message)" }
+}
+
 /// `node`: a cluster node whose role etcd decides. While another node leads it is a replica of
 /// that leader; when the leader key expires it stands for election, and if it wins it becomes
 /// the writer of the next term; when it cannot renew its lease it steps down and follows again.
@@ -136,7 +143,11 @@ struct FailoverElection: Service {
                 try await pause(lookInterval)
                 continue
             }
-            let position = CandidatePosition(nodeID: node.nodeID, durableTimestamp: try durableTimestamp(), term: fence.newestTerm)
+            // Ranked by the durable position (the term of the newest commit held, then its ts), not
+            // by the newest term merely seen: a follower of a writer that committed nothing to it
+            // holds no more than one that did not follow it.
+            let durable = try durablePosition()
+            let position = CandidatePosition(nodeID: node.nodeID, durableTimestamp: durable.ts, term: durable.term)
             do {
                 try await leadership.announce(position)
                 // Give the other candidates one look interval to announce theirs.
@@ -159,7 +170,8 @@ struct FailoverElection: Service {
                 guard Election.winner(among: candidates, eligible: sync.allowsPromotion(of:))?.nodeID == node.nodeID else { continue }
                 // The campaign holds only if `/sync` is still the one just judged.
                 guard let won = try await leadership.campaign(
-                    clientAddress: node.listen, replicationAddress: command.replication, syncRevision: sync.revision)
+                    clientAddress: node.listen, replicationAddress: command.replication, syncRevision: sync.revision,
+                    appliedTerm: durable.term)
                 else { continue }
                 _ = fence.admit(won.record.term)
                 let role = FailoverRole(
@@ -196,6 +208,8 @@ struct FailoverElection: Service {
             return true
         } catch let lost as Leadership.LeadershipLost {
             logger.warning("stepping down", metadata: ["reason": "\(lost)"])
+        } catch let stopped as WriterStopped {
+            logger.error("stepping down", metadata: ["reason": "\(stopped)"])
         } catch let changed as LeaderChanged {
             logger.info("leader changed", metadata: ["change": "\(changed)"])
         } catch is CancellationError {
@@ -243,9 +257,10 @@ struct FailoverElection: Service {
         ).run(app: app, auth: auth)
     }
 
-    /// The newest commit this node holds durably, read from its database between roles.
-    private func durableTimestamp() throws -> CommitTimestamp {
-        try Store(database: Database(path: command.node.databasePath)).appliedTimestamp()
+    /// The newest commit this node holds durably and its term, read from its database between roles.
+    private func durablePosition() throws -> (ts: CommitTimestamp, term: UInt64) {
+        let store = try Store(database: Database(path: command.node.databasePath))
+        return (try store.appliedTimestamp(), try store.appliedTerm())
     }
 
     private static func status(role: String, leader: LeaderRecord) -> [(String, JSON)] {

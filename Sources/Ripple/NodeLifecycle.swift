@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -52,17 +53,28 @@ struct NodeLifecycle {
     /// How long the whole graceful shutdown may take before what is left is cancelled (a
     /// socket that never closes must not keep the process alive): `RIPPLE_SHUTDOWN_SECONDS`,
     /// 30 s by default.
-    static var gracefulShutdownLimit: Duration { limit("RIPPLE_SHUTDOWN_SECONDS", default: .seconds(30)) }
+    static func gracefulShutdownLimit(_ environment: [String: String]) throws -> Duration {
+        try limit("RIPPLE_SHUTDOWN_SECONDS", default: .seconds(30), environment)
+    }
 
     /// How long the rest of a role may take to shut down once one of its parts failed:
     /// `RIPPLE_ROLE_CHANGE_SECONDS`, 2 s by default. A promotion waits for it, so it is short;
     /// requests still in flight then are cancelled (their clients see the connection close).
-    static var roleChangeLimit: Duration { limit("RIPPLE_ROLE_CHANGE_SECONDS", default: .seconds(2)) }
+    static func roleChangeLimit(_ environment: [String: String]) throws -> Duration {
+        try limit("RIPPLE_ROLE_CHANGE_SECONDS", default: .seconds(2), environment)
+    }
 
-    /// Seconds from the environment `variable` (fractions allowed), `fallback` when unset or
-    /// not above zero.
-    private static func limit(_ variable: String, default fallback: Duration) -> Duration {
-        guard let seconds = Double(ProcessInfo.processInfo.environment[variable] ?? ""), seconds > 0 else { return fallback }
+    /// The most either shutdown limit may be: a node that waits longer for its parts is stuck.
+    static let longestShutdownLimit: Double = 3600
+
+    /// Seconds from the environment `variable` (fractions allowed), `fallback` when unset; an
+    /// error names the variable when it is not a number of seconds above zero and at most
+    /// `longestShutdownLimit` (`inf` would trap converting to milliseconds at a role change).
+    static func limit(_ variable: String, default fallback: Duration, _ environment: [String: String]) throws -> Duration {
+        guard let text = environment[variable] else { return fallback }
+        guard let seconds = Double(text), seconds.isFinite, seconds > 0, seconds <= longestShutdownLimit else {
+            throw ValidationError("\(variable) must be a number of seconds above 0 and at most \(Int(longestShutdownLimit)), not `\(text)`")
+        }
         return .milliseconds(Int64(seconds * 1000))
     }
 
@@ -107,6 +119,9 @@ struct NodeLifecycle {
     /// that throws shuts the rest down the same way, within `roleChangeLimit`, and its error is
     /// rethrown (a lost leadership ends the role this way).
     func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let gracefulShutdownLimit = try Self.gracefulShutdownLimit(environment)
+        let roleChangeLimit = try Self.roleChangeLimit(environment)
         // A ServiceGroup starts its services in order and shuts them down in reverse: the last
         // step first in the list.
         let ordered = parts.sorted { $0.step.rawValue > $1.step.rawValue }
@@ -117,7 +132,7 @@ struct NodeLifecycle {
                     serviceName: $0.name)
             },
             gracefulShutdownSignals: handlesSignals ? [.sigterm, .sigint] : [], logger: logger)
-        configuration.maximumGracefulShutdownDuration = Self.gracefulShutdownLimit
+        configuration.maximumGracefulShutdownDuration = gracefulShutdownLimit
         let group = ServiceGroup(configuration: configuration)
         let failures = self.failures
         let logger = self.logger
@@ -133,9 +148,9 @@ struct NodeLifecycle {
             tasks.addTask {
                 var failed = failures.makeAsyncIterator()
                 guard await failed.next() != nil else { return nil }
-                try? await Task.sleep(for: Self.roleChangeLimit)
+                try? await Task.sleep(for: roleChangeLimit)
                 if !Task.isCancelled {
-                    logger.warning("the role's shutdown outlasted \(Self.roleChangeLimit) (RIPPLE_ROLE_CHANGE_SECONDS); cancelling the rest")
+                    logger.warning("the role's shutdown outlasted \(roleChangeLimit) (RIPPLE_ROLE_CHANGE_SECONDS); cancelling the rest")
                 }
                 return nil
             }

@@ -84,6 +84,9 @@ public struct EngineOptions: Sendable {
     var commitFault: (@Sendable () -> Bool)?
     /// How the committer measures COMMIT and times its group linger; tests inject their own.
     var lingerClock: any LingerClock = SystemLingerClock()
+    /// A fault for tests: a writer's statement whose SQL it returns true for fails with the
+    /// transaction rolled back (`Database.failStatements`).
+    var statementFault: (@Sendable (String) -> Bool)?
 
     public init() {}
 }
@@ -145,6 +148,7 @@ public final class Engine: Sendable {
             try sync.run(app.schema.withSystemTables)
             let feed = CommitFeed(appliedTimestamp: try store.appliedTimestamp())
             if let commitFault = options.commitFault { store.database.failCommits(while: commitFault) }
+            if let statementFault = options.statementFault { store.database.failStatements(rollingBack: statementFault) }
             let committer = try Committer(
                 store: store, schema: app.schema, clock: sync.clock, term: options.term, limits: options.limits,
                 maxGroupSize: options.maxGroupSize, feed: feed, logger: options.logger, commitGate: options.commitGate,
@@ -225,6 +229,21 @@ public final class Engine: Sendable {
 
     /// Whether this node runs mutations itself.
     public var isWriter: Bool { committer != nil }
+
+    /// Why this writer stopped accepting writes until it restarts (a failed COMMIT, a lapsed
+    /// leadership); nil while it accepts them, and on a replica.
+    public var writesStoppedReason: FunctionError? { committer?.writesStopped.reason }
+
+    /// Returns why the writer stopped accepting writes, once it has (a failover writer then steps
+    /// down); throws `CancellationError` when the task is cancelled first, and waits until then on
+    /// a replica.
+    public func untilWritesStop() async throws -> FunctionError {
+        guard let committer else {
+            while true { try await Task.sleep(for: .seconds(3600)) }
+        }
+        guard let reason = await committer.writesStopped.wait() else { throw CancellationError() }
+        return reason
+    }
 
     // MARK: - Calling functions
 

@@ -6,7 +6,7 @@ public struct CandidatePosition: Sendable, Equatable, Codable {
     public var nodeID: String
     /// The newest commit the candidate holds durably.
     public var durableTimestamp: CommitTimestamp
-    /// The term of the writer it last followed.
+    /// The term of the newest commit it holds durably (`Store.appliedTerm`).
     public var term: UInt64
 
     public init(nodeID: String, durableTimestamp: CommitTimestamp, term: UInt64) {
@@ -20,7 +20,7 @@ public struct CandidatePosition: Sendable, Equatable, Codable {
 ///
 /// Rule: only eligible candidates count (with synchronous replication, those in the last
 /// writer's in-sync set; a replica that was not in sync may lack acknowledged commits). Among
-/// them, the newest term followed wins, then the highest durable commit timestamp — the one
+/// them, the newest term of a commit held wins, then the highest durable commit timestamp — the one
 /// that lost the fewest commits —, then the smallest node id, so every candidate reading the
 /// same positions agrees. A candidate campaigns only if it is that winner; the campaign itself
 /// is an etcd transaction on the term, so even candidates that disagree (one read stale

@@ -112,14 +112,18 @@ public final class Leadership: Sendable {
     /// record the eligibility was judged on — a candidate paused after reading it must not win
     /// over a sync set recorded since), writing the leader key (bound to a fresh lease) and the
     /// next term together. Returns the record and the lease on success, nil if someone else won.
-    public func campaign(clientAddress: String, replicationAddress: String, syncRevision: Int64) async throws -> (record: LeaderRecord, lease: Int64, ttl: Duration)? {
+    /// `appliedTerm` is the newest term this node holds commits of (`Store.appliedTerm`).
+    public func campaign(
+        clientAddress: String, replicationAddress: String, syncRevision: Int64, appliedTerm: UInt64 = 0
+    ) async throws -> (record: LeaderRecord, lease: Int64, ttl: Duration)? {
         let (term, revision) = try await lastTerm()
+        let next = Self.nextTerm(etcdTerm: term, appliedTerm: appliedTerm)
         let sent = ContinuousClock.now
         let lease = try await etcd.grantLease(ttlSeconds: ttlSeconds)
-        let record = LeaderRecord(nodeID: nodeID, clientAddress: clientAddress, replicationAddress: replicationAddress, term: term + 1)
+        let record = LeaderRecord(nodeID: nodeID, clientAddress: clientAddress, replicationAddress: replicationAddress, term: next)
         let won = try await etcd.transaction(
             if: [.absent(keys.leader), .modRevisionEquals(keys.term, revision), .modRevisionEquals(keys.sync, syncRevision)],
-            then: [.put(keys.leader, record.encoded, lease: lease.id), .put(keys.term, Array(String(term + 1).utf8), lease: nil)])
+            then: [.put(keys.leader, record.encoded, lease: lease.id), .put(keys.term, Array(String(next).utf8), lease: nil)])
         guard won else {
             try? await etcd.revoke(lease: lease.id)
             return nil
@@ -128,6 +132,14 @@ public final class Leadership: Sendable {
         permit.withLock { $0 = CommitPermit(deadline: StepDownRule(ttl: ttl).deadline(renewalSentAt: sent)) }
         logger.info("elected writer", metadata: ["term": "\(record.term)", "ttl": "\(lease.ttlSeconds)s"])
         return (record, lease.id, ttl)
+    }
+
+    /// The term a campaign claims: above etcd's term key and above every term this node holds
+    /// commits of. If etcd's key went back (etcd wiped or restored from an old backup), a term
+    /// already used would otherwise be handed out again, and two writers' commits would carry
+    /// the same (ts, term) identity.
+    public static func nextTerm(etcdTerm: UInt64, appliedTerm: UInt64) -> UInt64 {
+        max(etcdTerm, appliedTerm) + 1
     }
 
     /// Renews the lease until it cannot; throws `LeadershipLost` at the step-down deadline (or

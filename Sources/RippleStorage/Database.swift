@@ -21,6 +21,8 @@ public final class Database {
     private var statements: [String: Statement] = [:]
     /// What `failCommits(while:)` installed, kept alive for SQLite's hook.
     private var commitFault: CommitFault?
+    /// What `failStatements(rollingBack:)` installed: asked with each statement's SQL before it runs.
+    var statementFault: ((String) -> Bool)?
 
     /// Opens (creating if needed) the database at `path` in WAL mode.
     public init(path: String, readOnly: Bool = false) throws(DatabaseError) {
@@ -120,6 +122,18 @@ public final class Database {
             Unmanaged.passUnretained(fault).toOpaque())
     }
 
+    /// A fault for tests: a statement for whose SQL `failing` returns true fails with
+    /// `SQLITE_FULL` after SQLite rolled the whole transaction back, as SQLite does on a full
+    /// disk, an I/O error or no memory — so tests reach what the committer does then.
+    package func failStatements(rollingBack failing: @escaping (_ sql: String) -> Bool) {
+        statementFault = failing
+    }
+
+    /// Whether a transaction is open on this connection. SQLite ends one by itself when an error
+    /// (`SQLITE_FULL`, `SQLITE_IOERR`, `SQLITE_NOMEM`) rolled it back whole: the statements
+    /// that follow then run each in a transaction of their own.
+    public var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
+
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
     public var changes: Int { Int(sqlite3_changes(handle)) }
 
@@ -186,6 +200,10 @@ public final class Statement {
     /// Advances to the next row; `false` when done.
     @discardableResult
     public func step() throws(DatabaseError) -> Bool {
+        if let fault = database.statementFault, fault(sql) {
+            sqlite3_exec(database.handle, "ROLLBACK", nil, nil, nil)
+            throw DatabaseError(code: SQLITE_FULL, message: "database or disk is full (a test's fault)", sql: sql)
+        }
         let rc = sqlite3_step(handle)
         switch rc {
         case SQLITE_ROW: return true

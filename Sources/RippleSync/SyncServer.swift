@@ -97,6 +97,7 @@ public struct SyncServer: Sendable {
                 ("status", .string("ok")), ("role", .string(configuration.role)), ("nodeId", .string(configuration.nodeID)),
                 ("appliedTs", .string(String(ts))), ("ts", .string(WireTimestamp.encode(ts.nanoseconds))),
             ]
+            if let stopped = engine.writesStoppedReason { fields.append(("writesStopped", .string(stopped.message))) }
             fields += await configuration.replicationStatus()
             return HTTPAPI.json(.ok, .object(fields))
         }

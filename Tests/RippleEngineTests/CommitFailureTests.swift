@@ -1,5 +1,6 @@
 import Foundation
 @testable import RippleEngine
+import RippleStorage
 import RippleTestSupport
 import RippleValues
 import Synchronization
@@ -26,6 +27,9 @@ import Testing
         defer { engine.close() }
         let committer = try #require(engine.committer)
 
+        #expect(engine.writesStoppedReason == nil)
+        let stopped = Task { try await engine.untilWritesStop() }
+
         let hold = try await committerHold.hold(engine)
         let inserts = (1...3).map { n in Task { try await engine.mutation("items:insert", ["group": "g", "n": .float64(Double(n))]) } }
         try await eventually("the three inserts are queued") { committer.queuedCount == 3 }
@@ -51,8 +55,84 @@ import Testing
             return error.kind == .unavailable
                 && error.message == "This node stopped accepting writes after a failed COMMIT whose group may be recovered when it restarts; retry the mutation once it has restarted"
         }
+        // A failover writer waits for this to step down; `/health` reports it.
+        let stoppedMessage = "This node stopped accepting writes after a failed COMMIT whose group may be recovered when it restarts; retry the mutation once it has restarted"
+        #expect(try await stopped.value.message == stoppedMessage)
+        #expect(engine.writesStoppedReason?.message == stoppedMessage)
         // The refused group never reached a COMMIT, and nothing after the held one was published.
         #expect(commits.withLock { $0 } == 2)
         #expect(try await engine.appliedTimestamp() == held.ts)
+    }
+
+    @Test func waitingForTheWritesToStopEndsWhenTheWaiterIsCancelled() async throws {
+        let dir = TemporaryDirectory()
+        let engine = try Engine.open(path: dir.database, app: App(schema: itemsSchema, functions: CommitterHold().functions))
+        defer { engine.close() }
+        let waiter = Task { try await engine.untilWritesStop() }
+        waiter.cancel()
+        await #expect(throws: CancellationError.self) { try await waiter.value }
+        #expect(engine.writesStoppedReason == nil)
+    }
+
+    /// SQLite rolls a whole transaction back on a full disk or an I/O error. The rest of the group
+    /// must not run outside it (a SAVEPOINT would open a transaction of its own, committed by its
+    /// RELEASE), nor its log row be written in autocommit (replicas would get writes the writer
+    /// lacks): nothing of the group lands, the callers whose mutation ran hear an unknown outcome,
+    /// and the committer stops.
+    @Test func aTransactionRolledBackMidGroupLeavesNothingDurableAndStopsTheCommitter() async throws {
+        let dir = TemporaryDirectory()
+        // The three inserts make one group; the second one's document write fails with the
+        // transaction rolled back.
+        let committerHold = CommitterHold()
+        let documentWrites = Mutex(0)
+        var options = EngineOptions()
+        options.statementFault = { sql in
+            guard sql.hasPrefix("INSERT INTO documents") else { return false }
+            return documentWrites.withLock { count in
+                count += 1
+                return count == 2
+            }
+        }
+        let engine = try Engine.open(path: dir.database, app: App(schema: itemsSchema, functions: committerHold.functions), options: options)
+        defer { engine.close() }
+        let committer = try #require(engine.committer)
+        let stopped = Task { try await engine.untilWritesStop() }
+        let store = try Store(database: Database(path: dir.database))
+        func documentCount() throws -> Int64 {
+            let count = try store.database.statement("SELECT count(*) FROM documents")
+            _ = try count.step()
+            return count.int64(0)
+        }
+        let documentsBefore = try documentCount()
+
+        let hold = try await committerHold.hold(engine)
+        let inserts = (1...3).map { n in Task { try await engine.mutation("items:insert", ["group": "g", "n": .float64(Double(n))]) } }
+        try await eventually("the three inserts are queued") { committer.queuedCount == 3 }
+        committerHold.release()
+        let held = try await hold.value
+
+        // The two that ran are of unknown outcome; the third never ran, and is refused.
+        for insert in inserts[..<2] {
+            await #expect {
+                try await insert.value
+            } throws: { error in
+                (error as! FunctionError).unknownOutcome == .commitFailed
+            }
+        }
+        let stoppedMessage = "This node stopped accepting writes after SQLite rolled back a group's transaction on an error; retry the mutation once it has restarted"
+        await #expect {
+            try await inserts[2].value
+        } throws: { error in
+            (error as! FunctionError).message == stoppedMessage
+        }
+        #expect(try await stopped.value.message == stoppedMessage)
+        await #expect {
+            try await engine.mutation("items:insert", ["group": "g", "n": 4])
+        } throws: { error in
+            (error as! FunctionError).message == stoppedMessage
+        }
+        // What is durable: no insert of the group, and no log row or applied position for it.
+        #expect(try store.appliedTimestamp() == held.ts)
+        #expect(try documentCount() == documentsBefore)
     }
 }

@@ -71,8 +71,9 @@ final class Committer: @unchecked Sendable {
     /// the error, and recovery brings it back at the next start). That group may be in the log
     /// but was never shipped, so publishing any later group would hand replicas a log with a hole
     /// in it. Every later request is refused instead, until the node restarts (under failover it
-    /// steps down, and its unpublished tail is discarded when it rejoins as a replica).
-    private var stoppedAfterUnpublishedGroup: FunctionError?
+    /// steps down on this signal, and its unpublished tail is discarded when it rejoins as a
+    /// replica).
+    let writesStopped = WritesStopped()
 
     init(
         store: Store, schema: Schema, clock: CommitClock, term: UInt64, limits: TransactionLimits, maxGroupSize: Int, feed: CommitFeed,
@@ -128,7 +129,7 @@ final class Committer: @unchecked Sendable {
         var committed: [CommittedMutation] = []
         var lastTimestamp = appliedTimestamp
         let firstDocumentNumber = lastDocumentNumber
-        if let stopped = stoppedAfterUnpublishedGroup {
+        if let stopped = writesStopped.reason {
             for request in first { request.finish(.failure(stopped)) }
             return
         }
@@ -141,11 +142,18 @@ final class Committer: @unchecked Sendable {
         }
         let lingerUntil = lingerClock.lingerDeadline(after: commitDuration / 2)
         var next = first
-        while true {
-            for request in next {
+        // Requests taken into the group but not run, once SQLite rolled its transaction back.
+        var notRun: [Request] = []
+        running: while true {
+            for (index, request) in next.enumerated() {
                 let outcome = execute(request, committed: &committed, lastTimestamp: &lastTimestamp)
                 group.append(request)
                 outcomes.append(outcome)
+                // A SAVEPOINT now would open a transaction of its own, committed by its RELEASE.
+                if !store.database.isInTransaction {
+                    notRun = Array(next[(index + 1)...])
+                    break running
+                }
             }
             if group.count >= min(maxGroupSize, expectedGroupSize) { break }
             guard let more = worker.next(upTo: maxGroupSize - group.count, until: lingerUntil), !more.isEmpty else { break }
@@ -158,6 +166,22 @@ final class Committer: @unchecked Sendable {
             lastDocumentNumber = firstDocumentNumber
             for request in group { request.finish(.failure(failure)) }
         }
+        // SQLite rolled the whole transaction back on an error (a full disk, an I/O error): the
+        // log row must not be written outside it, and after such an error the node refuses
+        // writes until it restarts (under failover it steps down).
+        func stopAfterLostTransaction() {
+            logger.error("SQLite rolled back the group's transaction; \(group.count) mutations left with an unknown outcome, no more are accepted until the node restarts")
+            log.removeAll()
+            lastDocumentNumber = firstDocumentNumber
+            let stopped = FunctionError(
+                .unavailable,
+                "This node stopped accepting writes after SQLite rolled back a group's transaction on an error; retry the mutation once it has restarted")
+            writesStopped.stop(stopped)
+            let unknown = FunctionError.unknownOutcome(.commitFailed)
+            for request in group { request.finish(.failure(unknown)) }
+            for request in notRun { request.finish(.failure(stopped)) }
+        }
+        guard store.database.isInTransaction else { return stopAfterLostTransaction() }
         if let refusal = commitGate?() {
             abandon(refusal)
             return
@@ -169,6 +193,7 @@ final class Committer: @unchecked Sendable {
                 try store.setMeta(MetaKey.maxDocumentNumber, lastDocumentNumber)
             }
         } catch {
+            guard store.database.isInTransaction else { return stopAfterLostTransaction() }
             logger.error("group commit failed, \(group.count) mutations not applied")
             abandon(FunctionError.serverError(error))
             return
@@ -182,9 +207,10 @@ final class Committer: @unchecked Sendable {
                 "COMMIT failed; \(group.count) mutations may or may not be durable, and no more are accepted until the node restarts",
                 metadata: ["error": "\(error)"])
             try? control.rollback.run()
-            stoppedAfterUnpublishedGroup = FunctionError(
-                .unavailable,
-                "This node stopped accepting writes after a failed COMMIT whose group may be recovered when it restarts; retry the mutation once it has restarted")
+            writesStopped.stop(
+                FunctionError(
+                    .unavailable,
+                    "This node stopped accepting writes after a failed COMMIT whose group may be recovered when it restarts; retry the mutation once it has restarted"))
             let unknown = FunctionError.unknownOutcome(.commitFailed)
             for request in group { request.finish(.failure(unknown)) }
             return
@@ -196,8 +222,9 @@ final class Committer: @unchecked Sendable {
         if let refusal = commitGate?() {
             logger.error("leadership lapsed during a group commit; \(group.count) mutations left unacknowledged")
             let unknown = FunctionError.unknownOutcome(.leadershipLapsed(reason: refusal.message))
-            stoppedAfterUnpublishedGroup = FunctionError(
-                .unavailable, "This node stopped accepting writes: it left a commit unpublished when its leadership lapsed; retry the mutation on the new writer")
+            writesStopped.stop(
+                FunctionError(
+                    .unavailable, "This node stopped accepting writes: it left a commit unpublished when its leadership lapsed; retry the mutation on the new writer"))
             for request in group { request.finish(.failure(unknown)) }
             return
         }
