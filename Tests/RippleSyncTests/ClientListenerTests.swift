@@ -89,4 +89,45 @@ import Testing
         }
         await node.stop()
     }
+
+    /// A client that answers pings but never the going-away close held the drain, and so the
+    /// node's role change, until the node's time limit; meanwhile the port kept accepting and
+    /// the socket kept running what the client sent, mutations included.
+    @Test func aClientThatNeverAnswersTheCloseHoldsNeitherTheDrainNorThePort() async throws {
+        let node = try await TestNode.start()
+        let (ports, portSink) = AsyncStream<Int>.makeStream()
+        let listener = node.server.listener { portSink.yield($0) }
+        var configuration = ServiceGroupConfiguration(services: [listener], logger: Logger(label: "test-listener"))
+        configuration.maximumGracefulShutdownDuration = .seconds(30)
+        let lifecycle = ServiceGroup(configuration: configuration)
+        let serving = Task { try await lifecycle.run() }
+        var iterator = ports.makeAsyncIterator()
+        let port = try #require(await iterator.next())
+
+        let client = try UnansweringWebSocket(port: port)
+        try client.sendText(#"{"type":"Connect","sessionId":"5d0c1e2f-3a4b-4c5d-8e6f-7a8b9c0d1e2f","connectionCount":0,"lastCloseReason":"InitialConnect"}"#)
+        try client.sendText(#"{"type":"Authenticate","baseVersion":0,"tokenType":"Admin","value":"test-admin-key"}"#)
+        try client.sendText(Self.recordRun(requestId: 0, tag: "drain-before"))
+        let answer = try await client.read { $0.contains("MutationResponse") }
+        #expect(answer?.contains(#""success":true"#) == true, "the mutation before the drain runs: \(String(describing: answer))")
+
+        let shutdownBegan = ContinuousClock.now
+        await lifecycle.triggerGracefulShutdown()
+        let ended = Task { try await client.readToEnd(sendingAfterClose: Self.recordRun(requestId: 1, tag: "drain-after")) }
+        try await eventually("the port stops accepting", timeout: .seconds(5)) {
+            (try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get()) == nil
+        }
+        #expect(try await ended.value, "the server closes the connection")
+        #expect(client.closeCode == 1001)
+        try await serving.value
+        #expect(ContinuousClock.now - shutdownBegan < .seconds(5), "the drain waited for the client")
+
+        let stats = try await node.engine.query("diagnostics:runStats", ["prefix": "drain"]).value
+        #expect(stats["runs"] == 1, "only the mutation sent before the going-away runs: \(stats)")
+        await node.stop()
+    }
+
+    private static func recordRun(requestId: Int, tag: String) -> String {
+        #"{"type":"Mutation","requestId":\#(requestId),"udfPath":"diagnostics:recordRun","args":[{"tag":"\#(tag)","counter":"drain"}]}"#
+    }
 }
