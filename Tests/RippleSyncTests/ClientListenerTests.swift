@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import Logging
 import NIOCore
@@ -33,21 +32,15 @@ import Testing
             // The server's only event loop is held while the clients connect and send a request
             // (they wait in the kernel), and cancels the listener before it lets go: it accepts
             // them as its accept loop is already ending.
-            let clientsConnected = DispatchSemaphore(value: 0)
-            await withCheckedContinuation { held in
-                group.next().execute {
-                    held.resume()
-                    clientsConnected.wait()
-                    serving.cancel()
+            let clients = try await withEventLoopHeld(group.next(), releasing: { serving.cancel() }) {
+                var clients: [any Channel] = []
+                for _ in 0..<8 {
+                    let client = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get()
+                    try await client.writeAndFlush(request)
+                    clients.append(client)
                 }
+                return clients
             }
-            var clients: [any Channel] = []
-            for _ in 0..<8 {
-                let client = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get()
-                try await client.writeAndFlush(request)
-                clients.append(client)
-            }
-            clientsConnected.signal()
 
             _ = await serving.result
             // A wait that can fail: a dropped connection is never closed.
