@@ -56,15 +56,7 @@ import Testing
     /// Hummingbird client sometimes never returned here under a loaded parallel run.
     @Test func aGracefulShutdownClosesSyncSocketsGoingAwayAndStopsAccepting() async throws {
         let node = try await TestNode.start()
-        let (ports, portSink) = AsyncStream<Int>.makeStream()
-        let listener = node.server.listener { portSink.yield($0) }
-        var configuration = ServiceGroupConfiguration(services: [listener], logger: Logger(label: "test-listener"))
-        // A drain that never ends fails the test below instead of hanging it.
-        configuration.maximumGracefulShutdownDuration = .seconds(30)
-        let lifecycle = ServiceGroup(configuration: configuration)
-        let serving = Task { try await lifecycle.run() }
-        var iterator = ports.makeAsyncIterator()
-        let port = try #require(await iterator.next())
+        let (lifecycle, serving, port) = try await Self.serveListener(of: node)
 
         let socket = Task { try await RawWebSocket.listen(port: port, timeout: 30) }
         try await eventually("the sync socket is open") { await node.server.admission.openCount == 1 }
@@ -88,14 +80,7 @@ import Testing
     /// the socket kept running what the client sent, mutations included.
     @Test func aClientThatNeverAnswersTheCloseHoldsNeitherTheDrainNorThePort() async throws {
         let node = try await TestNode.start()
-        let (ports, portSink) = AsyncStream<Int>.makeStream()
-        let listener = node.server.listener { portSink.yield($0) }
-        var configuration = ServiceGroupConfiguration(services: [listener], logger: Logger(label: "test-listener"))
-        configuration.maximumGracefulShutdownDuration = .seconds(30)
-        let lifecycle = ServiceGroup(configuration: configuration)
-        let serving = Task { try await lifecycle.run() }
-        var iterator = ports.makeAsyncIterator()
-        let port = try #require(await iterator.next())
+        let (lifecycle, serving, port) = try await Self.serveListener(of: node)
 
         let client = try UnansweringWebSocket(port: port)
         try client.sendText(#"{"type":"Connect","sessionId":"5d0c1e2f-3a4b-4c5d-8e6f-7a8b9c0d1e2f","connectionCount":0,"lastCloseReason":"InitialConnect"}"#)
@@ -118,6 +103,20 @@ import Testing
         let stats = try await node.engine.query("diagnostics:runStats", ["prefix": "drain"]).value
         #expect(stats["runs"] == 1, "only the mutation sent before the going-away runs: \(stats)")
         await node.stop()
+    }
+
+    /// A second client port of `node`, run as a Service as the node runs it: the lifecycle to
+    /// shut down, its run, and the port.
+    private static func serveListener(of node: TestNode) async throws -> (ServiceGroup, Task<Void, any Error>, Int) {
+        let (ports, portSink) = AsyncStream<Int>.makeStream()
+        let listener = node.server.listener { portSink.yield($0) }
+        var configuration = ServiceGroupConfiguration(services: [listener], logger: Logger(label: "test-listener"))
+        // A drain that never ends fails the test instead of hanging it.
+        configuration.maximumGracefulShutdownDuration = .seconds(30)
+        let lifecycle = ServiceGroup(configuration: configuration)
+        let serving = Task { try await lifecycle.run() }
+        var iterator = ports.makeAsyncIterator()
+        return (lifecycle, serving, try #require(await iterator.next()))
     }
 
     private static func recordRun(requestId: Int, tag: String) -> String {
