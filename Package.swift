@@ -159,7 +159,10 @@ let package = Package(
 
         // What several test targets share: temporary directories, a seeded generator, a wait on a
         // condition, a logger whose lines a test can read.
-        .target(name: "RippleTestSupport", dependencies: [.product(name: "Logging", package: "swift-log")], path: "Tests/RippleTestSupport"),
+        .target(
+            name: "RippleTestSupport",
+            dependencies: [.product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio")],
+            path: "Tests/RippleTestSupport"),
         // A node served in-process on a loopback port, for the sync server's and the client's tests.
         .target(
             name: "RippleNodeTestSupport",

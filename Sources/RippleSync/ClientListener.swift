@@ -11,7 +11,8 @@ import ServiceLifecycle
 ///
 /// On graceful shutdown (SIGTERM, or the node changing role) it refuses new sync sockets and
 /// closes the open ones going-away (1001: the clients reconnect, to this node in its next role
-/// or to another), then lets Hummingbird stop accepting and finish the HTTP requests in flight;
+/// or to another; a socket whose client does not answer is cut `SyncServer.goingAwayGrace`
+/// later), then lets Hummingbird stop accepting and finish the HTTP requests in flight;
 /// the node's lifecycle bounds how long all that may take and cancels what is left. On every
 /// path out, cancellation included, the connections NIO accepted but never handed to the server
 /// are finished and closed (`AcceptedConnections`): dropped unfinished, one traps the process.
@@ -25,7 +26,8 @@ public struct ClientListener: Service {
         let server = ServiceGroup(configuration: .init(services: [application], logger: logger))
         // Detached, so that the node's graceful shutdown does not reach the WebSocket library
         // directly (it would close every socket 1000, normal closure, racing the going-away
-        // close): the handler below drains the sockets first, then shuts the server down.
+        // close): the handler below sends the going-away closes first (bounded by the grace),
+        // then shuts the server down, which stops accepting and waits for the connections.
         let serving = Task.detached { try await server.run() }
         let admission = self.admission
         do {
@@ -34,7 +36,7 @@ public struct ClientListener: Service {
                     try await serving.value
                 } onGracefulShutdown: {
                     Task {
-                        await admission.drain()
+                        await admission.goAway()
                         await server.triggerGracefulShutdown()
                     }
                 }

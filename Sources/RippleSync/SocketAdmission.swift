@@ -28,11 +28,10 @@ actor SocketAdmission {
     private let maxPerAddress: Int
     private var open = 0
     private var openByAddress: [String: Int] = [:]
-    /// How to ask each open socket to go away.
-    private var goAways: [Int: @Sendable () -> Void] = [:]
+    /// How to ask each open socket to go away: returns once its going-away close is sent.
+    private var goAways: [Int: @Sendable () async -> Void] = [:]
     private var lastTicket = 0
     private var draining = false
-    private var drainWaiters: [CheckedContinuation<Void, Never>] = []
 
     init(limits: SyncLimits) {
         maxSockets = limits.maxSockets
@@ -41,7 +40,7 @@ actor SocketAdmission {
 
     /// Takes a slot for a socket from `address` (`nil`: unknown, counted in the total only)
     /// that `goAway` closes going-away when the server drains, or says why not.
-    func admit(_ address: String?, goAway: @escaping @Sendable () -> Void) -> Decision {
+    func admit(_ address: String?, goAway: @escaping @Sendable () async -> Void) -> Decision {
         guard !draining else { return .draining }
         guard maxSockets == 0 || open < maxSockets else { return .refused(LimitExceeded.sockets(maxSockets)) }
         if let address, maxPerAddress > 0 {
@@ -61,21 +60,19 @@ actor SocketAdmission {
     func release(_ ticket: Ticket) {
         open -= 1
         goAways[ticket.id] = nil
-        if open == 0 {
-            for waiter in drainWaiters { waiter.resume() }
-            drainWaiters = []
-        }
         guard let address = ticket.address, maxPerAddress > 0, let count = openByAddress[address] else { return }
         openByAddress[address] = count > 1 ? count - 1 : nil
     }
 
-    /// Refuses every socket from now on, asks each open one to go away, and returns once all
-    /// have closed.
-    func drain() async {
+    /// Refuses every socket from now on and asks each open one to go away; returns once each
+    /// has sent its going-away close. Each socket then closes when its client answers, or
+    /// `SyncServer.goingAwayGrace` later.
+    func goAway() async {
         draining = true
-        for goAway in goAways.values { goAway() }
-        guard open > 0 else { return }
-        await withCheckedContinuation { drainWaiters.append($0) }
+        let goAways = Array(self.goAways.values)
+        await withDiscardingTaskGroup { group in
+            for goAway in goAways { group.addTask { await goAway() } }
+        }
     }
 }
 
@@ -86,10 +83,13 @@ struct SyncRequestContext: RequestContext, WebSocketRequestContext {
     let webSocket: WebSocketHandlerReference<Self>
     /// The peer's IP address without its port; `nil` for a Unix socket.
     let remoteAddress: String?
+    /// The connection, which a socket asked to go away closes after a grace.
+    let channel: any Channel
 
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         webSocket = .init()
         remoteAddress = source.channel.remoteAddress?.ipAddress
+        channel = source.channel
     }
 }

@@ -11,6 +11,7 @@ import RippleListener
 import RippleLog
 import RippleProtocol
 import RippleValues
+import Synchronization
 
 /// A node's client-facing server: the Convex sync WebSocket at `/api/sync` (and
 /// `/api/{version}/sync`), the HTTP API, and health/version endpoints.
@@ -156,7 +157,7 @@ public struct SyncServer: Sendable {
         let sockets = Router(context: SyncRequestContext.self)
         for path in ["/api/sync", "/api/:version/sync"] {
             sockets.ws(RouterPath(path)) { _, _ in .upgrade([:]) } onUpgrade: { inbound, outbound, context in
-                await serve(inbound: inbound, outbound: outbound, from: context.requestContext.remoteAddress)
+                await serve(inbound: inbound, outbound: outbound, channel: context.requestContext.channel, from: context.requestContext.remoteAddress)
             }
         }
         var server = ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: configuration.version)
@@ -182,9 +183,18 @@ public struct SyncServer: Sendable {
     /// its outbox, and a JSON ping whenever the socket has been quiet for `pingInterval`. A
     /// socket beyond the node's socket limits gets a FatalError naming the limit, and closes; one
     /// opened while the server drains, or open when it begins to, is closed going-away.
-    func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, from address: String?) async {
-        let (outbox, post) = AsyncStream<Outgoing>.makeStream()
-        switch await admission.admit(address, goAway: { post.yield(.goAway) }) {
+    func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel, from address: String?) async {
+        let (outbox, post) = AsyncStream<ServerMessage>.makeStream()
+        let goneAway = GoneAway()
+        let goAway: @Sendable () async -> Void = {
+            goneAway.mark()
+            // Only the client's answer ends a close handshake, and the WebSocket library's own
+            // timeout starts after this handler returns, which it does not while it reads: a
+            // client that never answers would hold the node's drain.
+            channel.eventLoop.scheduleTask(in: Self.goingAwayGrace) { channel.close(promise: nil) }
+            try? await outbound.close(.goingAway, reason: Self.goingAwayReason)
+        }
+        switch await admission.admit(address, goAway: goAway) {
         case .refused(let refusal):
             logger.info("refusing sync socket: \(refusal)")
             try? await outbound.write(.text(ServerMessage.fatalError(error: refusal).serialized()))
@@ -192,7 +202,7 @@ public struct SyncServer: Sendable {
         case .draining:
             try? await outbound.close(.goingAway, reason: Self.goingAwayReason)
         case .admitted(let ticket):
-            await serve(inbound: inbound, outbound: outbound, outbox: outbox, post: post)
+            await serve(inbound: inbound, outbound: outbound, outbox: outbox, post: post, goneAway: goneAway)
             await admission.release(ticket)
         }
     }
@@ -200,29 +210,34 @@ public struct SyncServer: Sendable {
     /// The close reason of a socket the server drains.
     static let goingAwayReason = "the node is stopping or changing role; reconnect"
 
-    /// What a socket's writer sends: the session's messages, then possibly a going-away close.
-    enum Outgoing: Sendable {
-        case message(ServerMessage)
-        case goAway
+    /// How long a socket asked to go away waits for its client's answering close before the
+    /// server closes the connection: long enough for a client on a slow link to answer, short
+    /// enough that a role change (`RIPPLE_ROLE_CHANGE_SECONDS`) is not held by one client.
+    static let goingAwayGrace = TimeAmount.milliseconds(500)
+
+    /// Marks a socket asked to go away: from then on the reader drops what its client sends, so
+    /// nothing it sends after the going-away close (a mutation, a query) runs on a node that is
+    /// stopping or changing role.
+    final class GoneAway: Sendable {
+        private let marked = Atomic(false)
+
+        func mark() { marked.store(true, ordering: .releasing) }
+        var isMarked: Bool { marked.load(ordering: .acquiring) }
     }
 
     private func serve(
-        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, outbox: AsyncStream<Outgoing>, post: AsyncStream<Outgoing>.Continuation
+        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, outbox: AsyncStream<ServerMessage>,
+        post: AsyncStream<ServerMessage>.Continuation, goneAway: GoneAway
     ) async {
-        let id = await hub.openSession { post.yield(.message($0)) }
+        let id = await hub.openSession { post.yield($0) }
         let session = SyncSession(
             id: id, hub: hub, engine: engine, authenticator: authenticator, logger: logger, limits: configuration.limits,
             latestKnownTimestamp: configuration.latestKnownTimestamp
-        ) { post.yield(.message($0)) }
+        ) { post.yield($0) }
         let pingInterval = configuration.pingInterval
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                for await outgoing in outbox {
-                    guard case .message(let message) = outgoing else {
-                        // The client's answering close ends the reader too.
-                        try? await outbound.close(.goingAway, reason: Self.goingAwayReason)
-                        break
-                    }
+                for await message in outbox {
                     do { try await outbound.write(.text(message.serialized())) } catch { break }
                     if case .transition = message { await hub.transitionWritten(id) }
                     // A FatalError is a socket's last message, whoever sent it (the reader or a
@@ -237,11 +252,12 @@ public struct SyncServer: Sendable {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: pingInterval)
                     if Task.isCancelled { break }
-                    post.yield(.message(.ping))
+                    post.yield(.ping)
                 }
             }
             do {
                 for try await message in inbound.messages(maxSize: configuration.limits.maxMessageBytes) {
+                    if goneAway.isMarked { continue }
                     guard case .text(let text) = message else {
                         throw SessionEnd(message: .fatalError(error: "Binary frames are not part of the sync protocol"), reason: "binary frame")
                     }
@@ -255,7 +271,7 @@ public struct SyncServer: Sendable {
                 }
             } catch let end as SessionEnd {
                 logger.info("closing sync socket: \(end.reason)")
-                if let message = end.message { post.yield(.message(message)) }
+                if let message = end.message { post.yield(message) }
             } catch {
                 logger.info("sync socket ended: \(error)")
             }

@@ -1,6 +1,6 @@
-import Dispatch
 import NIOCore
 import NIOPosix
+import RippleTestSupport
 import Testing
 
 @testable import RippleReplication
@@ -20,23 +20,15 @@ import Testing
             let serverTask = Task { try await server.run() }
             let port = try await server.waitUntilBound()
 
-            // The server's only event loop is held while the clients connect (they wait in the
-            // kernel's accept queue) and cancels the server task before it lets go: it accepts
-            // them as its accept loop is already ending. (Resumed by a continuation: awaiting a
-            // future of the held loop would need the loop.)
-            let clientsConnected = DispatchSemaphore(value: 0)
-            await withCheckedContinuation { held in
-                group.next().execute {
-                    held.resume()
-                    clientsConnected.wait()
-                    serverTask.cancel()
+            // The server's only event loop is held while the clients connect and cancels the
+            // server task before it lets go: it accepts them as its accept loop is already ending.
+            let clients = try await withEventLoopHeld(group.next(), releasing: { serverTask.cancel() }) {
+                var clients: [any Channel] = []
+                for _ in 0..<8 {
+                    clients.append(try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get())
                 }
+                return clients
             }
-            var clients: [any Channel] = []
-            for _ in 0..<8 {
-                clients.append(try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get())
-            }
-            clientsConnected.signal()
 
             try await serverTask.value
             for client in clients { try await client.closeFuture.get() }

@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import Logging
 import NIOCore
@@ -33,21 +32,15 @@ import Testing
             // The server's only event loop is held while the clients connect and send a request
             // (they wait in the kernel), and cancels the listener before it lets go: it accepts
             // them as its accept loop is already ending.
-            let clientsConnected = DispatchSemaphore(value: 0)
-            await withCheckedContinuation { held in
-                group.next().execute {
-                    held.resume()
-                    clientsConnected.wait()
-                    serving.cancel()
+            let clients = try await withEventLoopHeld(group.next(), releasing: { serving.cancel() }) {
+                var clients: [any Channel] = []
+                for _ in 0..<8 {
+                    let client = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get()
+                    try await client.writeAndFlush(request)
+                    clients.append(client)
                 }
+                return clients
             }
-            var clients: [any Channel] = []
-            for _ in 0..<8 {
-                let client = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get()
-                try await client.writeAndFlush(request)
-                clients.append(client)
-            }
-            clientsConnected.signal()
 
             _ = await serving.result
             // A wait that can fail: a dropped connection is never closed.
@@ -63,15 +56,7 @@ import Testing
     /// Hummingbird client sometimes never returned here under a loaded parallel run.
     @Test func aGracefulShutdownClosesSyncSocketsGoingAwayAndStopsAccepting() async throws {
         let node = try await TestNode.start()
-        let (ports, portSink) = AsyncStream<Int>.makeStream()
-        let listener = node.server.listener { portSink.yield($0) }
-        var configuration = ServiceGroupConfiguration(services: [listener], logger: Logger(label: "test-listener"))
-        // A drain that never ends fails the test below instead of hanging it.
-        configuration.maximumGracefulShutdownDuration = .seconds(30)
-        let lifecycle = ServiceGroup(configuration: configuration)
-        let serving = Task { try await lifecycle.run() }
-        var iterator = ports.makeAsyncIterator()
-        let port = try #require(await iterator.next())
+        let (lifecycle, serving, port) = try await Self.serveListener(of: node)
 
         let socket = Task { try await RawWebSocket.listen(port: port, timeout: 30) }
         try await eventually("the sync socket is open") { await node.server.admission.openCount == 1 }
@@ -88,5 +73,53 @@ import Testing
             try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get()
         }
         await node.stop()
+    }
+
+    /// A client that answers pings but never the going-away close held the drain, and so the
+    /// node's role change, until the node's time limit; meanwhile the port kept accepting and
+    /// the socket kept running what the client sent, mutations included.
+    @Test func aClientThatNeverAnswersTheCloseHoldsNeitherTheDrainNorThePort() async throws {
+        let node = try await TestNode.start()
+        let (lifecycle, serving, port) = try await Self.serveListener(of: node)
+
+        let client = try UnansweringWebSocket(port: port)
+        try client.sendText(#"{"type":"Connect","sessionId":"5d0c1e2f-3a4b-4c5d-8e6f-7a8b9c0d1e2f","connectionCount":0,"lastCloseReason":"InitialConnect"}"#)
+        try client.sendText(#"{"type":"Authenticate","baseVersion":0,"tokenType":"Admin","value":"test-admin-key"}"#)
+        try client.sendText(Self.recordRun(requestId: 0, tag: "drain-before"))
+        let answer = try await client.read { $0.contains("MutationResponse") }
+        #expect(answer?.contains(#""success":true"#) == true, "the mutation before the drain runs: \(String(describing: answer))")
+
+        let shutdownBegan = ContinuousClock.now
+        await lifecycle.triggerGracefulShutdown()
+        let ended = Task { try await client.readToEnd(sendingAfterClose: Self.recordRun(requestId: 1, tag: "drain-after")) }
+        try await eventually("the port stops accepting", timeout: .seconds(5)) {
+            (try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get()) == nil
+        }
+        #expect(try await ended.value, "the server closes the connection")
+        #expect(client.closeCode == 1001)
+        try await serving.value
+        #expect(ContinuousClock.now - shutdownBegan < .seconds(5), "the drain waited for the client")
+
+        let stats = try await node.engine.query("diagnostics:runStats", ["prefix": "drain"]).value
+        #expect(stats["runs"] == 1, "only the mutation sent before the going-away runs: \(stats)")
+        await node.stop()
+    }
+
+    /// A second client port of `node`, run as a Service as the node runs it: the lifecycle to
+    /// shut down, its run, and the port.
+    private static func serveListener(of node: TestNode) async throws -> (ServiceGroup, Task<Void, any Error>, Int) {
+        let (ports, portSink) = AsyncStream<Int>.makeStream()
+        let listener = node.server.listener { portSink.yield($0) }
+        var configuration = ServiceGroupConfiguration(services: [listener], logger: Logger(label: "test-listener"))
+        // A drain that never ends fails the test instead of hanging it.
+        configuration.maximumGracefulShutdownDuration = .seconds(30)
+        let lifecycle = ServiceGroup(configuration: configuration)
+        let serving = Task { try await lifecycle.run() }
+        var iterator = ports.makeAsyncIterator()
+        return (lifecycle, serving, try #require(await iterator.next()))
+    }
+
+    private static func recordRun(requestId: Int, tag: String) -> String {
+        #"{"type":"Mutation","requestId":\#(requestId),"udfPath":"diagnostics:recordRun","args":[{"tag":"\#(tag)","counter":"drain"}]}"#
     }
 }

@@ -40,24 +40,8 @@ struct RawWebSocket {
     }
 
     private static func readAll(host: String, port: Int, path: String, texts: [String], timeout: Int, until done: ([String]) -> Bool) throws -> Reply {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
+        let fd = try upgrade(host: host, port: port, path: path, timeout: timeout)
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr(host)
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw POSIXError(.init(rawValue: errno) ?? .ECONNREFUSED) }
-        var deadline = timeval(tv_sec: timeout, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &deadline, socklen_t(MemoryLayout<timeval>.size))
-
-        let request =
-            "GET \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        try sendAll(fd, Array(request.utf8))
         var framesSent = texts.isEmpty
 
         var received: [UInt8] = []
@@ -81,6 +65,37 @@ struct RawWebSocket {
         }
         parse(received, into: &reply)
         return reply
+    }
+
+    /// A socket connected to `host`:`port` with the upgrade request for `path` sent, reads
+    /// bounded by `timeout` seconds.
+    fileprivate static func upgrade(host: String = "127.0.0.1", port: Int, path: String, timeout: Int) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr(host)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else {
+            let error = POSIXError(.init(rawValue: errno) ?? .ECONNREFUSED)
+            close(fd)
+            throw error
+        }
+        var deadline = timeval(tv_sec: timeout, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &deadline, socklen_t(MemoryLayout<timeval>.size))
+        let request =
+            "GET \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        do {
+            try sendAll(fd, Array(request.utf8))
+        } catch {
+            close(fd)
+            throw error
+        }
+        return fd
     }
 
     private static func sendAll(_ fd: Int32, _ bytes: [UInt8]) throws {
@@ -120,7 +135,7 @@ struct RawWebSocket {
     }
 
     /// One unmasked, unfragmented server frame: (opcode, payload, the bytes after it).
-    private static func nextFrame(_ bytes: ArraySlice<UInt8>) -> (UInt8, ArraySlice<UInt8>, ArraySlice<UInt8>)? {
+    fileprivate static func nextFrame(_ bytes: ArraySlice<UInt8>) -> (UInt8, ArraySlice<UInt8>, ArraySlice<UInt8>)? {
         guard bytes.count >= 2 else { return nil }
         let start = bytes.startIndex
         var length = Int(bytes[start + 1] & 0x7f)
@@ -136,8 +151,89 @@ struct RawWebSocket {
         return (bytes[start] & 0x0f, bytes[offset..<(offset + length)], bytes[(offset + length)...])
     }
 
-    private static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
+    fileprivate static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
         guard haystack.count >= needle.count else { return nil }
         return (0...(haystack.count - needle.count)).first { haystack[$0..<($0 + needle.count)].elementsEqual(needle) }
+    }
+}
+
+/// A sync socket on a plain blocking socket whose client answers pings but never the server's
+/// close frame: the client that could hold a node's drain. It sends text frames when told and
+/// reads until the server closes the connection.
+final class UnansweringWebSocket: @unchecked Sendable {
+    // One test task uses it at a time; the descriptor is closed in deinit.
+    private let fd: Int32
+    private var received: [UInt8] = []
+    private var upgraded = false
+    /// The code of the server's close frame, once it came.
+    private(set) var closeCode: UInt16?
+
+    init(port: Int, timeout: Int = 30) throws {
+        fd = try RawWebSocket.upgrade(port: port, path: "/api/sync", timeout: timeout)
+    }
+
+    deinit { close(fd) }
+
+    /// Sends `text` as one masked text frame.
+    func sendText(_ text: String) throws {
+        try sendFrame(opcode: 1, payload: Array(text.utf8))
+    }
+
+    /// Reads until a text message satisfies `done`; `nil` if the server closed first.
+    func read(until done: @escaping @Sendable (String) -> Bool) async throws -> String? {
+        try await Task.detached { try self.readFrames { opcode, payload in
+            opcode == 1 && done(String(decoding: payload, as: UTF8.self))
+        } }.value.map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Reads until the server's close frame, sends `afterClose` (no answering close), then reads
+    /// until the server closes the connection. Returns whether it did before the read deadline.
+    func readToEnd(sendingAfterClose afterClose: String) async throws -> Bool {
+        try await Task.detached {
+            if try self.readFrames(until: { opcode, _ in opcode == 8 }) != nil { try self.sendText(afterClose) }
+            _ = try self.readFrames { _, _ in false }
+            return self.closedByServer
+        }.value
+    }
+
+    private var closedByServer = false
+
+    /// Reads frames, answering pings, until `done` accepts one (returns its payload) or the
+    /// connection ends (returns `nil`).
+    private func readFrames(until done: (UInt8, ArraySlice<UInt8>) -> Bool) throws -> ArraySlice<UInt8>? {
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            if !upgraded, let headerEnd = RawWebSocket.find([13, 10, 13, 10], in: received) {
+                received.removeFirst(headerEnd + 4)
+                upgraded = true
+            }
+            while upgraded, let (opcode, payload, rest) = RawWebSocket.nextFrame(received[...]) {
+                received = Array(rest)
+                if opcode == 8, payload.count >= 2 { closeCode = UInt16(payload[payload.startIndex]) << 8 | UInt16(payload[payload.startIndex + 1]) }
+                if opcode == 9 { try sendFrame(opcode: 10, payload: Array(payload)) }
+                if done(opcode, payload) { return payload }
+            }
+            let count = recv(fd, &chunk, chunk.count, 0)
+            guard count > 0 else {
+                closedByServer = count == 0
+                return nil
+            }
+            received += chunk[0..<count]
+        }
+    }
+
+    private func sendFrame(opcode: UInt8, payload: [UInt8]) throws {
+        let mask: [UInt8] = [0x12, 0x34, 0x56, 0x78]
+        var frame: [UInt8] = [0x80 | opcode]
+        if payload.count < 126 {
+            frame.append(0x80 | UInt8(payload.count))
+        } else {
+            frame += [0x80 | 126, UInt8(payload.count >> 8), UInt8(payload.count & 0xff)]
+        }
+        frame += mask
+        frame += payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
+        // The server may already have closed the connection: the frame is then lost, as it is
+        // for a real client.
+        _ = send(fd, frame, frame.count, Int32(MSG_NOSIGNAL))
     }
 }
