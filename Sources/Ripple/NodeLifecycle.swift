@@ -69,13 +69,14 @@ struct NodeLifecycle {
 
     /// Seconds from the environment `variable` (fractions allowed), `fallback` when unset; an
     /// error names the variable when it is not a number of seconds above zero and at most
-    /// `longestShutdownLimit` (`inf` would trap converting to milliseconds at a role change).
+    /// `longestShutdownLimit` (`inf` would trap converting to a `Duration` at a role change).
+    /// Kept to the nanosecond: a fraction of a millisecond must not round down to no time at all.
     static func limit(_ variable: String, default fallback: Duration, _ environment: [String: String]) throws -> Duration {
         guard let text = environment[variable] else { return fallback }
         guard let seconds = Double(text), seconds.isFinite, seconds > 0, seconds <= longestShutdownLimit else {
             throw ValidationError("\(variable) must be a number of seconds above 0 and at most \(Int(longestShutdownLimit)), not `\(text)`")
         }
-        return .milliseconds(Int64(seconds * 1000))
+        return .nanoseconds(max(1, Int64((seconds * 1e9).rounded())))
     }
 
     private var parts: [NodePart] = []

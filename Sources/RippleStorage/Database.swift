@@ -23,6 +23,11 @@ public final class Database {
     private var commitFault: CommitFault?
     /// What `failStatements(rollingBack:)` installed: asked with each statement's SQL before it runs.
     var statementFault: ((String) -> Bool)?
+    /// Set by an owner whose writes must all land in the transaction it opened (the committer,
+    /// around a group): once SQLite rolled that transaction back on an error, a write statement
+    /// fails instead of running in autocommit, where it would be durable at once and in no
+    /// commit log row — even when a mutation catches the first error and writes again.
+    public var writesRequireTransaction = false
 
     /// Opens (creating if needed) the database at `path` in WAL mode.
     public init(path: String, readOnly: Bool = false) throws(DatabaseError) {
@@ -203,6 +208,11 @@ public final class Statement {
         if let fault = database.statementFault, fault(sql) {
             sqlite3_exec(database.handle, "ROLLBACK", nil, nil, nil)
             throw DatabaseError(code: SQLITE_FULL, message: "database or disk is full (a test's fault)", sql: sql)
+        }
+        if database.writesRequireTransaction, !database.isInTransaction, sqlite3_stmt_readonly(handle) == 0 {
+            throw DatabaseError(
+                code: SQLITE_ABORT | (2 << 8),  // SQLITE_ABORT_ROLLBACK
+                message: "the transaction this write belongs to was rolled back by an earlier error", sql: sql)
         }
         let rc = sqlite3_step(handle)
         switch rc {

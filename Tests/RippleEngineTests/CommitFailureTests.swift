@@ -135,4 +135,50 @@ import Testing
         #expect(try store.appliedTimestamp() == held.ts)
         #expect(try documentCount() == documentsBefore)
     }
+
+    /// A mutation that catches the error of a write SQLite rolled the transaction back for, and
+    /// writes again: that write must fail too, not run in autocommit (durable at once, in no
+    /// log row, never shipped).
+    @Test func aWriteAfterTheGroupsTransactionWasRolledBackFailsInsteadOfRunningInAutocommit() async throws {
+        let dir = TemporaryDirectory()
+        let failNextDocumentWrite = Mutex(false)
+        var options = EngineOptions()
+        options.statementFault = { sql in
+            sql.hasPrefix("INSERT INTO documents") && failNextDocumentWrite.withLock { armed in
+                defer { armed = false }
+                return armed
+            }
+        }
+        var functions = itemsFunctions()
+        functions.mutation("items:insertAgainOnFailure") { ctx, _ in
+            do {
+                _ = try ctx.db.insert("items", ["group": "first", "n": 1])
+            } catch {
+                _ = try ctx.db.insert("items", ["group": "second", "n": 2])
+            }
+            return Value.null
+        }
+        let engine = try Engine.open(path: dir.database, app: App(schema: itemsSchema, functions: functions), options: options)
+        defer { engine.close() }
+        let stopped = Task { try await engine.untilWritesStop() }
+        let store = try Store(database: Database(path: dir.database))
+        func documentCount() throws -> Int64 {
+            let count = try store.database.statement("SELECT count(*) FROM documents")
+            _ = try count.step()
+            return count.int64(0)
+        }
+        let before = try await engine.mutation("items:insert", ["group": "g", "n": 0])
+        let documentsBefore = try documentCount()
+
+        failNextDocumentWrite.withLock { $0 = true }
+        await #expect {
+            try await engine.mutation("items:insertAgainOnFailure")
+        } throws: { error in
+            (error as! FunctionError).unknownOutcome == .commitFailed
+        }
+        let stoppedMessage = "This node stopped accepting writes after SQLite rolled back a group's transaction on an error; retry the mutation once it has restarted"
+        #expect(try await stopped.value.message == stoppedMessage)
+        #expect(try store.appliedTimestamp() == before.ts)
+        #expect(try documentCount() == documentsBefore)
+    }
 }

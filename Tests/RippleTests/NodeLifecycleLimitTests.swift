@@ -10,6 +10,10 @@ import Testing
         #expect(try NodeLifecycle.gracefulShutdownLimit([:]) == .seconds(30))
         #expect(try NodeLifecycle.roleChangeLimit(["RIPPLE_ROLE_CHANGE_SECONDS": "0.25"]) == .milliseconds(250))
         #expect(try NodeLifecycle.gracefulShutdownLimit(["RIPPLE_SHUTDOWN_SECONDS": "3600"]) == .seconds(3600))
+        // Below a millisecond, which once rounded down to a limit of no time at all.
+        #expect(try NodeLifecycle.roleChangeLimit(["RIPPLE_ROLE_CHANGE_SECONDS": "0.0004"]) == .microseconds(400))
+        #expect(try NodeLifecycle.gracefulShutdownLimit(["RIPPLE_SHUTDOWN_SECONDS": "0.000000001"]) == .nanoseconds(1))
+        #expect(try NodeLifecycle.gracefulShutdownLimit(["RIPPLE_SHUTDOWN_SECONDS": "1e-12"]) == .nanoseconds(1))
     }
 
     @Test(arguments: ["inf", "nan", "1e300", "3600.5", "0", "-1", "soon", ""])

@@ -140,6 +140,9 @@ final class Committer: @unchecked Sendable {
             for request in first { request.finish(.failure(failure)) }
             return
         }
+        // A write after SQLite rolled the group back would otherwise run in autocommit.
+        store.database.writesRequireTransaction = true
+        defer { store.database.writesRequireTransaction = false }
         let lingerUntil = lingerClock.lingerDeadline(after: commitDuration / 2)
         var next = first
         // Requests taken into the group but not run, once SQLite rolled its transaction back.
