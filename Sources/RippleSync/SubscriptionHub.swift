@@ -73,6 +73,9 @@ actor SubscriptionHub {
         /// A Transition reaching at least `owedTimestamp` is owed: clients finish a mutation
         /// call on the first Transition after its response, even when nothing changed.
         var owesTransition = false
+        /// No Transition ends before this: the newest of the client's Connect ts, its
+        /// mutations' commit ts and (after a snapshot install) the last ts it was shown.
+        /// It only grows, so an install below it cannot take the client back in time.
         var owedTimestamp = CommitTimestamp.zero
         /// Server clock skew to report, from Connect.
         var clientClockSkew: Int64?
@@ -161,14 +164,18 @@ actor SubscriptionHub {
     private func stateReplaced(at ts: CommitTimestamp) {
         generation += 1
         for (key, live) in queries {
+            // Hits from the discarded tail may lie above every re-run until the new writer
+            // passes them: kept, they would leave the query stale and rounds looping.
             live.result = nil
+            live.computedAt = .zero
+            live.lastHit = .zero
             staleKeys.insert(key)
         }
         processed.reset(to: ts)
         for (id, session) in sessions {
             pendingSessions.insert(id)
             let shown = CommitTimestamp(nanoseconds: session.sent.ts)
-            if shown > ts { sessions[id]!.owedTimestamp = max(session.owedTimestamp, shown) }
+            sessions[id]!.owedTimestamp = max(session.owedTimestamp, shown)
         }
     }
 
@@ -253,8 +260,9 @@ actor SubscriptionHub {
         requestUpdate()
     }
 
-    /// The client has seen state at `ts` (from another node): its Transitions wait until this
-    /// node can show at least `ts`, so it never goes back in time.
+    /// The client has seen state at `ts` (here or on another node): no Transition of it ends
+    /// before `ts`, even if a snapshot install takes this node back below it, so it never goes
+    /// back in time.
     func showNothingBefore(_ id: SessionID, timestamp ts: CommitTimestamp) {
         guard sessions[id] != nil else { return }
         sessions[id]!.owedTimestamp = max(sessions[id]!.owedTimestamp, ts)
@@ -430,4 +438,7 @@ actor SubscriptionHub {
 
     /// Sessions held until this node processes a timestamp their client has seen.
     var catchingUpSessionCount: Int { catchingUpSessions.count }
+
+    /// Whether a round is running or asked for, for tests: a hub with nothing stale rests.
+    var isUpdating: Bool { updating }
 }

@@ -88,10 +88,11 @@ actor SyncSession {
 
     /// A client that has seen state up to `ts` must never be shown older state. As Convex does,
     /// a `ts` beyond any this deployment knows of is refused (the client met another deployment,
-    /// or invents timestamps). Otherwise only a replica can be behind: the hub holds the
-    /// session's Transitions until it has processed `ts` — the message loop goes on, nothing
-    /// waits — and the socket is closed if that takes longer than `catchUpTimeout`, so the
-    /// client reconnects, perhaps to a node that is not behind.
+    /// or invents timestamps). Otherwise `ts` is the session's floor in the hub, kept even when
+    /// this node has processed it (a snapshot install may take the node back below it). Only a
+    /// replica can be behind: the hub holds the session's Transitions until it has processed
+    /// `ts` — the message loop goes on, nothing waits — and the socket is closed if that takes
+    /// longer than `catchUpTimeout`, so the client reconnects, perhaps to a node that is not behind.
     private func catchUp(to ts: CommitTimestamp) async throws(SessionEnd) {
         let latest: CommitTimestamp
         do {
@@ -102,8 +103,8 @@ actor SyncSession {
         guard ts <= latest else {
             throw fatal("Client has observed a timestamp \(ts) ahead of this deployment's latest known timestamp \(latest)")
         }
-        guard !(await hub.hasProcessed(ts)) else { return }
         await hub.showNothingBefore(id, timestamp: ts)
+        guard !(await hub.hasProcessed(ts)) else { return }
         let timeout = limits.catchUpTimeout
         catchUpDeadline = Task { [weak self] in
             try? await Task.sleep(for: timeout)

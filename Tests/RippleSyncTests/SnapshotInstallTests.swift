@@ -1,5 +1,6 @@
 import ChatExample
 import Logging
+import RippleAuth
 import RippleEngine
 import RippleLog
 import RippleProtocol
@@ -19,15 +20,19 @@ private final class TransitionLog: Sendable {
 }
 
 /// A replica holding `commits`, its hub fed by its commit feed, and the Transitions of one
-/// socket subscribed to `diagnostics:runStats` for the prefix "fork".
+/// socket subscribed (unless `subscribed` is false) to `diagnostics:runStats` for the prefix "fork".
 private final class SubscribedReplica: Sendable {
     let directory = TemporaryDirectory()
     let engine: Engine
     let hub: SubscriptionHub
+    let session: SessionID
     let received = TransitionLog()
     let ingest: Task<Void, Never>
 
-    init(holding commits: [Commit]) async throws {
+    static let subscription = QuerySetModification.add(
+        queryId: 0, udfPath: "diagnostics:runStats", args: ["prefix": "fork"], journal: nil, componentPath: nil)
+
+    init(holding commits: [Commit], subscribed: Bool = true) async throws {
         var options = EngineOptions()
         options.role = .replica(forwarder: NoWriter())
         engine = try Engine.open(path: directory.database, app: ChatApp.appWithDiagnostics, options: options)
@@ -40,13 +45,23 @@ private final class SubscribedReplica: Sendable {
         engine.commitFeed.subscribe { feed.yield($0) }
         ingest = Task { for await group in groups { await hub.ingest(group) } }
         let received = received
-        let id = await hub.openSession { message in
+        session = await hub.openSession { message in
             if case .transition(let transition) = message { received.transitions.withLock { $0.append(transition) } }
         }
-        await hub.modifyQuerySet(
-            id, newVersion: 1,
-            modifications: [.add(queryId: 0, udfPath: "diagnostics:runStats", args: ["prefix": "fork"], journal: nil, componentPath: nil)])
+        if subscribed { await hub.modifyQuerySet(session, newVersion: 1, modifications: [Self.subscription]) }
     }
+
+    /// The socket's protocol session, as the sync server runs it.
+    func syncSession() throws -> SyncSession {
+        var logger = Logger(label: "test")
+        logger.logLevel = .warning
+        return SyncSession(
+            id: session, hub: hub, engine: engine,
+            authenticator: try Authenticator(config: AuthConfig(providers: [], adminKey: "key")), logger: logger
+        ) { _ in }
+    }
+
+    var endTimestamps: [UInt64] { received.transitions.withLock { $0.map(\.endVersion.ts) } }
 
     /// The last Transition's (end ts, counter, runs) once `count` Transitions have arrived.
     func shown(after count: Int) async throws -> (ts: UInt64, counter: Double?, runs: Double?) {
@@ -126,5 +141,64 @@ private final class SubscribedReplica: Sendable {
         try await replica.engine.apply(try await newWriter.commits(after: base, limit: 1_000))
         let caughtUp = try await replica.shown(after: 2)
         #expect(caughtUp.ts == tail.nanoseconds && caughtUp.counter == 1 && caughtUp.runs == 1)
+    }
+
+    /// A client reconnecting with a ts this node has processed (an old writer's tail it holds
+    /// before its snapshot arrives) is shown nothing older, even before its first Transition.
+    @Test(.timeLimit(.minutes(1))) func aClientsConnectTimestampStaysItsFloorThroughASnapshotInstall() async throws {
+        let oldDirectory = TemporaryDirectory()
+        let newDirectory = TemporaryDirectory()
+        let oldWriter = try Self.writer(term: 1, directory: oldDirectory)
+        defer { oldWriter.close() }
+        _ = try await Self.record(oldWriter, tag: "fork-old-1")
+        let tail = try await Self.record(oldWriter, tag: "fork-old-2")
+        let newWriter = try Self.writer(term: 2, directory: newDirectory)
+        defer { newWriter.close() }
+        let base = try await newWriter.mutation("diagnostics:recordRun", ["tag": "other-new", "counter": "other"], caller: .server).ts
+        #expect(base < tail)
+
+        let replica = try await SubscribedReplica(holding: try await oldWriter.commits(after: 0, limit: 1_000), subscribed: false)
+        #expect(await replica.hub.hasProcessed(tail))
+        let socket = try replica.syncSession()
+        try await socket.handle(.connect(Connect(sessionId: "s", connectionCount: 1, maxObservedTimestamp: tail.nanoseconds)))
+
+        #expect(try await replica.engine.install(snapshot: try await newWriter.snapshot().bytes) == base)
+        try await eventually("the hub went back to the snapshot") { await !replica.hub.hasProcessed(tail) }
+        try await socket.handle(.modifyQuerySet(baseVersion: 0, newVersion: 1, modifications: [SubscribedReplica.subscription]))
+        try await eventually("the session waits for the client's ts") { await replica.hub.catchingUpSessionCount == 1 }
+        #expect(replica.endTimestamps.isEmpty)
+
+        #expect(try await Self.record(newWriter, tag: "fork-new") == tail)
+        try await replica.engine.apply(try await newWriter.commits(after: base, limit: 1_000))
+        let caughtUp = try await replica.shown(after: 1)
+        #expect(caughtUp.ts == tail.nanoseconds && caughtUp.counter == 1 && caughtUp.runs == 1)
+        #expect(replica.endTimestamps.allSatisfy { $0 >= tail.nanoseconds })
+    }
+
+    /// Queries hit by the discarded tail are not left stale by it: after the install each is
+    /// re-run once, and the hub rests until the new writer commits.
+    @Test(.timeLimit(.minutes(1))) func queriesHitByTheDiscardedTailAreReRunOnce() async throws {
+        let oldDirectory = TemporaryDirectory()
+        let newDirectory = TemporaryDirectory()
+        let oldWriter = try Self.writer(term: 1, directory: oldDirectory)
+        defer { oldWriter.close() }
+        _ = try await Self.record(oldWriter, tag: "fork-old-1")
+        let tail = try await Self.record(oldWriter, tag: "fork-old-2")
+        let newWriter = try Self.writer(term: 2, directory: newDirectory)
+        defer { newWriter.close() }
+        let base = try await newWriter.mutation("diagnostics:recordRun", ["tag": "other-new", "counter": "other"], caller: .server).ts
+
+        let replica = try await SubscribedReplica(holding: [])
+        try await replica.engine.apply(try await oldWriter.commits(after: 0, limit: 1_000))
+        try await eventually("the hub took in the tail and rests") {
+            let updating = await replica.hub.isUpdating
+            return await replica.hub.hasProcessed(tail) && !updating
+        }
+        let reruns = await replica.hub.rerunCount
+
+        #expect(try await replica.engine.install(snapshot: try await newWriter.snapshot().bytes) == base)
+        try await eventually("the hub went back to the snapshot") { await !replica.hub.hasProcessed(tail) }
+        try await eventually("the hub rests after the install") { await !replica.hub.isUpdating }
+        #expect(await replica.hub.rerunCount == reruns + 1)
     }
 }
