@@ -98,12 +98,7 @@ import Testing
         let committer = try #require(engine.committer)
         let stopped = Task { try await engine.untilWritesStop() }
         let store = try Store(database: Database(path: dir.database))
-        func documentCount() throws -> Int64 {
-            let count = try store.database.statement("SELECT count(*) FROM documents")
-            _ = try count.step()
-            return count.int64(0)
-        }
-        let documentsBefore = try documentCount()
+        let documentsBefore = try countDocuments(in: store)
 
         let hold = try await committerHold.hold(engine)
         let inserts = (1...3).map { n in Task { try await engine.mutation("items:insert", ["group": "g", "n": .float64(Double(n))]) } }
@@ -133,7 +128,7 @@ import Testing
         }
         // What is durable: no insert of the group, and no log row or applied position for it.
         #expect(try store.appliedTimestamp() == held.ts)
-        #expect(try documentCount() == documentsBefore)
+        #expect(try countDocuments(in: store) == documentsBefore)
     }
 
     /// A mutation that catches the error of a write SQLite rolled the transaction back for, and
@@ -162,13 +157,8 @@ import Testing
         defer { engine.close() }
         let stopped = Task { try await engine.untilWritesStop() }
         let store = try Store(database: Database(path: dir.database))
-        func documentCount() throws -> Int64 {
-            let count = try store.database.statement("SELECT count(*) FROM documents")
-            _ = try count.step()
-            return count.int64(0)
-        }
         let before = try await engine.mutation("items:insert", ["group": "g", "n": 0])
-        let documentsBefore = try documentCount()
+        let documentsBefore = try countDocuments(in: store)
 
         failNextDocumentWrite.withLock { $0 = true }
         await #expect {
@@ -179,6 +169,13 @@ import Testing
         let stoppedMessage = "This node stopped accepting writes after SQLite rolled back a group's transaction on an error; retry the mutation once it has restarted"
         #expect(try await stopped.value.message == stoppedMessage)
         #expect(try store.appliedTimestamp() == before.ts)
-        #expect(try documentCount() == documentsBefore)
+        #expect(try countDocuments(in: store) == documentsBefore)
     }
+}
+
+/// The documents `store` holds, read on the test's own connection.
+private func countDocuments(in store: Store) throws -> Int64 {
+    let count = try store.database.statement("SELECT count(*) FROM documents")
+    _ = try count.step()
+    return count.int64(0)
 }
