@@ -91,6 +91,29 @@ private final class SubscribedReplica: Sendable {
         return try Engine.open(path: directory.database, app: ChatApp.appWithDiagnostics, options: options)
     }
 
+    /// An old writer (term 1) whose two-commit tail ends at `tail`, and a new writer (term 2)
+    /// whose one commit sits below it at `base`: a snapshot of the new writer is below the tail.
+    struct ForkBelow {
+        let directories = (old: TemporaryDirectory(), new: TemporaryDirectory())
+        let oldWriter: Engine
+        let newWriter: Engine
+        let tail: CommitTimestamp
+        let base: CommitTimestamp
+
+        init() async throws {
+            oldWriter = try SnapshotInstallTests.writer(term: 1, directory: directories.old)
+            _ = try await SnapshotInstallTests.record(oldWriter, tag: "fork-old-1")
+            tail = try await SnapshotInstallTests.record(oldWriter, tag: "fork-old-2")
+            newWriter = try SnapshotInstallTests.writer(term: 2, directory: directories.new)
+            base = try await newWriter.mutation("diagnostics:recordRun", ["tag": "other-new", "counter": "other"], caller: .server).ts
+        }
+
+        func close() {
+            oldWriter.close()
+            newWriter.close()
+        }
+    }
+
     static func record(_ engine: Engine, tag: String) async throws -> CommitTimestamp {
         try await engine.mutation("diagnostics:recordRun", ["tag": .string(tag), "counter": "fork"], caller: .server).ts
     }
@@ -116,15 +139,9 @@ private final class SubscribedReplica: Sendable {
     }
 
     @Test(.timeLimit(.minutes(1))) func aSnapshotBelowTheTimestampAlreadyShownWaitsForTheNewWritersCommits() async throws {
-        let oldDirectory = TemporaryDirectory()
-        let newDirectory = TemporaryDirectory()
-        let oldWriter = try Self.writer(term: 1, directory: oldDirectory)
-        defer { oldWriter.close() }
-        _ = try await Self.record(oldWriter, tag: "fork-old-1")
-        let tail = try await Self.record(oldWriter, tag: "fork-old-2")
-        let newWriter = try Self.writer(term: 2, directory: newDirectory)
-        defer { newWriter.close() }
-        let base = try await newWriter.mutation("diagnostics:recordRun", ["tag": "other-new", "counter": "other"], caller: .server).ts
+        let fork = try await ForkBelow()
+        defer { fork.close() }
+        let (oldWriter, newWriter, tail, base) = (fork.oldWriter, fork.newWriter, fork.tail, fork.base)
         #expect(base < tail)
 
         let replica = try await SubscribedReplica(holding: try await oldWriter.commits(after: 0, limit: 1_000))
@@ -146,15 +163,9 @@ private final class SubscribedReplica: Sendable {
     /// A client reconnecting with a ts this node has processed (an old writer's tail it holds
     /// before its snapshot arrives) is shown nothing older, even before its first Transition.
     @Test(.timeLimit(.minutes(1))) func aClientsConnectTimestampStaysItsFloorThroughASnapshotInstall() async throws {
-        let oldDirectory = TemporaryDirectory()
-        let newDirectory = TemporaryDirectory()
-        let oldWriter = try Self.writer(term: 1, directory: oldDirectory)
-        defer { oldWriter.close() }
-        _ = try await Self.record(oldWriter, tag: "fork-old-1")
-        let tail = try await Self.record(oldWriter, tag: "fork-old-2")
-        let newWriter = try Self.writer(term: 2, directory: newDirectory)
-        defer { newWriter.close() }
-        let base = try await newWriter.mutation("diagnostics:recordRun", ["tag": "other-new", "counter": "other"], caller: .server).ts
+        let fork = try await ForkBelow()
+        defer { fork.close() }
+        let (oldWriter, newWriter, tail, base) = (fork.oldWriter, fork.newWriter, fork.tail, fork.base)
         #expect(base < tail)
 
         let replica = try await SubscribedReplica(holding: try await oldWriter.commits(after: 0, limit: 1_000), subscribed: false)
@@ -178,15 +189,9 @@ private final class SubscribedReplica: Sendable {
     /// Queries hit by the discarded tail are not left stale by it: after the install each is
     /// re-run once, and the hub rests until the new writer commits.
     @Test(.timeLimit(.minutes(1))) func queriesHitByTheDiscardedTailAreReRunOnce() async throws {
-        let oldDirectory = TemporaryDirectory()
-        let newDirectory = TemporaryDirectory()
-        let oldWriter = try Self.writer(term: 1, directory: oldDirectory)
-        defer { oldWriter.close() }
-        _ = try await Self.record(oldWriter, tag: "fork-old-1")
-        let tail = try await Self.record(oldWriter, tag: "fork-old-2")
-        let newWriter = try Self.writer(term: 2, directory: newDirectory)
-        defer { newWriter.close() }
-        let base = try await newWriter.mutation("diagnostics:recordRun", ["tag": "other-new", "counter": "other"], caller: .server).ts
+        let fork = try await ForkBelow()
+        defer { fork.close() }
+        let (oldWriter, newWriter, tail, base) = (fork.oldWriter, fork.newWriter, fork.tail, fork.base)
 
         let replica = try await SubscribedReplica(holding: [])
         try await replica.engine.apply(try await oldWriter.commits(after: 0, limit: 1_000))
