@@ -23,6 +23,9 @@ public struct SyncServer: Sendable {
         public var limits = SyncLimits()
         /// Silence after which a JSON `Ping` is sent (clients give up after 30–60 s).
         public var pingInterval: Duration = .seconds(15)
+        /// How often a WebSocket ping frame is sent; a socket whose client has not answered the
+        /// previous one by then is closed going-away (a dead client holds no socket for long).
+        public var webSocketPingPeriod: Duration = .seconds(5)
         public var version = "ripple-0.1.0"
         /// `dev`, `writer`, `replica` or `scheduler`, reported by `/health`.
         public var role = "dev"
@@ -164,7 +167,7 @@ public struct SyncServer: Sendable {
         server.serverName = configuration.version
         let webSocketResponder = sockets.buildResponder()
         let webSocketConfiguration = HTTP1WebSocketUpgradeChannel.Configuration(
-            ws: .init(maxFrameSize: configuration.limits.maxMessageBytes, autoPing: .enabled(timePeriod: .seconds(5))))
+            ws: .init(maxFrameSize: configuration.limits.maxMessageBytes, autoPing: .enabled(timePeriod: configuration.webSocketPingPeriod)))
         return Application(
             router: router,
             server: HTTPServerBuilder { responder in

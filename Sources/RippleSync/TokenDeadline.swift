@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// When a session's user token stops counting: its `exp` plus the authenticator's clock leeway.
 ///
@@ -12,6 +13,14 @@ final class TokenDeadline: Sendable {
     /// The first instant at which the token no longer counts.
     let instant: Date
     private let scheduled: Scheduled<Void>
+    /// Set when the event loop ran the deadline. Its clock is monotonic and `instant` is on the
+    /// wall clock: the two need not agree to the microsecond, and a deadline that fired must
+    /// count as passed, or the session would ignore it and no later one would come.
+    private let fired: Fired
+
+    private final class Fired: Sendable {
+        let value = Atomic(false)
+    }
 
     /// Calls `onExpiry` at `expiresAt + leeway` unless cancelled first; at once if that has passed.
     init(expiresAt: Date, leeway: Duration, now: Date = Date(), onExpiry: @escaping @Sendable () -> Void) {
@@ -20,11 +29,16 @@ final class TokenDeadline: Sendable {
         let delay = max(0, instant.timeIntervalSince(now))
         // Clamped so a token valid for years does not overflow the event loop's nanoseconds.
         let nanoseconds = Int64(min(delay, 365 * 86_400) * 1e9)
-        scheduled = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: .nanoseconds(nanoseconds), onExpiry)
+        let fired = Fired()
+        self.fired = fired
+        scheduled = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: .nanoseconds(nanoseconds)) {
+            fired.value.store(true, ordering: .releasing)
+            onExpiry()
+        }
     }
 
-    /// Whether the token no longer counts at `now`.
-    func hasPassed(at now: Date = Date()) -> Bool { now >= instant }
+    /// Whether the token no longer counts at `now`: `instant` is reached, or the deadline fired.
+    func hasPassed(at now: Date = Date()) -> Bool { fired.value.load(ordering: .acquiring) || now >= instant }
 
     func cancel() { scheduled.cancel() }
 
