@@ -92,7 +92,7 @@ import Testing
         let shutdownBegan = ContinuousClock.now
         await lifecycle.triggerGracefulShutdown()
         let ended = Task { try await client.readToEnd(sendingAfterClose: Self.recordRun(requestId: 1, tag: "drain-after")) }
-        try await eventually("the port stops accepting", timeout: .seconds(5)) {
+        try await eventually("the port stops accepting") {
             (try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get()) == nil
         }
         #expect(try await ended.value, "the server closes the connection")

@@ -122,7 +122,7 @@ def test_killed_replica_catches_up_and_its_subscriber_resumes(cluster, user, sub
     sub.wait_for(lambda v: v == [], timeout=30, description="the empty channel")
 
     cluster.kill("replica1")
-    wait_until(lambda: cluster.health("replica1") is None, timeout=10, message="replica1 to stop answering /health")
+    wait_until(lambda: cluster.health("replica1") is None, timeout=30, message="replica1 to stop answering /health")
 
     started = time.monotonic()
     with ThreadPoolExecutor(WRITE_CONCURRENCY) as pool:
