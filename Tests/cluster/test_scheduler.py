@@ -61,10 +61,33 @@ def _kill_and_restart_scheduler(cluster) -> None:
     cluster.restart("scheduler")
 
 
+def _running_holder(cluster, node: str) -> str:
+    """The holder name of the process now running as `node` ("" while it does not answer)."""
+    health = cluster.health(node) or {}
+    return (health.get("scheduler") or {}).get("holder", "")
+
+
 def _wait_for_scheduler_lease(cluster) -> None:
-    """Until the (restarted) scheduler holds the lease again: a kill before that would only
-    kill a scheduler that is waiting, not one that is running jobs."""
-    wait_until(lambda: _held_by(cluster, "scheduler"), timeout=30, interval=0.02, message="the scheduler to hold the lease")
+    """Until the running scheduler process holds the lease: a kill before that would only kill
+    a scheduler that is waiting, not one that is running jobs. The lease must name this
+    process's holder: a killed predecessor's lease, not yet run out, is "scheduler-…" too."""
+    def held_by_running_process() -> bool:
+        holder = _running_holder(cluster, "scheduler")
+        return holder != "" and _lease_holder(cluster) == holder
+
+    wait_until(held_by_running_process, timeout=30, interval=0.02, message="the running scheduler to hold the lease")
+
+
+def _job_report(cluster, prefix: str, ids: List[str], progress: List[int]) -> str:
+    """What a failed job test needs to be read: the counter after each kill, the job states
+    (and a few errors), the recorded runs, and who holds the lease; the nodes' logs during the
+    test are attached to the report by conftest.py."""
+    states = _states(cluster, ids)
+    stats = _stats(cluster, prefix)
+    return (f"counter after each kill: {progress}; job states: {states['counts']}, first errors: {states['errors'][:5]}; "
+            f"runs: counter {stats['counter']}, runs {stats['runs']}, distinct {stats['distinct']}, "
+            f"duplicates {stats['duplicates'][:10]}; lease holder: {_lease_holder(cluster)!r}, "
+            f"running scheduler: {_running_holder(cluster, 'scheduler')!r}")
 
 
 def test_job_scheduled_on_a_replica_runs_on_the_scheduler(cluster):
@@ -96,14 +119,18 @@ def test_mutation_jobs_run_exactly_once_across_twenty_scheduler_kills(cluster):
         progress.append(_stats(cluster, prefix)["counter"])
     print(f"jobs done after each kill: {progress}")
     # The kills landed while jobs were running, not after they were all done.
-    assert progress[0] < 500 and len(set(progress)) > 5, f"the kills did not interleave with the jobs: {progress}"
-    wait_until(lambda: _stats(cluster, prefix)["counter"] >= 500 and _states(cluster, ids)["counts"].get("success") == 500,
-               timeout=SETTLE_TIMEOUT, message="all 500 jobs to succeed")
+    assert progress[0] < 500 and len(set(progress)) > 5, \
+        f"the kills did not interleave with the jobs: {_job_report(cluster, prefix, ids, progress)}"
+    try:
+        wait_until(lambda: _stats(cluster, prefix)["counter"] >= 500 and _states(cluster, ids)["counts"].get("success") == 500,
+                   timeout=SETTLE_TIMEOUT, message="all 500 jobs to succeed")
+    except AssertionError as timeout:
+        raise AssertionError(f"{timeout}: {_job_report(cluster, prefix, ids, progress)}") from None
     stats = _stats(cluster, prefix)
     assert kills == 20
-    assert stats["duplicates"] == [], f"jobs ran twice: {stats['duplicates'][:20]}"
-    assert stats == {"counter": 500, "runs": 500, "distinct": 500, "duplicates": []}, stats
-    assert _states(cluster, ids)["counts"] == {"success": 500}
+    assert stats["duplicates"] == [], f"jobs ran twice: {_job_report(cluster, prefix, ids, progress)}"
+    assert stats == {"counter": 500, "runs": 500, "distinct": 500, "duplicates": []}, _job_report(cluster, prefix, ids, progress)
+    assert _states(cluster, ids)["counts"] == {"success": 500}, _job_report(cluster, prefix, ids, progress)
 
 
 def test_action_jobs_never_run_twice_and_never_stay_in_progress_across_kills(cluster):
@@ -189,7 +216,7 @@ def test_standby_scheduler_waits_for_the_lease_and_takes_over(cluster):
         before_stop = standby_log.size()
         cluster.script("stop", "scheduler2")
         assert "scheduler lease released" in standby_log.text_since(before_stop), standby_log.text_since(before_stop)
-        wait_until(lambda: _held_by(cluster, "scheduler"), timeout=10, message="the scheduler to hold the lease again")
+        wait_until(lambda: _held_by(cluster, "scheduler"), timeout=30, message="the scheduler to hold the lease again")
     finally:
         cluster.script("stop", "scheduler2", check=False)
         if cluster.health("scheduler") is None:
