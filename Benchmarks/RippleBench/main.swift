@@ -3,7 +3,8 @@ import RippleEngine
 import RippleValues
 
 // Ripple's benchmarks. `scripts/bench` runs these in release mode:
-//   RippleBench mutations [seconds] [callers...] group-commit throughput vs raw SQLite, per caller count
+//   RippleBench mutations [seconds] [callers...] [--rounds N]
+//                                               group-commit throughput vs raw SQLite, per caller count
 //   RippleBench replication [--rate R] [--seconds S] [--callers C] [--catchup N]
 //                                               replica apply lag and catch-up vs raw SQLite
 //   RippleBench scheduler [samples] [jobs]      scheduled-job start latency and throughput vs direct calls
@@ -11,9 +12,21 @@ import RippleValues
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
 case "mutations":
-    let seconds = arguments.count > 1 ? Double(arguments[1]) ?? 10 : 10
-    let callerCounts = arguments.dropFirst(2).compactMap { Int($0) }.filter { $0 > 0 }
-    try await MutationBenchmark(seconds: seconds, callerCounts: callerCounts.isEmpty ? [64] : callerCounts).run()
+    var positional = Array(arguments.dropFirst())
+    var rounds = 5
+    if let flag = positional.firstIndex(of: "--rounds") {
+        guard flag + 1 < positional.count, let value = Int(positional[flag + 1]), value > 0 else {
+            FileHandle.standardError.write("usage: RippleBench mutations [seconds] [callers...] [--rounds N]\n".data(using: .utf8)!)
+            exit(2)
+        }
+        rounds = value
+        positional.removeSubrange(flag...(flag + 1))
+    }
+    let seconds = positional.first.flatMap(Double.init) ?? 10
+    let callerCounts = positional.dropFirst().compactMap { Int($0) }.filter { $0 > 0 }
+    var benchmark = MutationBenchmark(seconds: seconds, callerCounts: callerCounts.isEmpty ? [64] : callerCounts)
+    benchmark.rounds = rounds
+    try await benchmark.run()
 case "replication":
     var benchmark = ReplicationBenchmark()
     var rest = arguments.dropFirst()
@@ -39,6 +52,6 @@ case "scheduler":
     if arguments.count > 2, let count = Int(arguments[2]) { benchmark.count = count }
     try await benchmark.run()
 default:
-    FileHandle.standardError.write("usage: RippleBench mutations [seconds] [callers...] | replication [options] | scheduler [samples] [jobs]\n".data(using: .utf8)!)
+    FileHandle.standardError.write("usage: RippleBench mutations [seconds] [callers...] [--rounds N] | replication [options] | scheduler [samples] [jobs]\n".data(using: .utf8)!)
     exit(2)
 }

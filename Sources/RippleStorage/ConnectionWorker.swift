@@ -28,6 +28,7 @@ public final class ConnectionWorker<Work>: @unchecked Sendable {
         guard !started else { return }
         started = true
         let thread = Thread { [self] in
+            Self.nameCurrentThread(name)
             loop()
             condition.lock()
             finished = true
@@ -36,6 +37,17 @@ public final class ConnectionWorker<Work>: @unchecked Sendable {
         }
         thread.name = name
         thread.start()
+    }
+
+    /// Gives the running thread its name where the kernel shows it (`top -H`, `perf`, /proc):
+    /// on Linux, Foundation's `Thread.name` does not reach the kernel, so every worker showed up
+    /// as the dispatch thread that started it.
+    private static func nameCurrentThread(_ name: String) {
+        #if os(Linux)
+        // The kernel keeps 15 bytes and refuses longer names. (`pthread_setname_np` is not
+        // visible to Swift here; the thread's own comm file is the same call.)
+        try? String(decoding: name.utf8.prefix(15), as: UTF8.self).write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
+        #endif
     }
 
     /// Queues `work` for the thread; false once stopping, when the caller must fail it itself.

@@ -51,6 +51,19 @@ import Testing
         #expect(worker.submit { ran.withLock { $0.append(3) } } == false)
     }
 
+    #if os(Linux)
+    /// Profiles and `top -H` tell the committer from the pool threads by this name; the kernel
+    /// keeps its first 15 bytes.
+    @Test func theThreadCarriesItsNameWhereTheKernelShowsIt() {
+        let worker = ConnectionWorker<@Sendable () -> Void>(name: "ripple-committer")
+        let seen = Mutex<String?>(nil)
+        #expect(worker.submit { seen.withLock { $0 = try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8) } })
+        worker.startRunningSubmittedWork()
+        worker.stop()
+        #expect(seen.withLock { $0 } == "ripple-committe\n")
+    }
+    #endif
+
     @Test func stoppingAWorkerThatNeverStartedReturnsAtOnce() {
         let worker = ConnectionWorker<Int>(name: "test-worker")
         worker.stop()
