@@ -9,6 +9,9 @@ struct LoadResult: Sendable {
     let seconds: Double
     /// Microseconds from sending an operation to its answer, all clients merged.
     let latency: Histogram<UInt64>
+    /// CPU seconds over the timed phase: the load generator's own process, and the server's if it was given.
+    let clientCPU: Double
+    let serverCPU: Double?
 
     var perSecond: Double { Double(operations) / seconds }
     func percentileMilliseconds(_ percentile: Double) -> Double { Double(latency.valueAtPercentile(percentile)) / 1000 }
@@ -24,12 +27,21 @@ struct LoadGenerator {
 
     /// Runs `operation(client, iteration)` in the loop. A thrown error counts as a failure and
     /// the client goes on; the first one is printed, so a broken peer is visible, not silent.
-    func run(_ operation: @escaping @Sendable (Int, Int) async throws -> Void) async -> LoadResult {
+    /// `server` adds the server's CPU over the timed phase to the result: on 2 shared cores the
+    /// rate is bounded by server and client CPU per operation together, so both are reported.
+    func run(server: ServerCPU? = nil, _ operation: @escaping @Sendable (Int, Int) async throws -> Void) async -> LoadResult {
         let clock = ContinuousClock()
         let start = clock.now
         let measureFrom = start + .seconds(warmup)
         let end = measureFrom + .seconds(seconds)
         let firstError = FirstError()
+        let client = ServerCPU(pids: [getpid()])
+        let cpu = Task {
+            try? await clock.sleep(until: measureFrom)
+            let before = (client.seconds(), server?.seconds())
+            try? await clock.sleep(until: end)
+            return (client.seconds() - before.0, server.map { $0.seconds() - (before.1 ?? 0) })
+        }
         let perClient = await withTaskGroup(of: (Int, Int, Histogram<UInt64>).self) { group in
             for client in 0..<clients {
                 group.addTask {
@@ -70,7 +82,9 @@ struct LoadGenerator {
             operations: perClient.reduce(0) { $0 + $1.0 },
             failures: perClient.reduce(0) { $0 + $1.1 },
             seconds: seconds,
-            latency: latency
+            latency: latency,
+            clientCPU: await cpu.value.0,
+            serverCPU: await cpu.value.1
         )
     }
 }

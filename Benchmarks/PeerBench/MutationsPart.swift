@@ -3,16 +3,22 @@ import PostgresNIO
 import RippleBenchApp
 
 /// Part 1 over the network: durable one-document inserts into a table with one secondary index,
-/// from `clients` concurrent clients, PostgreSQL first, then Ripple.
+/// from `clients` concurrent clients: PostgreSQL first, then Ripple over its sync protocol (what
+/// the ratio is: Convex's clients send mutations there), then Ripple's HTTP API (reported beside
+/// it, so the request path stays tracked).
 struct MutationsPart {
     let clients: Int
     let seconds: Double
+    /// The servers' processes, for CPU per operation; optional.
+    var rippleCPU: ServerCPU?
+    var postgresCPU: ServerCPU?
 
     static let payload = String(repeating: "ripple-", count: 10)
 
-    func run(ripple: RipplePeer, postgres: PostgresPeer) async throws {
+    func run(ripple: RipplePeer, sync: RippleSyncPeer, postgres: PostgresPeer) async throws {
         let generator = LoadGenerator(clients: clients, seconds: seconds)
-        print("mutations over the network: \(clients) clients, \(Int(seconds)) s each (after 1 s warm-up)")
+        print("mutations over the network: \(clients) clients, \(Int(seconds)) s each (after 1 s warm-up);"
+            + " the ratio is Ripple's sync protocol (one WebSocket per client), the HTTP API's is beside it")
         try await postgres.setUp([
             "DROP TABLE IF EXISTS events",
             "CREATE TABLE events(id bigserial PRIMARY KEY, seq double precision NOT NULL, payload text NOT NULL)",
@@ -21,7 +27,7 @@ struct MutationsPart {
         let connections = try await postgres.connections(clients)
         let clients = self.clients
         let logger = postgres.logger
-        let postgresResult = await generator.run { client, iteration in
+        let postgresResult = await generator.run(server: postgresCPU) { client, iteration in
             // Drained, not asked for its command tag: postgres-nio 1.33.2's `execute` that returns the
             // tag traps when the statement's (empty) row stream has not been read yet.
             let rows = try await connections[client].execute(
@@ -31,10 +37,15 @@ struct MutationsPart {
         for connection in connections { try await connection.close() }
         BenchReport.load("postgres_insert", postgresResult, unit: "mutations")
 
-        let rippleResult = await generator.run { client, iteration in
+        let syncResult = await generator.run(server: rippleCPU) { client, iteration in
+            try await sync.mutation(client, BenchMutations.insert, .init(seq: Double(iteration * clients + client), payload: Self.payload))
+        }
+        BenchReport.load("ripple_sync_insert", syncResult, unit: "mutations")
+        let httpResult = await generator.run(server: rippleCPU) { client, iteration in
             try await ripple.mutation("events:insert", ["seq": iteration * clients + client, "payload": Self.payload])
         }
-        BenchReport.load("ripple_insert", rippleResult, unit: "mutations")
-        BenchReport.bench("mutations_vs_postgres", rippleResult.perSecond / postgresResult.perSecond, "x", target: 3, atLeast: true)
+        BenchReport.load("ripple_http_insert", httpResult, unit: "mutations")
+        BenchReport.metric("mutations_vs_postgres_http", httpResult.perSecond / postgresResult.perSecond, "x")
+        BenchReport.bench("mutations_vs_postgres", syncResult.perSecond / postgresResult.perSecond, "x", target: 3, atLeast: true)
     }
 }

@@ -12,5 +12,14 @@ extension BenchReport {
         metric("\(prefix)_p99", result.percentileMilliseconds(99), "ms")
         metric("\(prefix)_p999", result.percentileMilliseconds(99.9), "ms")
         metric("\(prefix)_failed", Double(result.failures), "operations")
+        guard result.operations > 0 else { return }
+        let perOperation = { (seconds: Double) in seconds * 1_000_000 / Double(result.operations) }
+        var cpu = String(format: "    CPU per operation: load generator %.0f µs", perOperation(result.clientCPU))
+        metric("\(prefix)_client_cpu_per_op", perOperation(result.clientCPU), "us")
+        if let server = result.serverCPU {
+            cpu += String(format: ", server %.0f µs", perOperation(server))
+            metric("\(prefix)_server_cpu_per_op", perOperation(server), "us")
+        }
+        print(cpu)
     }
 }

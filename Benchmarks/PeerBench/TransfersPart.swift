@@ -4,13 +4,17 @@ import RippleBenchApp
 
 /// Part 2: the shape of SpacetimeDB's "keynote-2" comparison — each transaction moves 1 unit
 /// between two random accounts; uncontended (uniform over all accounts) and contended
-/// (`hotShare` of transfers between `hot` hot accounts), on PostgreSQL and on Ripple.
+/// (`hotShare` of transfers between `hot` hot accounts), on PostgreSQL and on Ripple — over its
+/// sync protocol (the ratios), and over its HTTP API (reported beside them).
 struct TransfersPart {
     let clients: Int
     let seconds: Double
     let accounts: Int
     let hot: Int
     let hotShare: Double
+    /// The servers' processes, for CPU per operation; optional.
+    var rippleCPU: ServerCPU?
+    var postgresCPU: ServerCPU?
 
     static let initialBalance = 1_000_000_000
 
@@ -23,8 +27,9 @@ struct TransfersPart {
         return (from, to)
     }
 
-    func run(ripple: RipplePeer, postgres: PostgresPeer) async throws {
-        print("transfers: \(accounts) accounts, \(clients) clients, \(Int(seconds)) s per run; contended: \(Int(hotShare * 100)) % among \(hot) hot accounts")
+    func run(ripple: RipplePeer, sync: RippleSyncPeer, postgres: PostgresPeer) async throws {
+        print("transfers: \(accounts) accounts, \(clients) clients, \(Int(seconds)) s per run; contended: \(Int(hotShare * 100)) % among \(hot) hot accounts;"
+            + " the ratios are Ripple's sync protocol (one WebSocket per client), the HTTP API's are beside them")
         try await postgres.setUp(Transfer.schema + [
             "INSERT INTO accounts SELECT g, \(Self.initialBalance) FROM generate_series(0, \(accounts - 1)) g",
             "VACUUM ANALYZE accounts",
@@ -41,19 +46,25 @@ struct TransfersPart {
         var ratios: [Bool: Double] = [:]
         for contended in [false, true] {
             let name = contended ? "contended" : "uncontended"
-            let pg = await generator.run { client, _ in
+            let pg = await generator.run(server: postgresCPU) { client, _ in
                 let (from, to) = pair(contended: contended)
                 for try await done in try await connections[client].execute(Transfer(from: Int64(from), to: Int64(to), amount: 1), logger: logger) {
                     guard done else { throw PeerError("transfer \(from) -> \(to) refused") }
                 }
             }
             BenchReport.load("postgres_transfer_\(name)", pg, unit: "tx")
-            let rp = await generator.run { _, _ in
+            let overSync = await generator.run(server: rippleCPU) { client, _ in
+                let (from, to) = pair(contended: contended)
+                try await sync.mutation(client, BenchMutations.transfer, .init(from: Double(from), to: Double(to), amount: 1))
+            }
+            BenchReport.load("ripple_sync_transfer_\(name)", overSync, unit: "tx")
+            let overHTTP = await generator.run(server: rippleCPU) { _, _ in
                 let (from, to) = pair(contended: contended)
                 try await ripple.mutation("accounts:transfer", ["from": from, "to": to, "amount": 1])
             }
-            BenchReport.load("ripple_transfer_\(name)", rp, unit: "tx")
-            ratios[contended] = rp.perSecond / pg.perSecond
+            BenchReport.load("ripple_http_transfer_\(name)", overHTTP, unit: "tx")
+            BenchReport.metric("transfers_vs_postgres_http_\(name)", overHTTP.perSecond / pg.perSecond, "x")
+            ratios[contended] = overSync.perSecond / pg.perSecond
         }
         for connection in connections { try await connection.close() }
         BenchReport.bench("transfers_vs_postgres_uncontended", ratios[false]!, "x", target: 2, atLeast: true)

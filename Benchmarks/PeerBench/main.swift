@@ -5,8 +5,9 @@ import PostgresNIO
 // nodes, HTTP API and sync protocol) and PostgreSQL (wire protocol, prepared statements) with the
 // same workload.
 //   PeerBench mutations --ripple URL --postgres HOST:PORT [--clients 64] [--seconds 10]
+//                       [--ripple-pid PID --postgres-pid PID]   (server CPU per operation)
 //   PeerBench transfers --ripple URL --postgres HOST:PORT [--clients 50] [--seconds 10]
-//                       [--accounts 100000] [--hot 10] [--hot-share 0.8]
+//                       [--accounts 100000] [--hot 10] [--hot-share 0.8] [--ripple-pid PID --postgres-pid PID]
 //   PeerBench reactivity --ripple WRITER_URL --replica URL --ripple-pids PID,PID
 //                       --postgres HOST:PORT --postgres-pid PID [--subscribers 1000]
 //                       [--channels 100] [--rate 100] [--seconds 10]
@@ -49,6 +50,11 @@ struct Options {
 
     /// A Ripple node's HTTP API.
     func ripple(_ name: String) throws -> RipplePeer { RipplePeer(baseURL: try string(name), connections: 1024) }
+
+    /// A server's processes, when the command line names them.
+    func cpu(_ name: String, withChildren: Bool = false) throws -> ServerCPU? {
+        try values[name].map { try ServerCPU($0, withChildren: withChildren) }
+    }
 }
 
 /// Every peer a part made, shut down when it is done.
@@ -63,14 +69,21 @@ do {
     let seconds = try options.number("seconds", default: 10)
     switch options.part {
     case "mutations":
-        try await MutationsPart(clients: try options.count("clients", default: 64), seconds: seconds)
-            .run(ripple: peer(try options.ripple("ripple")), postgres: try PostgresPeer(address: try options.string("postgres")))
+        let part = MutationsPart(
+            clients: try options.count("clients", default: 64), seconds: seconds,
+            rippleCPU: try options.cpu("ripple-pid"), postgresCPU: try options.cpu("postgres-pid", withChildren: true))
+        let sync = try RippleSyncPeer(baseURL: try options.string("ripple"), clients: part.clients)
+        try await part.run(ripple: peer(try options.ripple("ripple")), sync: sync, postgres: try PostgresPeer(address: try options.string("postgres")))
+        await sync.shutdown()
     case "transfers":
-        try await TransfersPart(
+        let part = TransfersPart(
             clients: try options.count("clients", default: 50), seconds: seconds,
             accounts: try options.count("accounts", default: 100_000), hot: try options.count("hot", default: 10),
-            hotShare: try options.number("hot-share", default: 0.8)
-        ).run(ripple: peer(try options.ripple("ripple")), postgres: try PostgresPeer(address: try options.string("postgres")))
+            hotShare: try options.number("hot-share", default: 0.8),
+            rippleCPU: try options.cpu("ripple-pid"), postgresCPU: try options.cpu("postgres-pid", withChildren: true))
+        let sync = try RippleSyncPeer(baseURL: try options.string("ripple"), clients: part.clients)
+        try await part.run(ripple: peer(try options.ripple("ripple")), sync: sync, postgres: try PostgresPeer(address: try options.string("postgres")))
+        await sync.shutdown()
     case "reactivity":
         try await ReactivityPart(
             subscribers: try options.count("subscribers", default: 1_000), channels: try options.count("channels", default: 100),

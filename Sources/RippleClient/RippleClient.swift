@@ -59,10 +59,12 @@ public actor RippleClient {
     /// Connection attempts in a row that ended before a Transition arrived.
     private var failures = 0
     var auth = AuthState()
-    /// Fires when the server has been silent for `serverInactivityTimeout`; reset by each message.
+    /// Fires at most once per `serverInactivityTimeout` while a socket is open; a message does not
+    /// re-arm it (that cost a timer and an event-loop wake-up per message), the timer re-arms
+    /// itself for the rest of the timeout when the server was heard from since.
     private var inactivityTimer: Scheduled<Void>?
-    /// Server messages heard; a timer that fired before the latest one is stale.
-    private var messagesHeard = 0
+    /// When the current socket last heard from the server.
+    private var lastHeard = ContinuousClock.now
 
     private enum Lifecycle {
         case idle
@@ -246,6 +248,7 @@ public actor RippleClient {
                 reason = "\(error)"
             }
             inactivityTimer?.cancel()
+            inactivityTimer = nil
             if let closeReason { reason = closeReason }
             closeReason = nil
             self.outbox = nil
@@ -293,16 +296,28 @@ public actor RippleClient {
     }
 
     private func heardFromServer() {
-        messagesHeard += 1
-        let heard = messagesHeard
-        inactivityTimer?.cancel()
-        inactivityTimer = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: TimeAmount(configuration.serverInactivityTimeout)) {
-            _ = Task { await self.closeIfSilentSince(heard) }
+        lastHeard = .now
+        if inactivityTimer == nil { armInactivityTimer(after: configuration.serverInactivityTimeout) }
+    }
+
+    private func armInactivityTimer(after delay: Duration) {
+        let socket = connectionCount
+        inactivityTimer = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: TimeAmount(delay)) {
+            _ = Task { await self.inactivityTimerFired(socket: socket) }
         }
     }
 
-    private func closeIfSilentSince(_ heard: Int) {
-        if heard == messagesHeard { closeSocket(reason: "InactiveServer") }
+    /// Closes the socket if the server has been silent for the whole timeout, else waits out the rest.
+    private func inactivityTimerFired(socket: UInt32) {
+        // A timer of a socket that has ended since (its timer was cancelled, or fired meanwhile).
+        guard socket == connectionCount, inactivityTimer != nil else { return }
+        inactivityTimer = nil
+        let silence = ContinuousClock.now - lastHeard
+        if silence >= configuration.serverInactivityTimeout {
+            closeSocket(reason: "InactiveServer")
+        } else {
+            armInactivityTimer(after: configuration.serverInactivityTimeout - silence)
+        }
     }
 
     private func received(_ text: String) {

@@ -12,11 +12,12 @@ import Testing
         let proxy: TestProxy
         let client: RippleClient
 
-        static func start() async throws -> Setup {
+        static func start(_ configure: (inout RippleClient.Configuration) -> Void = { _ in }) async throws -> Setup {
             let node = try await TestNode.start()
             let proxy = try await TestProxy.start(upstreamPort: node.port)
             var configuration = RippleClient.Configuration()
             configuration.backoff = ReconnectBackoff(initial: .milliseconds(20), maximum: .milliseconds(200))
+            configure(&configuration)
             return Setup(node: node, proxy: proxy, client: try RippleClient(url: proxy.url, configuration: configuration))
         }
 
@@ -100,6 +101,31 @@ import Testing
         var shown = try #require(try await results.next())
         while shown.contains(optimistic) { shown = try #require(try await results.next()) }
         #expect(shown == [Note(_id: id, body: "kept")])
+        await setup.stop()
+    }
+
+    /// Messages keep the socket (the inactivity timer re-arms for the rest of the timeout, not
+    /// per message), and a socket the server stays silent on is replaced.
+    @Test func onlyASilentSocketIsReplaced() async throws {
+        let timeout = Duration.seconds(1)
+        let setup = try await Setup.start { $0.serverInactivityTimeout = timeout }
+        let clock = ContinuousClock()
+        let busyUntil = clock.now + timeout * 2.5
+        var lastAnswer = clock.now
+        while clock.now < busyUntil {
+            try await clock.sleep(for: .milliseconds(100))
+            _ = try await setup.client.mutation(Notes.add, NewNote(body: "busy"))
+            lastAnswer = clock.now
+        }
+        #expect(setup.proxy.connectionsAccepted == 1)
+
+        // Nothing subscribed, nothing sent: the node is silent (it pings only after 15 s).
+        while setup.proxy.connectionsAccepted < 2 {
+            try #require(clock.now - lastAnswer < .seconds(10), "the silent socket was not replaced")
+            try await clock.sleep(for: .milliseconds(5))
+        }
+        // The last message heard came just before the last answer (the Transition that ended it).
+        #expect(clock.now - lastAnswer >= timeout - .milliseconds(50))
         await setup.stop()
     }
 
