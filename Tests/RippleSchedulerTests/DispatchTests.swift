@@ -44,10 +44,10 @@ import Testing
         for i in 0..<40 {
             _ = try await h.mutation("gated:schedule", ["tag": .string("backlog-\(i)"), "at": .float64(at)])
         }
-        // The 16 action slots are full; the other 24 are queued in memory.
+        // The 16 action slots are full; the other 24 are queued in memory (once the read after the
+        // last insert has returned).
         try await gate.waitUntilEntered(16)
-        let queued = await h.schedulers[0].status()["queuedJobs"]?.intValue
-        #expect(queued == 24)
+        try await eventually("24 jobs queued") { await h.schedulers[0].status()["queuedJobs"]?.intValue == 24 }
         let pagesBefore = await Self.pagesRead(h)
         _ = try await h.mutation("gated:schedule", ["tag": "early", "at": .float64(at - 1_000)])
         try await eventually("the insert's read") { await Self.pagesRead(h) > pagesBefore }
