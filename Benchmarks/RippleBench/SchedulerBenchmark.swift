@@ -14,6 +14,8 @@ import RippleValues
 struct SchedulerBenchmark {
     var samples = 200
     var count = 10_000
+    /// The scheduler's `maxRunningMutations` (its default unless given), to measure the window.
+    var mutationSlots: Int?
 
     func run() async throws {
         let directory = NSTemporaryDirectory() + "ripple-bench-scheduler-" + UUID().uuidString
@@ -25,7 +27,9 @@ struct SchedulerBenchmark {
         defer { engine.close() }
         var logger = Logger(label: "bench.scheduler")
         logger.logLevel = .warning
-        let service = SchedulerService(engine: engine, configuration: .init(nodeID: "bench"), logger: logger)
+        var configuration = SchedulerService.Configuration(nodeID: "bench")
+        if let mutationSlots { configuration.maxRunningMutations = mutationSlots }
+        let service = SchedulerService(engine: engine, configuration: configuration, logger: logger)
         let runner = Task { await service.run() }
         defer { runner.cancel() }
         try await waitForLease(engine)

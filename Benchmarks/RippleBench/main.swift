@@ -7,7 +7,8 @@ import RippleValues
 //                                               group-commit throughput vs raw SQLite, per caller count
 //   RippleBench replication [--rate R] [--seconds S] [--callers C] [--catchup N]
 //                                               replica apply lag and catch-up vs raw SQLite
-//   RippleBench scheduler [samples] [jobs]      scheduled-job start latency and throughput vs direct calls
+//   RippleBench scheduler [samples] [jobs] [mutation slots]
+//                                               scheduled-job start latency and throughput vs direct calls
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
@@ -50,8 +51,10 @@ case "scheduler":
     var benchmark = SchedulerBenchmark()
     if arguments.count > 1, let samples = Int(arguments[1]) { benchmark.samples = samples }
     if arguments.count > 2, let count = Int(arguments[2]) { benchmark.count = count }
+    if arguments.count > 3, let slots = Int(arguments[3]), slots > 0 { benchmark.mutationSlots = slots }
     try await benchmark.run()
 default:
-    FileHandle.standardError.write("usage: RippleBench mutations [seconds] [callers...] [--rounds N] | replication [options] | scheduler [samples] [jobs]\n".data(using: .utf8)!)
+    FileHandle.standardError.write("usage: RippleBench mutations [seconds] [callers...] [--rounds N] | replication [options] | scheduler [samples] [jobs] [mutation slots]
+".data(using: .utf8)!)
     exit(2)
 }

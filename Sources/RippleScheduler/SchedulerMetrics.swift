@@ -12,6 +12,10 @@ struct SchedulerMetrics: Sendable {
         Counter(label: "ripple_scheduler_jobs_total", dimensions: [("kind", kind), ("outcome", outcome)]).increment()
     }
 
+    /// Pages of pending jobs the dispatch loop read: about one per page of jobs started while no
+    /// new job is scheduled (`DueJobQueue`); a rate near the jobs' rate means it re-reads.
+    let jobPagesRead = Counter(label: "ripple_scheduler_job_pages_read_total")
+
     /// Cron runs scheduled by this node.
     let cronRuns = Counter(label: "ripple_scheduler_cron_runs_total")
 }

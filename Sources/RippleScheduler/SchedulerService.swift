@@ -38,6 +38,7 @@ public actor SchedulerService {
     let configuration: Configuration
     let logger: Logger
     private let doorbell = Doorbell()
+    private let changes = ScheduleChanges()
     private let metrics = SchedulerMetrics()
 
     /// Until when (this node's clock) the lease is surely still ours; nil while not held.
@@ -59,6 +60,10 @@ public actor SchedulerService {
     /// writer refused on a retry, an earlier attempt having perhaps committed it (failed then).
     private var unrecordedEnds: [String: String?] = [:]
     private var runningCrons: Set<String> = []
+    /// The due jobs of the last read, handed out as slots free; emptied when the lease is lost.
+    private var dueJobs: DueJobQueue
+    /// The crons' earliest next run as last read, and the `cronsVersion` it was read at.
+    private var cronsRead: (version: UInt64, nextDue: Double)?
     /// When finished jobs were last cleaned up (this node's clock).
     private var lastCleanup: ContinuousClock.Instant?
 
@@ -66,6 +71,7 @@ public actor SchedulerService {
         self.engine = engine
         self.configuration = configuration
         self.logger = logger
+        dueJobs = DueJobQueue(capacity: 16 * Self.pageSize(configuration))
     }
 
     /// Runs until cancelled or shut down. Jobs still running then finish on their own tasks but
@@ -107,20 +113,20 @@ public actor SchedulerService {
         .object([
             ("holder", .string(configuration.holder)), ("holdsLease", .bool(isHeld)),
             ("runningMutations", .int(Int64(runningMutations.count))), ("runningActions", .int(Int64(runningActions.count))),
+            ("queuedJobs", .int(Int64(dueJobs.queued))), ("jobPagesRead", .int(Int64(dueJobs.pagesRead))),
         ])
     }
 
-    /// Rings the doorbell for every commit that touches jobs or crons.
+    /// Rings the doorbell for every commit that touches jobs or crons, after noting whether it
+    /// makes the loop's in-memory copies stale.
     private nonisolated func watchCommits() {
         let engine = self.engine
         let doorbell = self.doorbell
+        let changes = self.changes
         engine.commitFeed.subscribe { group in
             let jobs = engine.tableNumber(named: "_scheduled_functions")
             let crons = engine.tableNumber(named: "_cron_jobs")
-            let relevant = group.mutations.contains { mutation in
-                mutation.writes.documents.contains { $0.tableNumber == jobs || $0.tableNumber == crons }
-            }
-            if relevant { doorbell.ring() }
+            if changes.note(group, jobsTable: jobs, cronsTable: crons) { doorbell.ring() }
         }
     }
 
@@ -253,6 +259,10 @@ public actor SchedulerService {
     /// Starts due jobs and crons while the lease is held and its bookkeeping is done; sleeps
     /// until the next one is due, or a commit or a finished job rings.
     private func dispatchWhileHeld() async {
+        // What another holder did meanwhile is only in the table.
+        dueJobs.drop()
+        cronsRead = nil
+        defer { dueJobs.drop() }
         while isHeld && !Task.isCancelled {
             var nextDue = Self.nowMilliseconds() + 1_000
             if !needsTakeover {
@@ -268,48 +278,69 @@ public actor SchedulerService {
         }
     }
 
-    /// Starts what is due and has room; returns when the earliest job not yet due is. Reads the
-    /// pending jobs a page at a time, so a backlog of one kind (actions waiting for a free slot)
-    /// does not hide due jobs of the other.
+    /// Jobs read per page: four times the slots, so that one read serves the slots several times
+    /// over and a page is not all running jobs.
+    private static func pageSize(_ configuration: Configuration) -> Int {
+        4 * (configuration.maxRunningMutations + configuration.maxRunningActions)
+    }
+
+    /// Starts queued jobs while slots are free, reading the index only when the queue cannot
+    /// serve them (`DueJobQueue`); returns when the earliest job not yet due is. A pass reads at
+    /// most 16 pages, so a backlog of one kind (actions waiting for a free slot) hides due jobs
+    /// of the other no deeper than the queue's capacity.
     private func startDueJobs() async throws(FunctionError) -> Double {
-        let pageSize = 4 * (configuration.maxRunningMutations + configuration.maxRunningActions)
-        var cursor: String?
         for _ in 0..<16 {
-            guard runningMutations.count < configuration.maxRunningMutations || runningActions.count < configuration.maxRunningActions
-            else { return .infinity }
+            startQueuedJobs()
+            let version = changes.jobsVersion
+            guard isHeld, let read = dueJobs.nextRead(version: version, starving: starvingKinds, now: Self.nowMilliseconds()) else { break }
+            let request = SchedulerCall.JobsInStateRequest(state: .pending, limit: Self.pageSize(configuration), cursor: read.cursor)
             let reply: SchedulerCall.JobsPage = try await decode(
-                try await engine.query(
-                    SchedulerFunctions.jobsInState, try arguments(SchedulerCall.JobsInStateRequest(state: .pending, limit: pageSize, cursor: cursor)),
-                    caller: .system
-                ).value)
-            let now = Self.nowMilliseconds()
-            for document in reply.page {
-                guard let fields = document.objectValue, let job = ScheduledJob(Document(fields: fields)) else { continue }
-                if job.scheduledTime > now { return job.scheduledTime }
-                guard isHeld else { return .infinity }
-                start(job, now: now)
-            }
-            guard !reply.isDone, let next = reply.continueCursor else { break }
-            cursor = next
+                try await engine.query(SchedulerFunctions.jobsInState, try arguments(request), caller: .system).value)
+            metrics.jobPagesRead.increment()
+            let page = reply.page.compactMap { document in document.objectValue.flatMap { ScheduledJob(Document(fields: $0)) } }
+            dueJobs.take(
+                page, continueCursor: reply.isDone ? nil : reply.continueCursor, read: read, version: version, now: Self.nowMilliseconds(),
+                kind: { self.kind(of: $0) }, isRunning: { self.runningMutations.contains($0) || self.runningActions.contains($0) })
         }
-        return .infinity
+        return dueJobs.nextDue
+    }
+
+    /// The kinds with a free slot.
+    private var starvingKinds: Set<DueJobQueue.Kind> {
+        var kinds: Set<DueJobQueue.Kind> = []
+        if runningMutations.count < configuration.maxRunningMutations { kinds.insert(.mutation) }
+        if runningActions.count < configuration.maxRunningActions { kinds.insert(.action) }
+        return kinds
+    }
+
+    private func startQueuedJobs() {
+        let now = Self.nowMilliseconds()
+        while isHeld, runningMutations.count < configuration.maxRunningMutations, let job = dueJobs.next(.mutation) { start(job, now: now) }
+        while isHeld, runningActions.count < configuration.maxRunningActions, let job = dueJobs.next(.action) { start(job, now: now) }
+    }
+
+    private func kind(of job: ScheduledJob) -> DueJobQueue.Kind {
+        engine.app.functions.function(job.name)?.kind == .action ? .action : .mutation
     }
 
     private func start(_ job: ScheduledJob, now: Double) {
         if runningMutations.contains(job.id) || runningActions.contains(job.id) { return }
-        if engine.app.functions.function(job.name)?.kind == .action {
-            guard runningActions.count < configuration.maxRunningActions else { return }
+        switch kind(of: job) {
+        case .action:
             runningActions.insert(job.id)
             Task { await self.runAction(job) }
-        } else {
-            guard runningMutations.count < configuration.maxRunningMutations else { return }
+        case .mutation:
             runningMutations.insert(job.id)
             Task { await self.runMutation(job) }
         }
         metrics.startDelay.recordNanoseconds(Int64(max(0, now - job.scheduledTime) * 1_000_000))
     }
 
+    /// Starts the crons that are due; reads them only when their table changed, a run ended, or
+    /// the earliest next run has come (a pass per finished job made this a query per job).
     private func startDueCrons() async throws(FunctionError) -> Double {
+        let version = changes.cronsVersion
+        if let cronsRead, cronsRead.version == version, Self.nowMilliseconds() < cronsRead.nextDue { return cronsRead.nextDue }
         let reply = try await engine.query(SchedulerFunctions.cronJobs, caller: .system).value
         let now = Self.nowMilliseconds()
         var nextDue = Double.infinity
@@ -323,6 +354,7 @@ public actor SchedulerService {
             runningCrons.insert(name)
             Task { await self.runCron(name, nextRun: nextRun) }
         }
+        cronsRead = (version, nextDue)
         return nextDue
     }
 
@@ -342,6 +374,8 @@ public actor SchedulerService {
         } catch where error.kind == .unavailable {
             logger.warning("mutation job \(job.id) (\(job.name)) not run, will retry: \(error.message)")
             try? await Task.sleep(for: .milliseconds(200))
+            // It is still pending but no longer queued: the next read starts over and finds it first.
+            changes.jobsAdded()
         } catch {
             await finish(job, from: .pending, error: error.message)
         }
@@ -358,7 +392,11 @@ public actor SchedulerService {
         let request = SchedulerCall.JobRequest(holder: configuration.holder, id: job.id)
         guard let started = await definitely({ () async throws(FunctionError) -> SchedulerCall.StatusReply in
             try await self.callJobMutation(SchedulerFunctions.startActionJob, request)
-        }) else { return }
+        }) else {
+            // Perhaps still pending, and no longer queued: the next read starts over.
+            changes.jobsAdded()
+            return
+        }
         switch noteStatus(started) {
         case .done:
             break
@@ -417,6 +455,8 @@ public actor SchedulerService {
             try await self.callJobMutation(SchedulerFunctions.finishJob, request)
         }) else {
             logger.warning("could not record the end of job \(job.id) (\(job.name)); the next scheduler to take over fails it")
+            // A mutation job is then still pending, and no longer queued: the next read starts over.
+            changes.jobsAdded()
             return
         }
         let status = noteStatus(reply)
@@ -461,6 +501,8 @@ public actor SchedulerService {
     private func runCron(_ name: String, nextRun: Double) async {
         defer {
             runningCrons.remove(name)
+            // Its next run is read again, whether this run moved it or must be retried.
+            changes.cronsChanged()
             doorbell.ring()
         }
         do {

@@ -79,6 +79,8 @@ final class SchedulerHarness: @unchecked Sendable {
     let directory = TemporaryDirectory()
     let engine: Engine
     private var services: [Task<Void, Never>] = []
+    /// The schedulers started, in order, for tests that read their `status()`.
+    private(set) var schedulers: [SchedulerService] = []
 
     init(app: App = jobsApp(), options: EngineOptions = EngineOptions()) throws {
         engine = try Engine.open(path: directory.database, app: app, options: options)
@@ -98,6 +100,7 @@ final class SchedulerHarness: @unchecked Sendable {
         let service = SchedulerService(engine: engine, configuration: configuration, logger: logger)
         let task = Task { await service.run() }
         services.append(task)
+        schedulers.append(service)
         return task
     }
 
