@@ -24,6 +24,9 @@ public struct SyncServer: Sendable {
         public var limits = SyncLimits()
         /// Silence after which a JSON `Ping` is sent (clients give up after 30–60 s).
         public var pingInterval: Duration = .seconds(15)
+        /// How often a sync socket's client is pinged at the WebSocket level, and how long it has
+        /// to answer before its connection is closed going-away (`WebSocketKeepAlive`).
+        public var controlPingInterval: Duration = .seconds(5)
         public var version = "ripple-0.1.0"
         /// `dev`, `writer`, `replica` or `scheduler`, reported by `/health`.
         public var role = "dev"
@@ -208,17 +211,14 @@ public struct SyncServer: Sendable {
         }
     }
 
-    /// How often a sync socket's client is pinged at the WebSocket level, and how long it has to
-    /// answer before the connection is closed (`WebSocketKeepAlive`).
-    static let controlPingPeriod = TimeAmount.seconds(5)
-
     /// Adds `WebSocketKeepAlive` to an upgraded socket's pipeline, behind the frame decoder.
     private func keepAlive(_ channel: any Channel) async {
+        let period = TimeAmount(configuration.controlPingInterval)
         do {
             try await channel.eventLoop.submit {
                 let pipeline = channel.pipeline.syncOperations
                 let decoder = try pipeline.handler(type: ByteToMessageHandler<WebSocketFrameDecoder>.self)
-                try pipeline.addHandler(WebSocketKeepAlive(period: Self.controlPingPeriod), position: .after(decoder))
+                try pipeline.addHandler(WebSocketKeepAlive(period: period), position: .after(decoder))
             }.get()
         } catch ChannelError.ioOnClosedChannel {
         } catch {

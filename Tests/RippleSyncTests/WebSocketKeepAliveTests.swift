@@ -1,6 +1,7 @@
 import NIOCore
 import NIOEmbedded
 import NIOWebSocket
+import RippleNodeTestSupport
 @testable import RippleSync
 import Testing
 
@@ -24,7 +25,7 @@ import Testing
 
     /// The pong a client sends for `ping`: the same payload, masked as client frames are.
     func pong(_ ping: WebSocketFrame) -> WebSocketFrame {
-        let key = WebSocketMaskingKey([1, 2, 3, 4])
+        let key = WebSocketMaskingKey.random()
         var data = ping.data
         data.webSocketMask(key)
         return WebSocketFrame(fin: true, opcode: .pong, maskKey: key, data: data)
@@ -76,5 +77,16 @@ import Testing
         channel.embeddedEventLoop.advanceTime(by: Self.period * 3)
         #expect(try sent(channel).isEmpty)
         #expect(channel.isActive)
+    }
+
+    /// On a node: the keep-alive sits in every sync socket's pipeline, so a client that stops
+    /// answering pings is disconnected going-away.
+    @Test(.timeLimit(.minutes(1))) func aNodeDisconnectsAClientThatDoesNotAnswerPings() async throws {
+        let node = try await TestNode.start { $0.controlPingInterval = .milliseconds(100) }
+        let client = try UnansweringWebSocket(port: node.port, answersPings: false)
+        try client.sendText(#"{"type":"Connect","sessionId":"5d0c1e2f-3a4b-4c5d-8e6f-7a8b9c0d1e2f","connectionCount":0,"lastCloseReason":"InitialConnect"}"#)
+        #expect(try await client.readUntilClosed(), "the server closes the connection")
+        #expect(client.closeCode == 1001)
+        await node.stop()
     }
 }
