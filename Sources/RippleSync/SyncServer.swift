@@ -6,6 +6,7 @@ import Logging
 import RippleAuth
 import NIOCore
 import NIOPosix
+import NIOWebSocket
 import RippleEngine
 import RippleListener
 import RippleLog
@@ -167,7 +168,7 @@ public struct SyncServer: Sendable {
         server.serverName = configuration.version
         let webSocketResponder = sockets.buildResponder()
         let webSocketConfiguration = HTTP1WebSocketUpgradeChannel.Configuration(
-            ws: .init(maxFrameSize: configuration.limits.maxMessageBytes, autoPing: .enabled(timePeriod: configuration.webSocketPingPeriod)))
+            ws: .init(maxFrameSize: configuration.limits.maxMessageBytes, autoPing: .disabled))
         return Application(
             router: router,
             server: HTTPServerBuilder { responder in
@@ -182,12 +183,12 @@ public struct SyncServer: Sendable {
         )
     }
 
-    /// One sync socket from `address`: a reader feeding the session in order, a writer draining
-    /// its outbox, and a JSON ping whenever the socket has been quiet for `pingInterval`. A
+    /// One sync socket from `address`: a reader feeding the session in order, its outbox written
+    /// in order (`SocketOutbox`), and a JSON ping every `pingInterval`. A
     /// socket beyond the node's socket limits gets a FatalError naming the limit, and closes; one
     /// opened while the server drains, or open when it begins to, is closed going-away.
     func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel, from address: String?) async {
-        let (outbox, post) = AsyncStream<ServerMessage>.makeStream()
+        await keepAlive(channel)
         let goneAway = GoneAway()
         let goAway: @Sendable () async -> Void = {
             goneAway.mark()
@@ -205,8 +206,23 @@ public struct SyncServer: Sendable {
         case .draining:
             try? await outbound.close(.goingAway, reason: Self.goingAwayReason)
         case .admitted(let ticket):
-            await serve(inbound: inbound, outbound: outbound, outbox: outbox, post: post, goneAway: goneAway)
+            await serve(inbound: inbound, outbound: outbound, channel: channel, goneAway: goneAway)
             await admission.release(ticket)
+        }
+    }
+
+    /// Adds `WebSocketKeepAlive` to an upgraded socket's pipeline, behind the frame decoder.
+    private func keepAlive(_ channel: any Channel) async {
+        let period = TimeAmount(configuration.webSocketPingPeriod)
+        do {
+            try await channel.eventLoop.submit {
+                let pipeline = channel.pipeline.syncOperations
+                let decoder = try pipeline.handler(type: ByteToMessageHandler<WebSocketFrameDecoder>.self)
+                try pipeline.addHandler(WebSocketKeepAlive(period: period), position: .after(decoder))
+            }.get()
+        } catch ChannelError.ioOnClosedChannel {
+        } catch {
+            logger.error("sync socket has no WebSocket keep-alive: \(error)")
         }
     }
 
@@ -228,62 +244,54 @@ public struct SyncServer: Sendable {
         var isMarked: Bool { marked.load(ordering: .acquiring) }
     }
 
-    private func serve(
-        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, outbox: AsyncStream<ServerMessage>,
-        post: AsyncStream<ServerMessage>.Continuation, goneAway: GoneAway
-    ) async {
-        let id = await hub.openSession { post.yield($0) }
+    private func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel, goneAway: GoneAway) async {
+        let outbox = SocketOutbox()
+        let id = await hub.openSession { outbox.post($0) }
         let session = SyncSession(
             id: id, hub: hub, engine: engine, authenticator: authenticator, logger: logger, limits: configuration.limits,
             latestKnownTimestamp: configuration.latestKnownTimestamp
-        ) { post.yield($0) }
-        let pingInterval = configuration.pingInterval
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                for await message in outbox {
-                    do { try await outbound.write(.text(message.serialized())) } catch { break }
-                    if case .transition = message { await hub.transitionWritten(id) }
-                    // A FatalError is a socket's last message, whoever sent it (the reader or a
-                    // session deadline): closing here ends the reader too.
-                    if case .fatalError = message {
-                        try? await outbound.close(.policyViolation, reason: nil)
-                        break
-                    }
-                }
+        ) { outbox.post($0) }
+        outbox.start { [hub] message in
+            do { try await outbound.write(.text(message.serialized())) } catch { return false }
+            if case .transition = message { await hub.transitionWritten(id) }
+            // A FatalError is a socket's last message, whoever sent it (the reader or a session
+            // deadline): closing here ends the reader too.
+            if case .fatalError = message {
+                try? await outbound.close(.policyViolation, reason: nil)
+                return false
             }
-            group.addTask {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: pingInterval)
-                    if Task.isCancelled { break }
-                    post.yield(.ping)
-                }
-            }
-            do {
-                for try await message in inbound.messages(maxSize: configuration.limits.maxMessageBytes) {
-                    if goneAway.isMarked { continue }
-                    guard case .text(let text) = message else {
-                        throw SessionEnd(message: .fatalError(error: "Binary frames are not part of the sync protocol"), reason: "binary frame")
-                    }
-                    let parsed: ClientMessage
-                    do throws(ProtocolError) {
-                        parsed = try ClientMessage.parse(text)
-                    } catch {
-                        throw SessionEnd(message: .fatalError(error: error.description), reason: "malformed message")
-                    }
-                    try await session.handle(parsed)
-                }
-            } catch let end as SessionEnd {
-                logger.info("closing sync socket: \(end.reason)")
-                if let message = end.message { post.yield(message) }
-            } catch {
-                logger.info("sync socket ended: \(error)")
-            }
-            post.finish()
-            await session.close()
-            // Let the writer flush the final message, then stop the pinger.
-            await group.next()
-            group.cancelAll()
+            return true
         }
+        // A timer on the socket's event loop, not a sleeping task: an idle socket keeps no task
+        // of its own (docs/performance.md, memory_per_connection).
+        let interval = TimeAmount(configuration.pingInterval)
+        let pinger = channel.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in outbox.post(.ping) }
+        do {
+            for try await message in inbound.messages(maxSize: configuration.limits.maxMessageBytes) {
+                if goneAway.isMarked { continue }
+                guard case .text(let text) = message else {
+                    throw SessionEnd(message: .fatalError(error: "Binary frames are not part of the sync protocol"), reason: "binary frame")
+                }
+                let parsed: ClientMessage
+                do throws(ProtocolError) {
+                    parsed = try ClientMessage.parse(text)
+                } catch {
+                    throw SessionEnd(message: .fatalError(error: error.description), reason: "malformed message")
+                }
+                try await session.handle(parsed)
+            }
+        } catch let end as SessionEnd {
+            logger.info("closing sync socket: \(end.reason)")
+            if let message = end.message { outbox.post(message) }
+        } catch {
+            logger.info("sync socket ended: \(error)")
+        }
+        pinger.cancel()
+        outbox.close()
+        await session.close()
+        // The final message (a FatalError) is written before the handler returns and the
+        // WebSocket library closes the socket.
+        await outbox.flushed()
     }
 
     /// Re-runs so far (shared queries count once), for tests and metrics.

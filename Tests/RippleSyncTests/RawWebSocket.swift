@@ -157,9 +157,9 @@ struct RawWebSocket {
     }
 }
 
-/// A sync socket on a plain blocking socket whose client answers pings but never the server's
-/// close frame: the client that could hold a node's drain. It sends text frames when told and
-/// reads until the server closes the connection.
+/// A sync socket on a plain blocking socket whose client answers pings (unless told not to) but
+/// never the server's close frame: the client that could hold a node's drain, or one that
+/// vanished. It sends text frames when told and reads until the server closes the connection.
 final class UnansweringWebSocket: @unchecked Sendable {
     // One test task uses it at a time; the descriptor is closed in deinit.
     private let fd: Int32
@@ -168,8 +168,11 @@ final class UnansweringWebSocket: @unchecked Sendable {
     /// The code of the server's close frame, once it came.
     private(set) var closeCode: UInt16?
 
-    init(port: Int, timeout: Int = 30) throws {
+    private let answersPings: Bool
+
+    init(port: Int, timeout: Int = 30, answersPings: Bool = true) throws {
         fd = try RawWebSocket.upgrade(port: port, path: "/api/sync", timeout: timeout)
+        self.answersPings = answersPings
     }
 
     deinit { close(fd) }
@@ -196,6 +199,15 @@ final class UnansweringWebSocket: @unchecked Sendable {
         }.value
     }
 
+    /// Reads until the server closes the connection; returns whether it did before the read
+    /// deadline.
+    func readUntilClosed() async throws -> Bool {
+        try await Task.detached {
+            _ = try self.readFrames { _, _ in false }
+            return self.closedByServer
+        }.value
+    }
+
     private var closedByServer = false
 
     /// Reads frames, answering pings, until `done` accepts one (returns its payload) or the
@@ -210,7 +222,7 @@ final class UnansweringWebSocket: @unchecked Sendable {
             while upgraded, let (opcode, payload, rest) = RawWebSocket.nextFrame(received[...]) {
                 received = Array(rest)
                 if opcode == 8, payload.count >= 2 { closeCode = UInt16(payload[payload.startIndex]) << 8 | UInt16(payload[payload.startIndex + 1]) }
-                if opcode == 9 { try sendFrame(opcode: 10, payload: Array(payload)) }
+                if opcode == 9, answersPings { try sendFrame(opcode: 10, payload: Array(payload)) }
                 if done(opcode, payload) { return payload }
             }
             let count = recv(fd, &chunk, chunk.count, 0)
