@@ -54,7 +54,6 @@ case "scheduler":
     if arguments.count > 3, let slots = Int(arguments[3]), slots > 0 { benchmark.mutationSlots = slots }
     try await benchmark.run()
 default:
-    FileHandle.standardError.write("usage: RippleBench mutations [seconds] [callers...] [--rounds N] | replication [options] | scheduler [samples] [jobs] [mutation slots]
-".data(using: .utf8)!)
+    FileHandle.standardError.write("usage: RippleBench mutations [seconds] [callers...] [--rounds N] | replication [options] | scheduler [samples] [jobs] [mutation slots]\n".data(using: .utf8)!)
     exit(2)
 }
