@@ -22,7 +22,7 @@ public struct SyncServer: Sendable {
         public var port: Int
         /// What one client may make the node hold (`RIPPLE_MAX_*`).
         public var limits = SyncLimits()
-        /// Silence after which a JSON `Ping` is sent (clients give up after 30–60 s).
+        /// How often a JSON `Ping` is sent (clients give up after 30–60 s without a message).
         public var pingInterval: Duration = .seconds(15)
         /// How often a WebSocket ping frame is sent; a socket whose client has not answered the
         /// previous one by then is closed going-away (a dead client holds no socket for long).
@@ -216,6 +216,8 @@ public struct SyncServer: Sendable {
         let period = TimeAmount(configuration.webSocketPingPeriod)
         do {
             try await channel.eventLoop.submit {
+                // Closed already (a client gone right after the upgrade): its handlers are removed.
+                guard channel.isActive else { return }
                 let pipeline = channel.pipeline.syncOperations
                 let decoder = try pipeline.handler(type: ByteToMessageHandler<WebSocketFrameDecoder>.self)
                 try pipeline.addHandler(WebSocketKeepAlive(period: period), position: .after(decoder))
@@ -269,6 +271,8 @@ public struct SyncServer: Sendable {
         do {
             for try await message in inbound.messages(maxSize: configuration.limits.maxMessageBytes) {
                 if goneAway.isMarked { continue }
+                // A client that sends without reading waits here, not in the node's memory.
+                await outbox.belowHighWater()
                 guard case .text(let text) = message else {
                     throw SessionEnd(message: .fatalError(error: "Binary frames are not part of the sync protocol"), reason: "binary frame")
                 }

@@ -3,13 +3,16 @@ import NIOWebSocket
 
 /// Pings a WebSocket's peer every `period` and closes the connection, going-away, when a ping is
 /// still unanswered a period later: a client that vanished without closing (a laptop shut, a
-/// network gone) frees its socket within two periods.
+/// network gone) frees its socket within two periods. Once a close frame has gone either way, the
+/// peer has one period to finish the close handshake before the connection is closed: a client
+/// that ignores the server's close (and goes on sending) holds its socket no longer than that.
 ///
 /// The WebSocket library can do this itself (`autoPing`), but with a task per socket kept
 /// suspended for the socket's life; on the channel's event loop it costs a scheduled timer
 /// (docs/performance.md, memory_per_connection). It sits between the frame codec and the
 /// library's handler: it sees the pongs and both sides' close frames, and stops pinging once a
-/// close frame has gone either way (nothing may follow a close).
+/// close frame has gone either way (nothing may follow a close). Ping payloads are random, so a
+/// client that does not read cannot answer them blindly.
 final class WebSocketKeepAlive: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = WebSocketFrame
     typealias InboundOut = WebSocketFrame
@@ -23,7 +26,7 @@ final class WebSocketKeepAlive: ChannelDuplexHandler, RemovableChannelHandler {
     private var timer: Scheduled<Void>?
     /// The payload of the ping sent last, until its pong arrives.
     private var unanswered: ByteBuffer?
-    private var pingsSent: UInt64 = 0
+    /// A close frame has gone one way: no more pings, and the handshake has a deadline.
     private var closing = false
 
     init(period: TimeAmount) {
@@ -35,7 +38,7 @@ final class WebSocketKeepAlive: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        stop()
+        cancelTimer()
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -44,7 +47,7 @@ final class WebSocketKeepAlive: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        stop()
+        cancelTimer()
         context.fireChannelInactive()
     }
 
@@ -54,7 +57,7 @@ final class WebSocketKeepAlive: ChannelDuplexHandler, RemovableChannelHandler {
         case .pong where frame.unmaskedData == unanswered:
             unanswered = nil
         case .connectionClose:
-            stop()
+            closeHandshakeBegan(context: context)
         default:
             break
         }
@@ -62,7 +65,7 @@ final class WebSocketKeepAlive: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if unwrapOutboundIn(data).opcode == .connectionClose { stop() }
+        if unwrapOutboundIn(data).opcode == .connectionClose { closeHandshakeBegan(context: context) }
         context.write(data, promise: promise)
     }
 
@@ -84,16 +87,22 @@ final class WebSocketKeepAlive: ChannelDuplexHandler, RemovableChannelHandler {
             context.close(promise: nil)
             return
         }
-        pingsSent += 1
         var payload = context.channel.allocator.buffer(capacity: 8)
-        payload.writeInteger(pingsSent)
+        payload.writeInteger(UInt64.random(in: .min ... .max))
         unanswered = payload
         context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .ping, data: payload)), promise: nil)
         schedule(context: context)
     }
 
-    private func stop() {
+    /// Stops pinging and gives the peer one period to finish the close handshake.
+    private func closeHandshakeBegan(context: ChannelHandlerContext) {
+        guard !closing else { return }
         closing = true
+        cancelTimer()
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: period) { context.close(promise: nil) }
+    }
+
+    private func cancelTimer() {
         timer?.cancel()
         timer = nil
     }

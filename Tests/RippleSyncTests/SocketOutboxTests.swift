@@ -1,4 +1,5 @@
 import RippleProtocol
+import RippleTestSupport
 @testable import RippleSync
 import Synchronization
 import Testing
@@ -72,5 +73,37 @@ import Testing
         open.yield()
         await outbox.flushed()
         #expect(socket.messages == [.ping, .fatalError(error: "last")])
+    }
+
+    /// A socket whose client does not read: the reader is held at the high-water mark, not the
+    /// node's memory, and goes on once the socket writes again.
+    @Test func theReaderWaitsWhileHighWaterMessagesAreUnwritten() async throws {
+        let outbox = SocketOutbox()
+        let socket = Socket()
+        for _ in 0..<(SocketOutbox.highWater - 1) { outbox.post(.ping) }
+        await outbox.belowHighWater()
+        outbox.post(.ping)
+        let passed = Mutex(false)
+        let reader = Task {
+            await outbox.belowHighWater()
+            passed.withLock { $0 = true }
+        }
+        try await eventually("the reader waits") { outbox.isReaderWaiting }
+        #expect(!passed.withLock { $0 })
+        outbox.start { await socket.write($0) }
+        await reader.value
+        await outbox.flushed()
+        #expect(socket.messages.count == SocketOutbox.highWater)
+    }
+
+    @Test func aSocketThatTakesNothingMoreReleasesTheWaitingReader() async throws {
+        let outbox = SocketOutbox()
+        for _ in 0..<SocketOutbox.highWater { outbox.post(.ping) }
+        let reader = Task { await outbox.belowHighWater() }
+        try await eventually("the reader waits") { outbox.isReaderWaiting }
+        outbox.start { _ in false }
+        await reader.value
+        await outbox.flushed()
+        #expect(!outbox.isWriting)
     }
 }

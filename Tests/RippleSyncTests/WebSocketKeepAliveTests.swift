@@ -62,21 +62,43 @@ import Testing
         #expect(!channel.isActive)
     }
 
-    @Test func stopsOnceTheServerSendsClose() throws {
+    /// After the server's close frame nothing more is sent, and a client that never answers it
+    /// (and may go on sending, which the WebSocket library still delivers) has one period.
+    @Test func stopsPingingOnceTheServerSendsCloseAndClosesAPeriodLater() throws {
         let channel = try connected()
         try channel.writeOutbound(WebSocketFrame(fin: true, opcode: .connectionClose, data: ByteBuffer()))
         #expect(try sent(channel).map(\.opcode) == [.connectionClose])
-        channel.embeddedEventLoop.advanceTime(by: Self.period * 3)
+        channel.embeddedEventLoop.advanceTime(by: Self.period - .milliseconds(1))
         #expect(try sent(channel).isEmpty)
         #expect(channel.isActive)
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(1))
+        #expect(try sent(channel).isEmpty)
+        #expect(!channel.isActive)
     }
 
-    @Test func stopsOnceTheClientSendsClose() throws {
+    @Test func stopsPingingOnceTheClientSendsCloseAndClosesAPeriodLater() throws {
         let channel = try connected()
         try channel.writeInbound(WebSocketFrame(fin: true, opcode: .connectionClose, data: ByteBuffer()))
-        channel.embeddedEventLoop.advanceTime(by: Self.period * 3)
+        channel.embeddedEventLoop.advanceTime(by: Self.period - .milliseconds(1))
         #expect(try sent(channel).isEmpty)
         #expect(channel.isActive)
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(1))
+        #expect(!channel.isActive)
+    }
+
+    /// A client that does not read cannot answer pings it never saw.
+    @Test func pingPayloadsCannotBeGuessed() throws {
+        let channel = try connected()
+        var payloads: Set<ByteBuffer> = []
+        for _ in 0..<4 {
+            channel.embeddedEventLoop.advanceTime(by: Self.period)
+            let ping = try #require(try sent(channel).first)
+            payloads.insert(ping.data)
+            try channel.writeInbound(pong(ping))
+            _ = try channel.readInbound(as: WebSocketFrame.self)
+        }
+        #expect(payloads.count == 4)
+        #expect(!payloads.contains(ByteBuffer(integer: UInt64(1))))
     }
 
     /// On a node: the keep-alive sits in every sync socket's pipeline, so a client that stops
