@@ -27,9 +27,6 @@ final class TestProxy: Sendable {
 
     var url: String { "http://127.0.0.1:\(port)" }
 
-    /// How many connections the relay has accepted: one per socket the client opened.
-    var connectionsAccepted: Int { links.shared.withLock { $0.connections.count } }
-
     /// How many connections were cut by `cutWhenServerSends`.
     var cuts: Int { links.shared.withLock { $0.cuts } }
 

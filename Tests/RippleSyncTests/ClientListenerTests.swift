@@ -98,7 +98,9 @@ import Testing
         #expect(try await ended.value, "the server closes the connection")
         #expect(client.closeCode == 1001)
         try await serving.value
-        #expect(ContinuousClock.now - shutdownBegan < .seconds(5), "the drain waited for the client")
+        // Held by the client, the drain would last the lifecycle's 30 s limit; a loaded parallel
+        // run (the test process's two pool threads shared with every other test) took 9.6 s.
+        #expect(ContinuousClock.now - shutdownBegan < .seconds(20), "the drain waited for the client")
 
         let stats = try await node.engine.query("diagnostics:runStats", ["prefix": "drain"]).value
         #expect(stats["runs"] == 1, "only the mutation sent before the going-away runs: \(stats)")
