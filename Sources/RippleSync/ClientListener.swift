@@ -81,8 +81,19 @@ struct ClaimedChildChannel: ServerChildChannel {
         }
     }
 
+    /// Hummingbird waits for a connection's first request (it decides between HTTP and a
+    /// WebSocket) without heeding cancellation, so a client that connected and sent nothing held
+    /// the cancelled listener, and the node's role change, forever. Cancelled, the connection's
+    /// input is shut as Hummingbird does once a request has come: that ends the wait, and a
+    /// request in flight still gets its answer. Whichever way the handler ends, the connection
+    /// is closed then: nothing else would close one whose wait ended that way.
     func handle(value: Value, logger: Logger) async {
         accepted.claim(value.channel)
-        await base.handle(value: value.base, logger: logger)
+        await withTaskCancellationHandler {
+            await base.handle(value: value.base, logger: logger)
+        } onCancel: {
+            value.channel.close(mode: .input, promise: nil)
+        }
+        try? await value.channel.close()
     }
 }

@@ -42,14 +42,38 @@ import Testing
                 return clients
             }
 
-            _ = await serving.result
+            _ = try await boundedResult(of: serving, "the cancelled listener's run returns", timeout: .seconds(30))
             // A wait that can fail: a dropped connection is never closed.
             try await eventually("every client's connection is closed by the server", timeout: .seconds(20)) {
                 clients.allSatisfy { !$0.isActive }
             }
         }
-        await node.stop()
-        try await group.shutdownGracefully()
+        try await bounded("the node stops", timeout: .seconds(30)) { await node.stop() }
+        try await bounded("the server's event loop group shuts down", timeout: .seconds(30)) { try await group.shutdownGracefully() }
+    }
+
+    /// A connection that had not sent its first request held the cancelled listener's run, and
+    /// with it the node's role change, forever: Hummingbird waits for that request (it decides
+    /// between HTTP and WebSocket) without heeding cancellation, and nothing closed the socket.
+    @Test func aConnectionThatNeverSendsARequestDoesNotHoldTheCancelledListener() async throws {
+        let node = try await TestNode.start()
+        let (ports, portSink) = AsyncStream<Int>.makeStream()
+        let listener = node.server.listener { portSink.yield($0) }
+        let serving = Task { try await listener.run() }
+        var iterator = ports.makeAsyncIterator()
+        let port = try #require(await iterator.next())
+
+        let idle = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get()
+        // Served after the idle connection, which the listener accepted first: by the time the
+        // server closes this one, the idle one is in its hands too.
+        let served = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get()
+        try await served.writeAndFlush(ByteBuffer(string: "GET /version HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"))
+        try await bounded("the server answers and closes a request's connection", timeout: .seconds(30)) { try await served.closeFuture.get() }
+
+        serving.cancel()
+        _ = try await boundedResult(of: serving, "the cancelled listener's run returns", timeout: .seconds(30))
+        try await bounded("the server closes the idle connection", timeout: .seconds(30)) { try await idle.closeFuture.get() }
+        try await bounded("the node stops", timeout: .seconds(30)) { await node.stop() }
     }
 
     /// The socket is read with `RawWebSocket` (bytes until the server closes, bounded): a
@@ -63,11 +87,11 @@ import Testing
         let shutdownBegan = ContinuousClock.now
         await lifecycle.triggerGracefulShutdown()
 
-        let reply = try await socket.value
+        let reply = try await boundedValue(of: socket, "the sync socket is closed by the server")
         #expect(reply.statusLine == "HTTP/1.1 101 Switching Protocols")
         #expect(reply.closeCode == 1001)
         #expect(reply.serverClosed)
-        try await serving.value
+        try await boundedValue(of: serving, "the drained listener's run returns")
         #expect(ContinuousClock.now - shutdownBegan < .seconds(20), "the drain waited for its time limit")
         await #expect(throws: (any Error).self) {
             try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get()
@@ -95,9 +119,9 @@ import Testing
         try await eventually("the port stops accepting") {
             (try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get()) == nil
         }
-        #expect(try await ended.value, "the server closes the connection")
+        #expect(try await boundedValue(of: ended, "the client reads to the end"), "the server closes the connection")
         #expect(client.closeCode == 1001)
-        try await serving.value
+        try await boundedValue(of: serving, "the drained listener's run returns")
         #expect(ContinuousClock.now - shutdownBegan < .seconds(5), "the drain waited for the client")
 
         let stats = try await node.engine.query("diagnostics:runStats", ["prefix": "drain"]).value
