@@ -72,7 +72,8 @@ struct ClaimedChildChannel: ServerChildChannel {
         // A connection refused by `wrap` (the listener is stopping) is closed before its first
         // request: its upgrade fails and it never holds a channel writer.
         return base.setup(channel: channel, logger: logger).flatMapThrowing { value in
-            try accepted.wrap(channel) {
+            try channel.pipeline.syncOperations.addHandler(SilentConnectionCloser(), position: .first)
+            return try accepted.wrap(channel) {
                 Value(base: value) {
                     try? await channel.close()
                     await base.handle(value: value, logger: logger)

@@ -63,15 +63,26 @@ import Testing
         var iterator = ports.makeAsyncIterator()
         let port = try #require(await iterator.next())
 
-        let idle = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get()
-        // Served after the idle connection, which the listener accepted first: by the time the
-        // server closes this one, the idle one is in its hands too.
-        let served = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get()
-        try await served.writeAndFlush(ByteBuffer(string: "GET /version HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"))
-        try await bounded("the server answers and closes a request's connection", timeout: .seconds(30)) { try await served.closeFuture.get() }
+        let idle = try await Self.silentConnection(to: port)
 
         serving.cancel()
         _ = try await boundedResult(of: serving, "the cancelled listener's run returns", timeout: .seconds(30))
+        try await bounded("the server closes the idle connection", timeout: .seconds(30)) { try await idle.closeFuture.get() }
+        try await bounded("the node stops", timeout: .seconds(30)) { await node.stop() }
+    }
+
+    /// A client that connected and never sent a request held the graceful drain, and so the
+    /// node's role change, until the lifecycle's time limit: Hummingbird's shutdown waits for
+    /// every connection, and one that has not sent its first request ignores the request to quiesce.
+    @Test func aConnectionThatNeverSendsARequestDoesNotHoldTheDrain() async throws {
+        let node = try await TestNode.start()
+        let (lifecycle, serving, port) = try await Self.serveListener(of: node)
+        let idle = try await Self.silentConnection(to: port)
+
+        let shutdownBegan = ContinuousClock.now
+        await lifecycle.triggerGracefulShutdown()
+        try await boundedValue(of: serving, "the drained listener's run returns")
+        #expect(ContinuousClock.now - shutdownBegan < .seconds(20), "the drain waited for the silent client")
         try await bounded("the server closes the idle connection", timeout: .seconds(30)) { try await idle.closeFuture.get() }
         try await bounded("the node stops", timeout: .seconds(30)) { await node.stop() }
     }
@@ -147,6 +158,16 @@ import Testing
         let serving = Task { try await lifecycle.run() }
         var iterator = ports.makeAsyncIterator()
         return (lifecycle, serving, try #require(await iterator.next()))
+    }
+
+    /// A connection to `port` that sends nothing, once the listener holds it: a request on a
+    /// second connection, accepted after it, has been answered and closed by then.
+    private static func silentConnection(to port: Int) async throws -> any Channel {
+        let idle = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get()
+        let served = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get()
+        try await served.writeAndFlush(ByteBuffer(string: "GET /version HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"))
+        try await bounded("the server answers and closes a request's connection", timeout: .seconds(30)) { try await served.closeFuture.get() }
+        return idle
     }
 
     private static func recordRun(requestId: Int, tag: String) -> String {
