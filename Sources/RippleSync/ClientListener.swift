@@ -72,7 +72,8 @@ struct ClaimedChildChannel: ServerChildChannel {
         // A connection refused by `wrap` (the listener is stopping) is closed before its first
         // request: its upgrade fails and it never holds a channel writer.
         return base.setup(channel: channel, logger: logger).flatMapThrowing { value in
-            try accepted.wrap(channel) {
+            try channel.pipeline.syncOperations.addHandler(SilentConnectionCloser(), position: .first)
+            return try accepted.wrap(channel) {
                 Value(base: value) {
                     try? await channel.close()
                     await base.handle(value: value, logger: logger)
@@ -81,8 +82,19 @@ struct ClaimedChildChannel: ServerChildChannel {
         }
     }
 
+    /// Hummingbird waits for a connection's first request (it decides between HTTP and a
+    /// WebSocket) without heeding cancellation, so a client that connected and sent nothing held
+    /// the cancelled listener, and the node's role change, forever. Cancelled, the connection's
+    /// input is shut as Hummingbird does once a request has come: that ends the wait, and a
+    /// request in flight still gets its answer. Whichever way the handler ends, the connection
+    /// is closed then: nothing else would close one whose wait ended that way.
     func handle(value: Value, logger: Logger) async {
         accepted.claim(value.channel)
-        await base.handle(value: value.base, logger: logger)
+        await withTaskCancellationHandler {
+            await base.handle(value: value.base, logger: logger)
+        } onCancel: {
+            value.channel.close(mode: .input, promise: nil)
+        }
+        try? await value.channel.close()
     }
 }

@@ -57,10 +57,15 @@ public final class TestNode: Sendable {
         self.task = task
     }
 
-    /// Stops the server, then the engine; the data stays for a restart.
+    /// Stops the server, then the engine; the data stays for a restart. A listener that never
+    /// returns from its cancellation stops the test process with a message saying so: awaited
+    /// unbounded, it would hang the run silently past every time limit.
     public func stop() async {
         task.cancel()
-        _ = await task.result
+        // Its own task, so that the test's cancellation (its time limit) cannot cut the wait
+        // short and close the engine under a listener still serving.
+        let stopped = Task { [task] in try await boundedResult(of: task, "the node's client listener returns after its cancellation") }
+        if case .failure(let timedOut) = await stopped.result { fatalError("\(timedOut)") }
         engine.close()
     }
 

@@ -61,7 +61,7 @@ import Testing
 
         // The writer goes away; commits keep arriving in its log meanwhile.
         serverTask.cancel()
-        try await serverTask.value
+        try await boundedValue(of: serverTask, "the replication server's run returns")
         await log.append(makeCommits(count: 700, after: live))
         let afterRestart = await log.latestTimestamp()
 
@@ -76,9 +76,9 @@ import Testing
         #expect(await replica.applied == log.log)
 
         clientTask.cancel()
-        try await clientTask.value
+        try await boundedValue(of: clientTask, "the replica client's run returns")
         restartedTask.cancel()
-        try await restartedTask.value
+        try await boundedValue(of: restartedTask, "the restarted replication server's run returns")
     }
 
     @Test func acknowledgementsReachTheSource() async throws {
@@ -97,9 +97,9 @@ import Testing
         try await withTimeout { try await log.waitForAcknowledgement(latest) }
         #expect(await log.acknowledgements == ["replica-ack": latest])
         clientTask.cancel()
-        try await clientTask.value
+        try await boundedValue(of: clientTask, "the replica client's run returns")
         serverTask.cancel()
-        try await serverTask.value
+        try await boundedValue(of: serverTask, "the replication server's run returns")
     }
 
     /// Issue 11 #9: a refusal carries no proof of the secret, so a replica that gave up on one
@@ -126,12 +126,12 @@ import Testing
                 }
             }
             task.cancel()
-            try await task.value
+            try await boundedValue(of: task, "the refused replica client's run returns")
         }
         #expect(await replica.applied.isEmpty)
 
         serverTask.cancel()
-        try await serverTask.value
+        try await boundedValue(of: serverTask, "the replication server's run returns")
     }
 
     /// Issue 11 #1: links in their handshake are capped; more are closed on connect, and a
@@ -164,9 +164,9 @@ import Testing
         let latest = await log.latestTimestamp()
         try await withTimeout { try await replica.waitUntilApplied(latest) }
         clientTask.cancel()
-        try await clientTask.value
+        try await boundedValue(of: clientTask, "the replica client's run returns")
         serverTask.cancel()
-        try await serverTask.value
+        try await boundedValue(of: serverTask, "the replication server's run returns")
     }
 
     @Test func forwardWithoutALinkIsUnavailable() async throws {
@@ -187,7 +187,7 @@ import Testing
         await #expect(throws: (any Error).self) { try await second.run() }
         await #expect(throws: (any Error).self) { try await second.waitUntilBound() }
         firstTask.cancel()
-        try await firstTask.value
+        try await boundedValue(of: firstTask, "the first replication server's run returns")
     }
 }
 

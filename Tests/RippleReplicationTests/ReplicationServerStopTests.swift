@@ -30,7 +30,7 @@ import Testing
                 return clients
             }
 
-            try await serverTask.value
+            try await boundedValue(of: serverTask, "the cancelled replication server's run returns")
             for client in clients { try await client.closeFuture.get() }
             #expect(await server.boundPort == nil)
         }

@@ -155,9 +155,9 @@ actor SnapshotReplica: CommitSink {
         let clientTask = Task { try await client.run() }
         try await body(client)
         clientTask.cancel()
-        try await clientTask.value
+        try await boundedValue(of: clientTask, "the replica client's run returns")
         serverTask.cancel()
-        try await serverTask.value
+        try await boundedValue(of: serverTask, "the replication server's run returns")
     }
 
     @Test func newReplicaGetsASnapshotThenTheLogAfterIt() async throws {

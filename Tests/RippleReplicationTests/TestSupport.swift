@@ -4,6 +4,7 @@ import NIOEmbedded
 import RippleLog
 @testable import RippleReplication
 import RippleStorage
+import RippleTestSupport
 import Synchronization
 
 /// A commit writing one document whose value is `size` bytes of a repeating pattern (so batches
@@ -97,21 +98,11 @@ func rawFrame(type: UInt8, payload: [UInt8]) -> [UInt8] {
     return Array(buffer.readableBytesView)
 }
 
-struct TimedOut: Error {}
-
-/// Runs `operation`, failing with `TimedOut` if it takes longer than `seconds` (a guard so a
-/// broken test fails instead of hanging; nothing waits on it when things work).
+/// Runs `operation`, failing with `TaskTimedOut` if it takes longer than `seconds` (a guard so a
+/// broken test fails instead of hanging; nothing waits on it when things work). `bounded`, not a
+/// task group: a group waits for an operation that ignores its cancellation, and so would hang.
 func withTimeout<T: Sendable>(seconds: Double = 30, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask { try await operation() }
-        group.addTask {
-            try await Task.sleep(for: .seconds(seconds))
-            throw TimedOut()
-        }
-        let result = try await group.next()!
-        group.cancelAll()
-        return result
-    }
+    try await bounded("the operation finishes", timeout: .seconds(seconds), operation)
 }
 
 /// Continuations waiting for a timestamp to be reached, cancellable.

@@ -42,14 +42,49 @@ import Testing
                 return clients
             }
 
-            _ = await serving.result
+            _ = try await boundedResult(of: serving, "the cancelled listener's run returns", timeout: .seconds(30))
             // A wait that can fail: a dropped connection is never closed.
             try await eventually("every client's connection is closed by the server", timeout: .seconds(20)) {
                 clients.allSatisfy { !$0.isActive }
             }
         }
-        await node.stop()
-        try await group.shutdownGracefully()
+        try await bounded("the node stops", timeout: .seconds(30)) { await node.stop() }
+        try await bounded("the server's event loop group shuts down", timeout: .seconds(30)) { try await group.shutdownGracefully() }
+    }
+
+    /// A connection that had not sent its first request held the cancelled listener's run, and
+    /// with it the node's role change, forever: Hummingbird waits for that request (it decides
+    /// between HTTP and WebSocket) without heeding cancellation, and nothing closed the socket.
+    @Test func aConnectionThatNeverSendsARequestDoesNotHoldTheCancelledListener() async throws {
+        let node = try await TestNode.start()
+        let (ports, portSink) = AsyncStream<Int>.makeStream()
+        let listener = node.server.listener { portSink.yield($0) }
+        let serving = Task { try await listener.run() }
+        var iterator = ports.makeAsyncIterator()
+        let port = try #require(await iterator.next())
+
+        let idle = try await Self.silentConnection(to: port)
+
+        serving.cancel()
+        _ = try await boundedResult(of: serving, "the cancelled listener's run returns", timeout: .seconds(30))
+        try await bounded("the server closes the idle connection", timeout: .seconds(30)) { try await idle.closeFuture.get() }
+        try await bounded("the node stops", timeout: .seconds(30)) { await node.stop() }
+    }
+
+    /// A client that connected and never sent a request held the graceful drain, and so the
+    /// node's role change, until the lifecycle's time limit: Hummingbird's shutdown waits for
+    /// every connection, and one that has not sent its first request ignores the request to quiesce.
+    @Test func aConnectionThatNeverSendsARequestDoesNotHoldTheDrain() async throws {
+        let node = try await TestNode.start()
+        let (lifecycle, serving, port) = try await Self.serveListener(of: node)
+        let idle = try await Self.silentConnection(to: port)
+
+        let shutdownBegan = ContinuousClock.now
+        await lifecycle.triggerGracefulShutdown()
+        try await boundedValue(of: serving, "the drained listener's run returns")
+        #expect(ContinuousClock.now - shutdownBegan < .seconds(20), "the drain waited for the silent client")
+        try await bounded("the server closes the idle connection", timeout: .seconds(30)) { try await idle.closeFuture.get() }
+        try await bounded("the node stops", timeout: .seconds(30)) { await node.stop() }
     }
 
     /// The socket is read with `RawWebSocket` (bytes until the server closes, bounded): a
@@ -63,11 +98,11 @@ import Testing
         let shutdownBegan = ContinuousClock.now
         await lifecycle.triggerGracefulShutdown()
 
-        let reply = try await socket.value
+        let reply = try await boundedValue(of: socket, "the sync socket is closed by the server")
         #expect(reply.statusLine == "HTTP/1.1 101 Switching Protocols")
         #expect(reply.closeCode == 1001)
         #expect(reply.serverClosed)
-        try await serving.value
+        try await boundedValue(of: serving, "the drained listener's run returns")
         #expect(ContinuousClock.now - shutdownBegan < .seconds(20), "the drain waited for its time limit")
         await #expect(throws: (any Error).self) {
             try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get()
@@ -92,12 +127,18 @@ import Testing
         let shutdownBegan = ContinuousClock.now
         await lifecycle.triggerGracefulShutdown()
         let ended = Task { try await client.readToEnd(sendingAfterClose: Self.recordRun(requestId: 1, tag: "drain-after")) }
+        // Each probe the port still accepts is closed at once: left open and silent, it would
+        // hold the drain until its time limit (a connection that never sent a request is not
+        // closed by Hummingbird's graceful shutdown), and the test would measure that instead.
         try await eventually("the port stops accepting") {
-            (try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get()) == nil
+            guard let probe = try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get()
+            else { return true }
+            try? await probe.close()
+            return false
         }
-        #expect(try await ended.value, "the server closes the connection")
+        #expect(try await boundedValue(of: ended, "the client reads to the end"), "the server closes the connection")
         #expect(client.closeCode == 1001)
-        try await serving.value
+        try await boundedValue(of: serving, "the drained listener's run returns")
         // Held by the client, the drain would last the lifecycle's 30 s limit; a loaded parallel
         // run (the test process's two pool threads shared with every other test) took 9.6 s.
         #expect(ContinuousClock.now - shutdownBegan < .seconds(20), "the drain waited for the client")
@@ -119,6 +160,16 @@ import Testing
         let serving = Task { try await lifecycle.run() }
         var iterator = ports.makeAsyncIterator()
         return (lifecycle, serving, try #require(await iterator.next()))
+    }
+
+    /// A connection to `port` that sends nothing, once the listener holds it: a request on a
+    /// second connection, accepted after it, has been answered and closed by then.
+    private static func silentConnection(to port: Int) async throws -> any Channel {
+        let idle = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get()
+        let served = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get()
+        try await served.writeAndFlush(ByteBuffer(string: "GET /version HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"))
+        try await bounded("the server answers and closes a request's connection", timeout: .seconds(30)) { try await served.closeFuture.get() }
+        return idle
     }
 
     private static func recordRun(requestId: Int, tag: String) -> String {
