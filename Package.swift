@@ -13,7 +13,7 @@ let package = Package(
         // For the fuzz targets in Fuzz/ (a package of their own); not an API for apps.
         .library(
             name: "RippleInternals",
-            targets: ["RippleValues", "RippleLog", "RippleStorage", "RippleProtocol", "RippleReplication", "RippleAuth", "RippleEngine"]
+            targets: ["RippleValues", "RippleLog", "RippleReactivity", "RippleStorage", "RippleProtocol", "RippleReplication", "RippleAuth", "RippleEngine"]
         ),
     ],
     dependencies: [

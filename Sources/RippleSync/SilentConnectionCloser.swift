@@ -6,20 +6,19 @@ import NIOCore
 /// until a connection's first request has arrived its pipeline only negotiates HTTP or
 /// WebSocket, which ignores the request: a client that connected and stayed silent held the
 /// drain, and with it the node's role change, until the lifecycle's time limit. Such a
-/// connection has nothing in flight, so closing it loses nothing; once bytes came, the event
-/// goes on to the handlers that finish the request first.
+/// connection has nothing in flight, so closing it loses nothing. Once bytes came, the handlers
+/// behind it finish what was asked, and it leaves the pipeline (every idle socket would
+/// otherwise keep it).
 final class SilentConnectionCloser: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
 
-    private var clientSpoke = false
-
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        clientSpoke = true
         context.fireChannelRead(data)
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is ChannelShouldQuiesceEvent, !clientSpoke {
+        if event is ChannelShouldQuiesceEvent {
             context.close(promise: nil)
             return
         }

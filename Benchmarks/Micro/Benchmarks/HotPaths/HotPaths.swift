@@ -2,6 +2,7 @@ import Benchmark
 import Foundation
 import NIOCore
 import RippleEngine
+import RippleReactivity
 import RippleReplication
 import RippleStorage
 import RippleValues
