@@ -12,7 +12,9 @@ import RippleEngine
 /// - a kind with a free slot has nothing queued, and the last read stopped at its page's end (the
 ///   next page follows its cursor) or at a job not due then that is due now (it starts over).
 ///
-/// A job finishing never needs a read: it leaves `pending`, which only shrinks what is ahead.
+/// A job finishing needs no read: it leaves `pending`, which only shrinks what is ahead. A job
+/// the writer refused (`leaseLost`) is still pending but no longer queued: the scheduler moves
+/// `version` on then, so that the read starts over should the lease come back.
 /// Handing out a job the table no longer holds pending (canceled since) costs one skipped job
 /// mutation, never a second run: the writer runs a job only while it is pending.
 struct DueJobQueue {
@@ -51,6 +53,9 @@ struct DueJobQueue {
 
     var queued: Int { mutations.count + actions.count }
 
+    /// Whether the queue was read at `version`: no job inserted since can be due before its head.
+    func isCurrent(_ version: UInt64) -> Bool { readAtVersion == version }
+
     /// When the loop must look again without being rung: the first job that was not yet due.
     var nextDue: Double { firstNotDue ?? .infinity }
 
@@ -67,7 +72,9 @@ struct DueJobQueue {
     /// found. `version` is `ScheduleChanges.jobsVersion` now; `starving` the kinds with a free
     /// slot.
     func nextRead(version: UInt64, starving: Set<Kind>, now: Double) -> Read? {
-        guard readAtVersion == version else { return .fromStart }
+        // With every slot full a read could start nothing; the slot that frees rings.
+        guard !starving.isEmpty else { return nil }
+        guard isCurrent(version) else { return .fromStart }
         guard starving.contains(where: { isEmpty($0) }) else { return nil }
         if let firstNotDue { return now >= firstNotDue ? .fromStart : nil }
         guard let cursor, queued < capacity else { return nil }

@@ -64,6 +64,8 @@ public actor SchedulerService {
     private var dueJobs: DueJobQueue
     /// The crons' earliest next run as last read, and the `cronsVersion` it was read at.
     private var cronsRead: (version: UInt64, nextDue: Double)?
+    /// Passes of the dispatch loop since the scheduler started (one that spins shows here).
+    private var dispatchPasses = 0
     /// When finished jobs were last cleaned up (this node's clock).
     private var lastCleanup: ContinuousClock.Instant?
 
@@ -114,6 +116,7 @@ public actor SchedulerService {
             ("holder", .string(configuration.holder)), ("holdsLease", .bool(isHeld)),
             ("runningMutations", .int(Int64(runningMutations.count))), ("runningActions", .int(Int64(runningActions.count))),
             ("queuedJobs", .int(Int64(dueJobs.queued))), ("jobPagesRead", .int(Int64(dueJobs.pagesRead))),
+            ("dispatchPasses", .int(Int64(dispatchPasses))),
         ])
     }
 
@@ -188,6 +191,11 @@ public actor SchedulerService {
         if reply.takeover == true {
             logger.info("scheduler lease acquired (epoch \(reply.epoch ?? 0))")
             needsTakeover = true
+            // A dispatch loop still running from before the lapse (it checks the lease only
+            // between passes) must not go on from what it kept: jobs it handed out then were
+            // refused and are pending again. Not `drop()`: a read in flight appends to the queue.
+            changes.jobsAdded()
+            changes.cronsChanged()
         }
         if needsTakeover { await takeOver() }
         return isHeld
@@ -264,6 +272,7 @@ public actor SchedulerService {
         cronsRead = nil
         defer { dueJobs.drop() }
         while isHeld && !Task.isCancelled {
+            dispatchPasses += 1
             var nextDue = Self.nowMilliseconds() + 1_000
             if !needsTakeover {
                 do {
@@ -289,10 +298,18 @@ public actor SchedulerService {
     /// most 16 pages, so a backlog of one kind (actions waiting for a free slot) hides due jobs
     /// of the other no deeper than the queue's capacity.
     private func startDueJobs() async throws(FunctionError) -> Double {
+        var startedOver = false
         for _ in 0..<16 {
-            startQueuedJobs()
             let version = changes.jobsVersion
+            // A job inserted since the read may be due before the queue's head: read first.
+            if dueJobs.isCurrent(version) { startQueuedJobs() }
             guard isHeld, let read = dueJobs.nextRead(version: version, starving: starvingKinds, now: Self.nowMilliseconds()) else { break }
+            // Inserts arriving during a read ring the doorbell: the next pass reads them, so that a
+            // steady stream of inserts costs one first page per pass, not 16.
+            if read == .fromStart {
+                if startedOver { break }
+                startedOver = true
+            }
             let request = SchedulerCall.JobsInStateRequest(state: .pending, limit: Self.pageSize(configuration), cursor: read.cursor)
             let reply: SchedulerCall.JobsPage = try await decode(
                 try await engine.query(SchedulerFunctions.jobsInState, try arguments(request), caller: .system).value)
@@ -302,7 +319,11 @@ public actor SchedulerService {
                 page, continueCursor: reply.isDone ? nil : reply.continueCursor, read: read, version: version, now: Self.nowMilliseconds(),
                 kind: { self.kind(of: $0) }, isRunning: { self.runningMutations.contains($0) || self.runningActions.contains($0) })
         }
-        return dueJobs.nextDue
+        // The last read's jobs, or a stale queue's once a pass has started over.
+        startQueuedJobs()
+        // With every slot full nothing can start when the first job not yet due comes: a
+        // finishing job rings instead (waiting for that time, once past, would spin).
+        return starvingKinds.isEmpty ? .infinity : dueJobs.nextDue
     }
 
     /// The kinds with a free slot.
@@ -344,17 +365,24 @@ public actor SchedulerService {
         let reply = try await engine.query(SchedulerFunctions.cronJobs, caller: .system).value
         let now = Self.nowMilliseconds()
         var nextDue = Double.infinity
+        var passedOver = false
         for cron in reply.arrayValue ?? [] {
             guard let name = cron["name"]?.stringValue, let nextRun = cron["nextRun"]?.doubleValue else { continue }
             guard nextRun <= now else {
                 nextDue = min(nextDue, nextRun)
                 continue
             }
-            guard isHeld, !runningCrons.contains(name) else { continue }
+            guard isHeld else {
+                passedOver = true
+                continue
+            }
+            // A running cron's end changes the version: it is read again then.
+            guard !runningCrons.contains(name) else { continue }
             runningCrons.insert(name)
             Task { await self.runCron(name, nextRun: nextRun) }
         }
-        cronsRead = (version, nextDue)
+        // A due cron passed over is not in `nextDue`: keeping this read would wait past it.
+        cronsRead = passedOver ? nil : (version, nextDue)
         return nextDue
     }
 
@@ -455,8 +483,9 @@ public actor SchedulerService {
             try await self.callJobMutation(SchedulerFunctions.finishJob, request)
         }) else {
             logger.warning("could not record the end of job \(job.id) (\(job.name)); the next scheduler to take over fails it")
-            // A mutation job is then still pending, and no longer queued: the next read starts over.
-            changes.jobsAdded()
+            // A mutation job is then still pending, and no longer queued: the next read starts
+            // over. An action stays inProgress, which no read of pending jobs finds.
+            if from == .pending { changes.jobsAdded() }
             return
         }
         let status = noteStatus(reply)
@@ -549,6 +578,12 @@ public actor SchedulerService {
     @discardableResult
     private func noteStatus(_ reply: SchedulerCall.StatusReply) -> SchedulerFunctions.Status? {
         let status: SchedulerFunctions.Status? = reply.status
+        if status == .leaseLost {
+            // The job (or cron) was taken off the queue and may still be pending: should the lease
+            // come back to this holder before the loop notices, it must read it again.
+            changes.jobsAdded()
+            changes.cronsChanged()
+        }
         if status == .leaseLost, heldUntil != nil {
             logger.warning("the writer says this scheduler no longer holds the lease")
             heldUntil = nil

@@ -28,8 +28,9 @@ import Testing
         await h.stop()
     }
 
-    @Test func aJobScheduledBeforeTheQueuedBacklogStartsAsSoonAsASlotFrees() async throws {
-        let gate = ActionGate()
+    /// The jobs app plus `gated:run`, an action held by `gate`, and `gated:schedule`, which
+    /// schedules one at `at`.
+    private static func gatedApp(_ gate: ActionGate) -> App {
         var f = jobsApp().functions
         f.internalAction("gated:run", args: ["tag": v.string()]) { _, args in
             await gate.pass(try args.string("tag"))
@@ -38,7 +39,36 @@ import Testing
         f.mutation("gated:schedule", args: ["tag": v.string(), "at": v.number()]) { ctx, args in
             try ctx.scheduler.runAt(try args.double("at"), "gated:run", ["tag": args["tag"]!])
         }
-        let h = try SchedulerHarness(app: App(schema: jobsApp().schema, functions: f))
+        return App(schema: jobsApp().schema, functions: f)
+    }
+
+    @Test func aJobComingDueWhileEverySlotIsFullDoesNotSpinTheLoop() async throws {
+        let gate = ActionGate()
+        let h = try SchedulerHarness(app: Self.gatedApp(gate))
+        h.startScheduler {
+            $0.maxRunningMutations = 0
+            $0.maxRunningActions = 1
+        }
+        let at = Date().timeIntervalSince1970 * 1000
+        _ = try await h.mutation("gated:schedule", ["tag": "first", "at": .float64(at)])
+        try await gate.waitUntilEntered(1)
+        _ = try await h.mutation("gated:schedule", ["tag": "second", "at": .float64(at + 200)])
+        // The second comes due while the only slot is taken: nothing can start until it frees.
+        try await Task.sleep(for: .milliseconds(300))
+        let passesBefore = await h.schedulers[0].status()["dispatchPasses"]?.intValue ?? 0
+        // A window, not a condition: what is measured is how often the loop looks meanwhile.
+        try await Task.sleep(for: .milliseconds(500))
+        let passes = (await h.schedulers[0].status()["dispatchPasses"]?.intValue ?? 0) - passesBefore
+        // Without a ring the loop looks once a second; waiting for the past due time spun it.
+        #expect(passes <= 2, "\(passes) dispatch passes in 500 ms")
+        await gate.open(2)
+        try await gate.waitUntilEntered(2)
+        await h.stop()
+    }
+
+    @Test func aJobScheduledBeforeTheQueuedBacklogStartsAsSoonAsASlotFrees() async throws {
+        let gate = ActionGate()
+        let h = try SchedulerHarness(app: Self.gatedApp(gate))
         h.startScheduler()
         let at = Date().timeIntervalSince1970 * 1000
         for i in 0..<40 {

@@ -50,8 +50,9 @@ import Testing
     @Test func anInsertedJobMakesTheNextReadStartOverAndReplaceTheQueue() {
         var queue = DueJobQueue(capacity: 100)
         Self.take(&queue, [Self.job("late-1", at: 50), Self.job("late-2", at: 50)], cursor: nil, read: .fromStart)
-        // Nothing is starving, but a job inserted since may be due before everything queued.
-        #expect(queue.nextRead(version: 1, starving: [], now: 100) == .fromStart)
+        // The queue could serve the free slot, but a job inserted since may be due before
+        // everything queued.
+        #expect(queue.nextRead(version: 1, starving: [.mutation], now: 100) == .fromStart)
         Self.take(&queue, [Self.job("early", at: 20), Self.job("late-1", at: 50), Self.job("late-2", at: 50)], cursor: nil, read: .fromStart, version: 1)
         #expect(Self.drain(&queue, .mutation) == ["early", "late-1", "late-2"])
     }
@@ -60,7 +61,15 @@ import Testing
         var queue = DueJobQueue(capacity: 100)
         // The read was asked for at version 0; a job was inserted (version 1) before it returned.
         Self.take(&queue, [Self.job("a", at: 10)], cursor: nil, read: .fromStart, version: 0)
-        #expect(queue.nextRead(version: 1, starving: [], now: 100) == .fromStart)
+        #expect(queue.nextRead(version: 1, starving: [.action], now: 100) == .fromStart)
+    }
+
+    @Test func nothingIsReadWhileEverySlotIsFullEvenAfterAnInsert() {
+        var queue = DueJobQueue(capacity: 100)
+        Self.take(&queue, [Self.job("a", at: 10), Self.job("later", at: 200)], cursor: nil, read: .fromStart, version: 0)
+        // A read could start nothing; the slot that frees rings, and the read happens then.
+        #expect(queue.nextRead(version: 1, starving: [], now: 300) == nil)
+        #expect(queue.nextRead(version: 1, starving: [.mutation], now: 300) == .fromStart)
     }
 
     @Test func aJobNotYetDueIsReadOnceItIsDue() {
@@ -97,6 +106,6 @@ import Testing
         Self.take(&queue, [Self.job("a", at: 1)], cursor: nil, read: .fromStart)
         queue.drop()
         #expect(queue.queued == 0)
-        #expect(queue.nextRead(version: 0, starving: [], now: 100) == .fromStart)
+        #expect(queue.nextRead(version: 0, starving: [.action], now: 100) == .fromStart)
     }
 }

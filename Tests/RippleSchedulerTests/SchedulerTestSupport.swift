@@ -89,11 +89,13 @@ final class SchedulerHarness: @unchecked Sendable {
     /// Starts a scheduler with its own lease holder; cancel the returned task to stop it.
     @discardableResult
     func startScheduler(
-        nodeID: String = "test", lease: Duration = .seconds(2), actionTimeout: Duration = .seconds(600), logger: Logger? = nil
+        nodeID: String = "test", lease: Duration = .seconds(2), actionTimeout: Duration = .seconds(600), logger: Logger? = nil,
+        configure: (inout SchedulerService.Configuration) -> Void = { _ in }
     ) -> Task<Void, Never> {
         var configuration = SchedulerService.Configuration(nodeID: nodeID)
         configuration.leaseDuration = lease
         configuration.actionTimeout = actionTimeout
+        configure(&configuration)
         var quiet = Logger(label: "test.scheduler")
         quiet.logLevel = .warning
         let logger = logger ?? quiet
