@@ -257,7 +257,8 @@ public struct SyncServer: Sendable {
             do { try await outbound.write(.text(message.serialized())) } catch { return false }
             if case .transition = message { await hub.transitionWritten(id) }
             // A FatalError is a socket's last message, whoever sent it (the reader or a session
-            // deadline): closing here ends the reader too.
+            // deadline): closing here ends the reader too, once the client answers the close or
+            // the keep-alive's close-handshake period has passed.
             if case .fatalError = message {
                 try? await outbound.close(.policyViolation, reason: nil)
                 return false
