@@ -91,7 +91,7 @@ import Testing
         try await eventually("the reader waits") { outbox.isReaderWaiting }
         #expect(!passed.withLock { $0 })
         outbox.start { await socket.write($0) }
-        await reader.value
+        try await boundedValue(of: reader, "the waiting reader goes on")
         await outbox.flushed()
         #expect(socket.messages.count == SocketOutbox.highWater)
     }
@@ -102,7 +102,7 @@ import Testing
         let reader = Task { await outbox.belowHighWater() }
         try await eventually("the reader waits") { outbox.isReaderWaiting }
         outbox.start { _ in false }
-        await reader.value
+        try await boundedValue(of: reader, "the waiting reader goes on")
         await outbox.flushed()
         #expect(!outbox.isWriting)
     }
