@@ -37,7 +37,7 @@ import Testing
 
         // Down for a while: the periods missed meanwhile collapse into one run on recovery.
         first.cancel()
-        await first.value
+        try await boundedValue(of: first, "the first scheduler returns after its cancellation")
         let stoppedWith = try await cronRunTimes(h).count
         try await Task.sleep(for: .milliseconds(2_500))
         h.startScheduler(nodeID: "two")

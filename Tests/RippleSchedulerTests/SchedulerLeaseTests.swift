@@ -53,7 +53,7 @@ import Testing
         // takes over and runs jobs. How soon it notices depends on the machine's load, so the
         // wait is bounded generously rather than at the lease's length.
         first.cancel()
-        await first.value
+        try await boundedValue(of: first, "the first scheduler returns after its cancellation")
         try await eventually("the second scheduler holds the lease", timeout: .seconds(30)) {
             try await h.leaseHolder()?.hasPrefix("second-") == true
         }

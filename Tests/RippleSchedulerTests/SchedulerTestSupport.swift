@@ -106,10 +106,14 @@ final class SchedulerHarness: @unchecked Sendable {
         return task
     }
 
+    /// Cancels every scheduler and waits for each to return; one that never does stops the test
+    /// process saying so (awaited unbounded, it would hang the run past every time limit).
     func stop() async {
         for task in services {
             task.cancel()
-            await task.value
+            // Its own task, so that the test's cancellation cannot cut the wait short.
+            let stopped = Task { try await boundedResult(of: task, "a scheduler returns after its cancellation") }
+            if case .failure(let timedOut) = await stopped.result { fatalError("\(timedOut)") }
         }
         services = []
         engine.close()
