@@ -34,11 +34,11 @@ import Testing
         let inserts = (1...3).map { n in Task { try await engine.mutation("items:insert", ["group": "g", "n": .float64(Double(n))]) } }
         try await eventually("the three inserts are queued") { committer.queuedCount == 3 }
         committerHold.release()
-        let held = try await hold.value
+        let held = try await boundedValue(of: hold, "task `hold` ends")
 
         for insert in inserts {
             await #expect {
-                try await insert.value
+                try await boundedValue(of: insert, "task `insert` ends")
             } throws: { error in
                 let error = error as! FunctionError
                 return error.kind == .unavailable && error.unknownOutcome == .commitFailed
@@ -57,7 +57,7 @@ import Testing
         }
         // A failover writer waits for this to step down; `/health` reports it.
         let stoppedMessage = "This node stopped accepting writes after a failed COMMIT whose group may be recovered when it restarts; retry the mutation once it has restarted"
-        #expect(try await stopped.value.message == stoppedMessage)
+        #expect(try await boundedValue(of: stopped, "task `stopped` ends").message == stoppedMessage)
         #expect(engine.writesStoppedReason?.message == stoppedMessage)
         // The refused group never reached a COMMIT, and nothing after the held one was published.
         #expect(commits.withLock { $0 } == 2)
@@ -70,7 +70,7 @@ import Testing
         defer { engine.close() }
         let waiter = Task { try await engine.untilWritesStop() }
         waiter.cancel()
-        await #expect(throws: CancellationError.self) { try await waiter.value }
+        await #expect(throws: CancellationError.self) { try await boundedValue(of: waiter, "task `waiter` ends") }
         #expect(engine.writesStoppedReason == nil)
     }
 
@@ -104,23 +104,23 @@ import Testing
         let inserts = (1...3).map { n in Task { try await engine.mutation("items:insert", ["group": "g", "n": .float64(Double(n))]) } }
         try await eventually("the three inserts are queued") { committer.queuedCount == 3 }
         committerHold.release()
-        let held = try await hold.value
+        let held = try await boundedValue(of: hold, "task `hold` ends")
 
         // The two that ran are of unknown outcome; the third never ran, and is refused.
         for insert in inserts[..<2] {
             await #expect {
-                try await insert.value
+                try await boundedValue(of: insert, "task `insert` ends")
             } throws: { error in
                 (error as! FunctionError).unknownOutcome == .commitFailed
             }
         }
         let stoppedMessage = "This node stopped accepting writes after SQLite rolled back a group's transaction on an error; retry the mutation once it has restarted"
         await #expect {
-            try await inserts[2].value
+            try await boundedValue(of: inserts[2], "task `inserts2` ends")
         } throws: { error in
             (error as! FunctionError).message == stoppedMessage
         }
-        #expect(try await stopped.value.message == stoppedMessage)
+        #expect(try await boundedValue(of: stopped, "task `stopped` ends").message == stoppedMessage)
         await #expect {
             try await engine.mutation("items:insert", ["group": "g", "n": 4])
         } throws: { error in
@@ -167,7 +167,7 @@ import Testing
             (error as! FunctionError).unknownOutcome == .commitFailed
         }
         let stoppedMessage = "This node stopped accepting writes after SQLite rolled back a group's transaction on an error; retry the mutation once it has restarted"
-        #expect(try await stopped.value.message == stoppedMessage)
+        #expect(try await boundedValue(of: stopped, "task `stopped` ends").message == stoppedMessage)
         #expect(try store.appliedTimestamp() == before.ts)
         #expect(try countDocuments(in: store) == documentsBefore)
     }

@@ -31,11 +31,11 @@ import Testing
         try await eventually("the third insert is queued") { committer.queuedCount == 3 }
         committerHold.release()
 
-        _ = try await hold.value
-        let firstResult = try await first.value
-        let thirdResult = try await third.value
+        _ = try await boundedValue(of: hold, "task `hold` ends")
+        let firstResult = try await boundedValue(of: first, "task `first` ends")
+        let thirdResult = try await boundedValue(of: third, "task `third` ends")
         await #expect {
-            try await failing.value
+            try await boundedValue(of: failing, "task `failing` ends")
         } throws: { error in
             let error = error as! FunctionError
             return error.kind == .thrown && error.data == ["code": "boom", "count": .int64(7)]

@@ -74,8 +74,8 @@ final class ManualLingerClock: LingerClock {
             let inserts = (0..<3).map { n in Task { try await engine.mutation("items:insert", ["group": "warm", "n": .float64(Double(n))]) } }
             try await eventually("three inserts are queued") { committer.queuedCount == 3 }
             hold.release()
-            _ = try await held.value
-            for insert in inserts { _ = try await insert.value }
+            _ = try await boundedValue(of: held, "task `held` ends")
+            for insert in inserts { _ = try await boundedValue(of: insert, "task `insert` ends") }
         }
 
         func insertNoting(_ n: Int) -> Task<MutationResult, any Error> {
@@ -114,7 +114,7 @@ final class ManualLingerClock: LingerClock {
         try await eventually("the first insert has run and its group lingers") { h.notes.runCount == 1 }
         let second = h.insertNoting(2)
         let third = h.insertNoting(3)
-        let timestamps = [try await first.value.ts, try await second.value.ts, try await third.value.ts]
+        let timestamps = [try await boundedValue(of: first, "task `first` ends").ts, try await boundedValue(of: second, "second ends").ts, try await boundedValue(of: third, "third ends").ts]
 
         #expect(h.notes.lastGroup == timestamps)
         #expect(clock.lingers == Self.lingers)

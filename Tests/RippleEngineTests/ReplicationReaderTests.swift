@@ -37,6 +37,6 @@ import Testing
         #expect(try await engine.logPrunedThrough() == 0)
 
         for _ in 0..<2 { release.signal() }
-        for holder in holders { _ = try await holder.value }
+        for holder in holders { _ = try await boundedValue(of: holder, "task `holder` ends") }
     }
 }

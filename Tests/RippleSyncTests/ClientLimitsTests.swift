@@ -217,7 +217,7 @@ final class HeldSocket: Sendable {
 
     func close() async throws {
         release.yield()
-        try await task.value
+        try await boundedValue(of: task, "task `task` ends")
     }
 }
 
