@@ -12,7 +12,6 @@ import RippleListener
 import RippleLog
 import RippleProtocol
 import RippleValues
-import Synchronization
 
 /// A node's client-facing server: the Convex sync WebSocket at `/api/sync` (and
 /// `/api/{version}/sync`), the HTTP API, and health/version endpoints.
@@ -189,9 +188,12 @@ public struct SyncServer: Sendable {
     /// opened while the server drains, or open when it begins to, is closed going-away.
     func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel, from address: String?) async {
         await keepAlive(channel)
-        let goneAway = GoneAway()
+        // Set once the socket is asked to go away: from then on the reader drops what its client
+        // sends, so nothing it sends after the going-away close (a mutation, a query) runs on a
+        // node that is stopping or changing role.
+        let goneAway = OneWayFlag()
         let goAway: @Sendable () async -> Void = {
-            goneAway.mark()
+            goneAway.set()
             // Only the client's answer ends a close handshake, and the WebSocket library's own
             // timeout starts after this handler returns, which it does not while it reads: a
             // client that never answers would hold the node's drain.
@@ -236,17 +238,8 @@ public struct SyncServer: Sendable {
     /// enough that a role change (`RIPPLE_ROLE_CHANGE_SECONDS`) is not held by one client.
     static let goingAwayGrace = TimeAmount.milliseconds(500)
 
-    /// Marks a socket asked to go away: from then on the reader drops what its client sends, so
-    /// nothing it sends after the going-away close (a mutation, a query) runs on a node that is
-    /// stopping or changing role.
-    final class GoneAway: Sendable {
-        private let marked = Atomic(false)
 
-        func mark() { marked.store(true, ordering: .releasing) }
-        var isMarked: Bool { marked.load(ordering: .acquiring) }
-    }
-
-    private func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel, goneAway: GoneAway) async {
+    private func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel, goneAway: OneWayFlag) async {
         let outbox = SocketOutbox()
         let id = await hub.openSession { outbox.post($0) }
         let session = SyncSession(
@@ -271,7 +264,7 @@ public struct SyncServer: Sendable {
         let pinger = channel.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in outbox.post(.ping) }
         do {
             for try await message in inbound.messages(maxSize: configuration.limits.maxMessageBytes) {
-                if goneAway.isMarked { continue }
+                if goneAway.isSet { continue }
                 // A client that sends without reading waits here, not in the node's memory.
                 await outbox.belowHighWater()
                 guard case .text(let text) = message else {

@@ -1,7 +1,6 @@
 import Foundation
 import NIOCore
 import NIOPosix
-import Synchronization
 
 /// When a session's user token stops counting: its `exp` plus the authenticator's clock leeway.
 ///
@@ -16,11 +15,7 @@ final class TokenDeadline: Sendable {
     /// Set when the event loop ran the deadline. Its clock is monotonic and `instant` is on the
     /// wall clock: the two need not agree to the microsecond, and a deadline that fired must
     /// count as passed, or the session would ignore it and no later one would come.
-    private let fired: Fired
-
-    private final class Fired: Sendable {
-        let value = Atomic(false)
-    }
+    private let fired = OneWayFlag()
 
     /// Calls `onExpiry` at `expiresAt + leeway` unless cancelled first; at once if that has passed.
     init(expiresAt: Date, leeway: Duration, now: Date = Date(), onExpiry: @escaping @Sendable () -> Void) {
@@ -29,16 +24,15 @@ final class TokenDeadline: Sendable {
         let delay = max(0, instant.timeIntervalSince(now))
         // Clamped so a token valid for years does not overflow the event loop's nanoseconds.
         let nanoseconds = Int64(min(delay, 365 * 86_400) * 1e9)
-        let fired = Fired()
-        self.fired = fired
+        let fired = fired
         scheduled = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: .nanoseconds(nanoseconds)) {
-            fired.value.store(true, ordering: .releasing)
+            fired.set()
             onExpiry()
         }
     }
 
     /// Whether the token no longer counts at `now`: `instant` is reached, or the deadline fired.
-    func hasPassed(at now: Date = Date()) -> Bool { fired.value.load(ordering: .acquiring) || now >= instant }
+    func hasPassed(at now: Date = Date()) -> Bool { fired.isSet || now >= instant }
 
     func cancel() { scheduled.cancel() }
 
